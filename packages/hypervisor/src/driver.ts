@@ -1,0 +1,150 @@
+import type { Duplex } from 'node:stream';
+
+/**
+ * The hypervisor driver contract. Everything above `packages/hypervisor` speaks to VMs only
+ * through this interface; only drivers speak to hypervisors.
+ *
+ * Rules every driver follows (and `contract.suite.ts` tests):
+ * - Names are the identity. Callers choose VM, snapshot and network names (see `isValidName`);
+ *   drivers derive whatever internal ids they need from them and never return those ids.
+ * - Every operation is idempotent by name: creating what exists with the same spec, starting a
+ *   running VM, stopping a stopped one, destroying what is already gone all succeed.
+ * - A failed `createVm` or `createNetwork` leaves nothing behind (no disk, process, socket,
+ *   device or rule).
+ * - `destroyVm` removes every trace of the VM (processes, overlays, sockets, snapshots).
+ *   `destroyNetwork` removes every device and rule of the network.
+ * - An operation the hypervisor cannot do throws `HypervisorError` with code `unsupported`;
+ *   what a driver can do is also reported up front as `Capabilities` data.
+ * - A VM that does not exist yields `null` from `getVm` and `HypervisorError('not_found')`
+ *   from operations that need it.
+ */
+export interface HypervisorDriver {
+  /** Short driver name, e.g. `qemu`, `virtualbox`, `fake`. */
+  readonly kind: string;
+
+  /** Probe the host once (cached) and report version, accelerator and capabilities. */
+  probe(): Promise<HostInfo>;
+
+  /** Every VM this driver manages (created by it, whatever its state). */
+  listVms(): Promise<VmInfo[]>;
+  /** One VM's current state, or null when it does not exist. */
+  getVm(name: string): Promise<VmInfo | null>;
+  /** Create a VM as a linked clone of its base image. The VM is left stopped. */
+  createVm(spec: VmSpec): Promise<VmInfo>;
+  /** Boot (or resume from a cold state) a VM; a running VM is left as it is. */
+  startVm(name: string): Promise<void>;
+  /** Ask the guest to power off, wait up to `timeoutMs` (default 10 s), then force it off. */
+  stopVm(name: string, options?: { timeoutMs?: number; force?: boolean }): Promise<void>;
+  /** Hard-reset a running VM. */
+  rebootVm(name: string): Promise<void>;
+  /** Freeze a running VM's CPUs. */
+  pauseVm(name: string): Promise<void>;
+  /** Unfreeze a paused VM. */
+  resumeVm(name: string): Promise<void>;
+  /** Remove the VM and all it owns. Succeeds when it is already gone. */
+  destroyVm(name: string): Promise<void>;
+
+  /** Take a snapshot: with RAM when the VM runs (if `liveSnapshots`), of the disk otherwise. */
+  takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo>;
+  /** The VM's snapshots, oldest first. */
+  listSnapshots(vmName: string): Promise<SnapshotInfo[]>;
+  /** Return the VM to the exact state of the snapshot (running again if taken with RAM). */
+  revertSnapshot(vmName: string, snapshotName: string): Promise<void>;
+  /** Delete a snapshot. Succeeds when it is already gone. */
+  deleteSnapshot(vmName: string, snapshotName: string): Promise<void>;
+
+  /** Create an isolated L2 segment. VMs whose NICs name it share it; nothing else reaches it. */
+  createNetwork(spec: NetworkSpec): Promise<NetworkInfo>;
+  /** Remove a network and every device and rule it owns. Succeeds when it is already gone. */
+  destroyNetwork(name: string): Promise<void>;
+  /** Every network this driver manages. */
+  listNetworks(): Promise<NetworkInfo[]>;
+
+  /**
+   * Open a byte stream to a VM's console: `serial` carries the serial port, `vnc` carries RFB.
+   * Several streams may be open at once; closing one does not affect the VM.
+   */
+  openConsole(vmName: string, kind: ConsoleKind): Promise<Duplex>;
+}
+
+export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'error';
+export type ConsoleKind = 'serial' | 'vnc';
+
+/** What a driver can do, as data, so services can decide without trying. */
+export interface Capabilities {
+  snapshots: boolean;
+  /** Snapshots of a running VM including its RAM. */
+  liveSnapshots: boolean;
+  linkedClones: boolean;
+  pause: boolean;
+  consoles: ConsoleKind[];
+  /** How lab networks are isolated: `bridge` (bridge + taps + nftables), `socket` (QEMU multicast on loopback), `intnet` (VirtualBox internal network), `memory` (fake). */
+  networkIsolation: 'bridge' | 'socket' | 'intnet' | 'memory';
+}
+
+export interface HostInfo {
+  driver: string;
+  /** Hypervisor version as it reports it, e.g. `7.2.19` for QEMU. */
+  version: string;
+  /** `kvm` or `tcg` for QEMU; `hardware` for VirtualBox; `none` for the fake. */
+  accelerator: 'kvm' | 'tcg' | 'hardware' | 'none';
+  capabilities: Capabilities;
+  /** Free-form notes on why a choice was made (e.g. why KVM was not used). */
+  notes: string[];
+}
+
+/** A base image: a disk (qcow2, raw, vmdk, vdi) or a direct-kernel-boot pair. Never modified. */
+export type BaseImage =
+  | { kind: 'disk'; path: string; format: 'qcow2' | 'raw' | 'vmdk' | 'vdi' }
+  | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string };
+
+export interface NicSpec {
+  /** Name of a network created with `createNetwork`. */
+  network: string;
+  /** Optional fixed MAC (lowercase, colon separated); otherwise derived from VM name and index. */
+  mac?: string;
+}
+
+export interface VmSpec {
+  name: string;
+  image: BaseImage;
+  cpus: number;
+  memoryMiB: number;
+  nics: NicSpec[];
+  /** Extra kernel command line for kernel images (hostname, address, per-lab values). */
+  kernelArgs?: string;
+  /** Disk size of the overlay for kernel images that have no disk (snapshots need one). */
+  scratchDiskMiB?: number;
+}
+
+export interface VmInfo {
+  name: string;
+  state: VmState;
+  cpus: number;
+  memoryMiB: number;
+  nics: { network: string; mac: string }[];
+  consoles: ConsoleKind[];
+}
+
+export interface SnapshotInfo {
+  name: string;
+  createdAt: Date;
+  /** True when the snapshot holds RAM and CPU state as well as disk. */
+  withMemory: boolean;
+}
+
+export interface NetworkSpec {
+  name: string;
+  /** Networks with the same group are still separate segments; used for naming and cleanup (e.g. the lab id). */
+  group?: string;
+}
+
+export interface NetworkInfo {
+  name: string;
+  group?: string;
+}
+
+/** Names accepted for VMs, snapshots and networks: safe in paths, argv and device names. */
+export function isValidName(name: string): boolean {
+  return /^[a-z0-9][a-z0-9_.-]{0,62}$/i.test(name) && !name.includes('..');
+}
