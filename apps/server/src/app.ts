@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import { registerAuditTrail } from './plugins/audit-trail.js';
+import { registerAuthentication } from './plugins/authentication.js';
+import { registerErrorHandler } from './plugins/error-handler.js';
+import { auditRoutes } from './routes/audit.routes.js';
+import { authRoutes } from './routes/auth.routes.js';
+import { healthRoutes } from './routes/health.routes.js';
+import { usersRoutes } from './routes/users.routes.js';
+import type { Services } from './services.js';
+
+registerAjvFormats();
+
+export const API_PREFIX = '/api/v1';
+
+/** Builds the HTTP application around ready services; `listen` is the caller's business. */
+export async function buildApp(config: Config, services: Services, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: 'x-request-id',
+    // Keep a caller's request id only when it is short and plain; otherwise make one.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  registerErrorHandler(app);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (config.https && request.protocol === 'http') {
+      return reply.redirect(`https://${request.host}${request.url}`, 308);
+    }
+  });
+
+  await app.register(fastifyHelmet, {
+    // Swagger UI ships its own scripts and styles from our origin only.
+    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+    hsts: config.https,
+  });
+  await app.register(fastifyCors, { origin: config.corsOrigins.length ? config.corsOrigins : false, credentials: true });
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Cyber Training Platform API',
+        version: '1.0.0',
+        description: 'Hands-on security labs: templates, labs of real VMs, consoles, users and audit.',
+      },
+      servers: [{ url: '/' }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+
+  registerAuthentication(app, services.auth);
+  registerAuditTrail(app, services.audit);
+
+  await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  await app.register(
+    async (api) => {
+      await api.register(authRoutes, { auth: services.auth, users: services.users, secureCookies: config.https });
+      await api.register(usersRoutes, { users: services.users });
+      await api.register(auditRoutes, { audit: services.audit });
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

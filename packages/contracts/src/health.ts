@@ -1,0 +1,8 @@
+import Type, { type Static } from 'typebox';
+
+export const HealthResponse = Type.Object({ status: Type.Literal('ok') });
+export const ReadyResponse = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
+  database: Type.String(),
+});
+export type ReadyResponse = Static<typeof ReadyResponse>;
