@@ -20,6 +20,12 @@ registerAjvFormats();
 
 export const API_PREFIX = '/api/v1';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: { method: string; url: string }[];
+  }
+}
+
 /** Builds the HTTP application around ready services; `listen` is the caller's business. */
 export async function buildApp(config: Config, services: Services, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
   const app = Fastify({
@@ -35,6 +41,13 @@ export async function buildApp(config: Config, services: Services, logger: Fasti
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+
+  // Every route the app serves, so that tests can prove each one is covered by the access matrix.
+  const routes: { method: string; url: string }[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
 
   registerErrorHandler(app);
   app.addHook('onRequest', async (request, reply) => {

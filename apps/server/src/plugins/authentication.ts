@@ -20,11 +20,13 @@ export function actorOf(request: FastifyRequest): Actor {
   return request.actor;
 }
 
-/** Authenticates every route by its bearer token unless the route is marked public. */
+/** Authenticates every API route by its bearer token unless the route is marked public. */
 export function registerAuthentication(app: FastifyInstance, auth: AuthService): void {
   app.decorateRequest('actor', null);
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config?.public || !request.routeOptions.url) return;
+    // Only the API needs a token; docs, health and static files are public by nature.
+    const url = request.routeOptions.url;
+    if (!url?.startsWith('/api/v1/') || request.routeOptions.config?.public) return;
     const header = request.headers.authorization;
     const match = header?.match(/^Bearer ([A-Za-z0-9._~+/=-]+)$/);
     if (!match?.[1]) throw unauthorized(header ? 'Authorization header must be "Bearer <token>"' : 'Authentication required');
