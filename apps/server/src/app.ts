@@ -27,7 +27,11 @@ declare module 'fastify' {
 }
 
 /** Builds the HTTP application around ready services; `listen` is the caller's business. */
-export async function buildApp(config: Config, services: Services, logger: FastifyServerOptions['logger'] = false): Promise<FastifyInstance> {
+export async function buildApp(
+  config: Config,
+  services: Services,
+  logger: FastifyServerOptions['logger'] = false,
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimitBytes,
@@ -59,7 +63,9 @@ export async function buildApp(config: Config, services: Services, logger: Fasti
 
   await app.register(fastifyHelmet, {
     // Swagger UI ships its own scripts and styles from our origin only.
-    contentSecurityPolicy: { directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+    contentSecurityPolicy: {
+      directives: { 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] },
+    },
     hsts: config.https,
   });
   await app.register(fastifyCors, { origin: config.corsOrigins.length ? config.corsOrigins : false, credentials: true });

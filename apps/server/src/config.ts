@@ -48,7 +48,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: env.CTP_ADMIN_PASSWORD || undefined,
     accessTokenTtlSeconds: int(env, 'CTP_ACCESS_TOKEN_TTL', 900),
     refreshTokenTtlSeconds: int(env, 'CTP_REFRESH_TOKEN_TTL', 7 * 24 * 3600),
-    corsOrigins: (env.CTP_CORS_ORIGINS || '').split(',').map((s) => s.trim()).filter(Boolean),
+    corsOrigins: (env.CTP_CORS_ORIGINS || '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     https: bool(env, 'CTP_HTTPS', false),
     trustProxy: bool(env, 'CTP_TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || 'info',

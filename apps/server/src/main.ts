@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const admin = await services.users.ensureFirstAdmin(config.adminPassword);
   if (admin?.generated) {
     // Printed once, on the terminal only: it is never stored in clear anywhere.
-    process.stdout.write(`\n  First start: created user "admin" with password: ${admin.password}\n  (set CTP_ADMIN_PASSWORD to choose it)\n\n`);
+    process.stdout.write(
+      `\n  First start: created user "admin" with password: ${admin.password}\n  (set CTP_ADMIN_PASSWORD to choose it)\n\n`,
+    );
   }
   const app = await buildApp(config, services, loggerOptions(config.logLevel));
   let stopping = false;

@@ -28,7 +28,8 @@ export class AuditRepository {
 
   async list(filter: AuditFilter): Promise<{ rows: AuditRow[]; total: number }> {
     const where: SQL[] = [];
-    if (filter.action?.endsWith('*')) where.push(like(auditEvents.action, `${filter.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+    if (filter.action?.endsWith('*'))
+      where.push(like(auditEvents.action, `${filter.action.slice(0, -1).replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
     else if (filter.action) where.push(eq(auditEvents.action, filter.action));
     if (filter.actorId) where.push(eq(auditEvents.actorId, filter.actorId));
     if (filter.actor) where.push(sql`lower(${auditEvents.actorUsername}) = lower(${filter.actor})`);
@@ -50,9 +51,7 @@ export class AuditRepository {
 
   /** Failed logins since `since`, for one account name or one client address. */
   async countLoginFailures(by: { username?: string; ip?: string }, since: Date): Promise<number> {
-    const who = by.username
-      ? eq(auditEvents.targetId, by.username.toLowerCase())
-      : eq(auditEvents.ip, by.ip ?? '');
+    const who = by.username ? eq(auditEvents.targetId, by.username.toLowerCase()) : eq(auditEvents.ip, by.ip ?? '');
     const [row] = await this.db
       .select({ n: count() })
       .from(auditEvents)

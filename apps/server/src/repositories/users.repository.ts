@@ -33,10 +33,7 @@ export class UsersRepository {
     return row;
   }
 
-  async update(
-    id: string,
-    changes: Partial<Pick<UserRow, 'role' | 'disabled' | 'email' | 'passwordHash'>>,
-  ): Promise<UserRow | undefined> {
+  async update(id: string, changes: Partial<Pick<UserRow, 'role' | 'disabled' | 'email' | 'passwordHash'>>): Promise<UserRow | undefined> {
     const [row] = await this.db
       .update(users)
       .set({ ...changes, updatedAt: new Date() })
@@ -53,13 +50,7 @@ export class UsersRepository {
     }
     if (query.role) filters.push(eq(users.role, query.role));
     const where = filters.length ? and(...filters) : undefined;
-    const rows = await this.db
-      .select()
-      .from(users)
-      .where(where)
-      .orderBy(users.username)
-      .limit(query.limit)
-      .offset(query.offset);
+    const rows = await this.db.select().from(users).where(where).orderBy(users.username).limit(query.limit).offset(query.offset);
     const [total] = await this.db.select({ n: count() }).from(users).where(where);
     return { rows, total: total?.n ?? 0 };
   }

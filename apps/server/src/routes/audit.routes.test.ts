@@ -29,14 +29,26 @@ describe('audit trail', () => {
       ['user.update', 'failure'],
       ['user.create', 'success'],
     ]);
-    expect(items[1]).toMatchObject({ actorUsername: adminName, targetType: 'user', targetId: userId, statusCode: 201, requestId: 'req-42', ip: '127.0.0.1' });
+    expect(items[1]).toMatchObject({
+      actorUsername: adminName,
+      targetType: 'user',
+      targetId: userId,
+      statusCode: 201,
+      requestId: 'req-42',
+      ip: '127.0.0.1',
+    });
     expect(items[1].details).toMatchObject({ username: 'newbie', role: 'student' });
     expect(JSON.stringify(items)).not.toContain('long password');
   });
 
   it('records denied attempts and filters by actor, outcome and time', async () => {
     const student = await signedIn(ctx, 'student');
-    await ctx.app.inject({ method: 'POST', url: '/api/v1/users', headers: student.headers, payload: { username: 'x1', password: 'long password', role: 'admin' } });
+    await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/users',
+      headers: student.headers,
+      payload: { username: 'x1', password: 'long password', role: 'admin' },
+    });
     const denied = await audit(`outcome=denied&actor=${student.user.username}`);
     expect(denied.items).toHaveLength(1);
     expect(denied.items[0]).toMatchObject({ action: 'user.create', statusCode: 403, actorId: student.user.id });

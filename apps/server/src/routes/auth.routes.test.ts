@@ -32,9 +32,17 @@ describe('auth routes', () => {
   it('refuses a wrong password, an unknown user and a disabled account with one message, each audited', async () => {
     const bob = await createUser(ctx, 'student', 'bob');
     const wrong = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'bob', password: 'nope-nope' } });
-    const unknown = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'ghost', password: 'nope-nope' } });
+    const unknown = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'ghost', password: 'nope-nope' },
+    });
     await ctx.services.repositories.users.update(bob.id, { disabled: true });
-    const disabled = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'bob', password: bob.password } });
+    const disabled = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'bob', password: bob.password },
+    });
     for (const response of [wrong, unknown, disabled]) {
       expect(response.statusCode).toBe(401);
       expect(response.json().error.code).toBe('invalid_credentials');
@@ -53,23 +61,47 @@ describe('auth routes', () => {
       const r = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'carol', password: 'wrong-one' } });
       expect(r.statusCode).toBe(401);
     }
-    const limited = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'carol', password: carol.password } });
+    const limited = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'carol', password: carol.password },
+    });
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.message).toMatch(/Too many failed sign-ins/);
     // Another account from another address is not affected.
     const dave = await createUser(ctx, 'student', 'dave');
-    const ok = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.9.9.9', payload: { username: 'dave', password: dave.password } });
+    const ok = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress: '10.9.9.9',
+      payload: { username: 'dave', password: dave.password },
+    });
     expect(ok.statusCode).toBe(200);
   });
 
   it('rate-limits failed logins per address across accounts', async () => {
     const erin = await createUser(ctx, 'student', 'erin');
     for (let i = 0; i < 12; i++) {
-      await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.1.1.1', payload: { username: `nobody${i}`, password: 'x' } });
+      await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        remoteAddress: '10.1.1.1',
+        payload: { username: `nobody${i}`, password: 'x' },
+      });
     }
-    const fromSame = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.1.1.1', payload: { username: 'erin', password: erin.password } });
+    const fromSame = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress: '10.1.1.1',
+      payload: { username: 'erin', password: erin.password },
+    });
     expect(fromSame.statusCode).toBe(429);
-    const fromOther = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '10.1.1.2', payload: { username: 'erin', password: erin.password } });
+    const fromOther = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      remoteAddress: '10.1.1.2',
+      payload: { username: 'erin', password: erin.password },
+    });
     expect(fromOther.statusCode).toBe(200);
   });
 
@@ -104,7 +136,11 @@ describe('auth routes', () => {
     const claims = { sub: hank.id, username: 'hank', role: 'admin' };
     const secret = ctx.config.jwtSecret!;
     const expired = forge({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now - 7200, exp: now - 3600 }, secret);
-    const wrongKey = forge({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now, exp: now + 600 }, 'another-secret-entirely-0123456789abcdef');
+    const wrongKey = forge(
+      { alg: 'HS256', typ: 'JWT' },
+      { ...claims, iat: now, exp: now + 600 },
+      'another-secret-entirely-0123456789abcdef',
+    );
     const none = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims, iat: now, exp: now + 600 })}.`;
     const hs512 = forge({ alg: 'HS512', typ: 'JWT' }, { ...claims, iat: now, exp: now + 600 }, secret);
     const cases: [string, string][] = [

@@ -15,17 +15,47 @@ describe('bad input', () => {
 
   const cases: { name: string; payload: string | object; contentType?: string; status: number; code: string; field?: string }[] = [
     { name: 'a wrong type', payload: { ...valid, role: 42 }, status: 400, code: 'validation_failed', field: 'body.role' },
-    { name: 'a number as string', payload: { ...valid, password: 12345678 }, status: 400, code: 'validation_failed', field: 'body.password' },
-    { name: 'a missing field', payload: { username: 'x-user', role: 'student' }, status: 400, code: 'validation_failed', field: 'body.password' },
+    {
+      name: 'a number as string',
+      payload: { ...valid, password: 12345678 },
+      status: 400,
+      code: 'validation_failed',
+      field: 'body.password',
+    },
+    {
+      name: 'a missing field',
+      payload: { username: 'x-user', role: 'student' },
+      status: 400,
+      code: 'validation_failed',
+      field: 'body.password',
+    },
     { name: 'an unknown field', payload: { ...valid, isAdmin: true }, status: 400, code: 'validation_failed', field: 'body.isAdmin' },
     { name: 'an unknown role', payload: { ...valid, role: 'root' }, status: 400, code: 'validation_failed', field: 'body.role' },
-    { name: 'a huge string', payload: { ...valid, username: 'a'.repeat(10_000) }, status: 400, code: 'validation_failed', field: 'body.username' },
+    {
+      name: 'a huge string',
+      payload: { ...valid, username: 'a'.repeat(10_000) },
+      status: 400,
+      code: 'validation_failed',
+      field: 'body.username',
+    },
     { name: 'a bad email', payload: { ...valid, email: 'not-an-email' }, status: 400, code: 'validation_failed', field: 'body.email' },
-    { name: 'a bad username', payload: { ...valid, username: '../etc/passwd' }, status: 400, code: 'validation_failed', field: 'body.username' },
+    {
+      name: 'a bad username',
+      payload: { ...valid, username: '../etc/passwd' },
+      status: 400,
+      code: 'validation_failed',
+      field: 'body.username',
+    },
     { name: 'an array body', payload: '[1,2,3]', contentType: 'application/json', status: 400, code: 'validation_failed' },
     { name: 'malformed JSON', payload: '{"username": "x",', contentType: 'application/json', status: 400, code: 'invalid_json' },
     { name: 'an empty JSON body', payload: '', contentType: 'application/json', status: 400, code: 'invalid_json' },
-    { name: 'a body that is not JSON', payload: 'username=x', contentType: 'application/x-www-form-urlencoded', status: 415, code: 'unsupported_media_type' },
+    {
+      name: 'a body that is not JSON',
+      payload: 'username=x',
+      contentType: 'application/x-www-form-urlencoded',
+      status: 415,
+      code: 'unsupported_media_type',
+    },
     { name: 'an oversized body', payload: { ...valid, email: `${'a'.repeat(100_000)}@x.org` }, status: 413, code: 'payload_too_large' },
   ];
 
@@ -62,7 +92,11 @@ describe('bad input', () => {
   });
 
   it('refuses a login with a huge password without hashing it', async () => {
-    const response = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'admin', password: 'p'.repeat(5000) } });
+    const response = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'admin', password: 'p'.repeat(5000) },
+    });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.details[0].field).toBe('body.password');
   });

@@ -16,7 +16,9 @@ describe('OpenAPI document', () => {
     expect(document.openapi).toMatch(/^3\./);
     await SwaggerParser.validate(structuredClone(document));
     const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>)
-      .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`))
+      .flatMap(([path, operations]) =>
+        Object.keys(operations).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+      )
       .sort();
     const served = ctx.app.registeredRoutes
       .filter((r) => r.url.startsWith('/api/v1') || r.url === '/healthz' || r.url === '/readyz')
@@ -28,7 +30,9 @@ describe('OpenAPI document', () => {
   it('documents request bodies, error responses and bearer security', async () => {
     const document = (await ctx.app.inject('/api/openapi.json')).json();
     const createUser = document.paths['/api/v1/users'].post;
-    expect(createUser.requestBody.content['application/json'].schema.required).toEqual(expect.arrayContaining(['username', 'password', 'role']));
+    expect(createUser.requestBody.content['application/json'].schema.required).toEqual(
+      expect.arrayContaining(['username', 'password', 'role']),
+    );
     expect(Object.keys(createUser.responses)).toEqual(expect.arrayContaining(['201', '400', '401', '403', '409']));
     expect(createUser.security).toEqual([{ bearerAuth: [] }]);
   });

@@ -17,7 +17,12 @@ describe('users routes (admin)', () => {
   const patch = (url: string, payload: object) => ctx.app.inject({ method: 'PATCH', url, payload, headers });
 
   it('creates a user who can then sign in, and refuses a duplicate username whatever its case', async () => {
-    const created = await post('/api/v1/users', { username: 'Student1', password: 'a good password', role: 'student', email: 's1@example.org' });
+    const created = await post('/api/v1/users', {
+      username: 'Student1',
+      password: 'a good password',
+      role: 'student',
+      email: 's1@example.org',
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ username: 'Student1', role: 'student', email: 's1@example.org', disabled: false });
     await login(ctx, 'student1', 'a good password');
@@ -47,7 +52,11 @@ describe('users routes (admin)', () => {
     expect(disabled.json().disabled).toBe(true);
     expect((await ctx.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(401);
     expect((await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', cookies: { ctp_refresh: cookie } })).statusCode).toBe(401);
-    const refused = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'dan', password: dan.password } });
+    const refused = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'dan', password: dan.password },
+    });
     expect(refused.statusCode).toBe(401);
     await patch(`/api/v1/users/${dan.id}`, { disabled: false });
     await login(ctx, 'dan', dan.password);

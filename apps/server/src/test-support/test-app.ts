@@ -9,6 +9,9 @@ import { hashPassword } from '../services/password.js';
 import { createServices, type Services } from '../services.js';
 import { resetDatabase, testDatabase } from './test-database.js';
 
+// One scratch data directory per test process, not one per app.
+const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-test-'));
+
 export interface TestContext {
   app: FastifyInstance;
   services: Services;
@@ -19,7 +22,7 @@ export interface TestContext {
 export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestContext> {
   await resetDatabase();
   const config: Config = {
-    ...loadConfig({ CTP_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'ctp-test-')), LOG_LEVEL: 'silent' }),
+    ...loadConfig({ CTP_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
     jwtSecret: 'test-secret-that-is-long-enough-0123456789',
     ...overrides,
   };
@@ -33,14 +36,23 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
 const hashes = new Map<string, Promise<string>>();
 
 /** Inserts a user directly (a builder, not the API under test) and returns it with its password. */
-export async function createUser(ctx: TestContext, role: Role, username = `${role}-${Math.random().toString(36).slice(2, 8)}`, password = 'correct horse battery') {
+export async function createUser(
+  ctx: TestContext,
+  role: Role,
+  username = `${role}-${Math.random().toString(36).slice(2, 8)}`,
+  password = 'correct horse battery',
+) {
   if (!hashes.has(password)) hashes.set(password, hashPassword(password));
   const row = await ctx.services.repositories.users.insert({ username, role, passwordHash: await hashes.get(password)!, email: null });
   return { ...row, password };
 }
 
 /** Signs in through the API and returns the access token and the refresh cookie. */
-export async function login(ctx: TestContext, username: string, password: string): Promise<{ token: string; cookie: string; response: LightMyRequestResponse }> {
+export async function login(
+  ctx: TestContext,
+  username: string,
+  password: string,
+): Promise<{ token: string; cookie: string; response: LightMyRequestResponse }> {
   const response = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password } });
   if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
   const cookie = response.cookies.find((c) => c.name === 'ctp_refresh');

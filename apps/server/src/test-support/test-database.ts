@@ -1,5 +1,4 @@
-import { sql } from 'drizzle-orm';
-import { getTableName, type Table } from 'drizzle-orm';
+import { getTableName, is, sql, Table } from 'drizzle-orm';
 import { openDatabase, type Database } from '../db/database.js';
 import * as schema from '../db/schema.js';
 
@@ -13,8 +12,8 @@ export function testDatabase(): Promise<Database> {
   return shared;
 }
 
-const tables = Object.values(schema)
-  .filter((value): value is Table => typeof value === 'object' && value !== null && Symbol.for('drizzle:IsDrizzleTable') in value)
+const tables = (Object.values(schema) as unknown[])
+  .filter((value): value is Table => is(value, Table))
   .map((table) => `"${getTableName(table)}"`);
 
 /** Empties every table, so each test starts from a clean database. */

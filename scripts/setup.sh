@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Takes a fresh clone on a fresh Debian 12 machine to a built platform: system packages
+# (QEMU, nftables, the demo images' inputs), Node 24 via npm, dependencies, demo VM images, build.
+# Run as root (or with sudo): it installs Debian packages and lab networks need CAP_NET_ADMIN.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils kmod ca-certificates)
+command -v npm >/dev/null || packages+=(nodejs npm)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+echo "==> installing npm dependencies (Node 24 comes with them, as the npm package node@24)"
+npm ci --no-audit --no-fund
+
+if [ -f scripts/build-demo-images.sh ]; then
+  echo "==> building the demo VM images from Debian packages"
+  bash scripts/build-demo-images.sh
+fi
+
+echo "==> building"
+npm run build
+
+echo "==> done. Start the platform with: npm start"
