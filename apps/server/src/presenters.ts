@@ -1,4 +1,5 @@
-import type { AuditEvent, User } from '@ctp/contracts';
+import type { AuditEvent, LabTemplateConfig, Template, TemplateStatus, TemplateSummary, User } from '@ctp/contracts';
+import type { TemplateRow } from './repositories/templates.repository.js';
 import type { AuditRow } from './repositories/audit.repository.js';
 import type { UserRow } from './repositories/users.repository.js';
 
@@ -32,5 +33,24 @@ export function presentAuditEvent(row: AuditRow): AuditEvent {
     ip: row.ip,
     requestId: row.requestId,
     details: (row.details ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** A template with its config. */
+export function presentTemplate(row: TemplateRow): Template {
+  return { ...presentTemplateSummary(row), config: row.config as LabTemplateConfig };
+}
+
+/** A template for lists, without its config. */
+export function presentTemplateSummary(row: TemplateRow): TemplateSummary {
+  return {
+    id: row.id,
+    title: row.name,
+    description: row.description,
+    status: row.status as TemplateStatus,
+    version: row.version,
+    ownerId: row.ownerId,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
   };
 }

@@ -67,15 +67,36 @@ export const labTemplates = pgTable(
   'lab_templates',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    // The template's title; the seed called it name.
     name: text('name').notNull(),
     description: text('description').notNull().default(''),
+    // The current version's config; every version is also kept in lab_template_versions.
     config: jsonb('config').notNull(),
-    published: boolean('published').notNull().default(false),
+    version: integer('version').notNull().default(1),
+    status: text('status').notNull().default('draft'),
     ownerId: uuid('owner_id').references(() => users.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [index('lab_templates_owner_idx').on(t.ownerId)],
+  (t) => [
+    index('lab_templates_owner_idx').on(t.ownerId),
+    index('lab_templates_status_idx').on(t.status),
+    check('lab_templates_status_check', sql`${t.status} in ('draft', 'published', 'archived')`),
+  ],
+);
+
+export const labTemplateVersions = pgTable(
+  'lab_template_versions',
+  {
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => labTemplates.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    config: jsonb('config').notNull(),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
 );
 
 export const labs = pgTable(
@@ -87,18 +108,43 @@ export const labs = pgTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     templateId: uuid('template_id').references(() => labTemplates.id, { onDelete: 'set null' }),
+    templateVersion: integer('template_version').notNull().default(1),
+    // The template config the lab was made from: later template versions do not change it.
+    config: jsonb('config').notNull().default({}),
     status: text('status').notNull().default('provisioning'),
+    errorStep: text('error_step'),
+    errorMessage: text('error_message'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
+    expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (t) => [
     index('labs_user_idx').on(t.userId),
+    index('labs_status_idx').on(t.status),
+    index('labs_expires_idx').on(t.expiresAt),
     check(
       'labs_status_check',
-      sql`${t.status} in ('provisioning', 'running', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
+      sql`${t.status} in ('provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
     ),
   ],
+);
+
+export const labNetworks = pgTable(
+  'lab_networks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    cidr: text('cidr').notNull(),
+    // The name the hypervisor driver knows it by.
+    driverName: text('driver_name').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('lab_networks_lab_name_key').on(t.labId, t.name), uniqueIndex('lab_networks_driver_name_key').on(t.driverName)],
 );
 
 export const vms = pgTable(
@@ -109,11 +155,45 @@ export const vms = pgTable(
       .notNull()
       .references(() => labs.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
-    status: text('status').notNull().default('stopped'),
+    status: text('status').notNull().default('pending'),
+    // The name the hypervisor driver knows it by; never shown to users.
+    driverName: text('driver_name').notNull(),
+    image: text('image').notNull().default(''),
+    cpus: integer('cpus').notNull().default(1),
+    memoryMiB: integer('memory_mib').notNull().default(128),
+    nics: jsonb('nics').notNull().default([]),
+    studentVisible: boolean('student_visible').notNull().default(true),
+    studentControl: boolean('student_control').notNull().default(true),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [uniqueIndex('vms_lab_name_key').on(t.labId, t.name)],
+  (t) => [
+    uniqueIndex('vms_lab_name_key').on(t.labId, t.name),
+    uniqueIndex('vms_driver_name_key').on(t.driverName),
+    check('vms_status_check', sql`${t.status} in ('pending', 'stopped', 'starting', 'running', 'paused', 'error', 'missing', 'deleted')`),
+  ],
+);
+
+export const labSteps = pgTable(
+  'lab_steps',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    // Steps of the lab's latest operation (provision, start, stop, reset, delete).
+    operation: text('operation').notNull(),
+    seq: integer('seq').notNull(),
+    name: text('name').notNull(),
+    status: text('status').notNull().default('pending'),
+    startedAt: timestamp('started_at', { withTimezone: true }),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    error: text('error'),
+  },
+  (t) => [
+    uniqueIndex('lab_steps_lab_seq_key').on(t.labId, t.seq),
+    check('lab_steps_status_check', sql`${t.status} in ('pending', 'running', 'done', 'failed')`),
+  ],
 );
 
 export const userLabs = pgTable(
@@ -128,6 +208,18 @@ export const userLabs = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.labId] }), index('user_labs_lab_idx').on(t.labId)],
+);
+
+export const labEvents = pgTable(
+  'lab_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    labId: uuid('lab_id').notNull(),
+    type: text('type').notNull(),
+    data: jsonb('data').notNull().default({}),
+  },
+  (t) => [index('lab_events_lab_idx').on(t.labId, t.id)],
 );
 
 export const auditEvents = pgTable(

@@ -1,0 +1,199 @@
+import { and, asc, count, desc, eq, exists, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import type { LabStatus } from '@ctp/contracts';
+import type { Db } from '../db/database.js';
+import { labNetworks, labs, labSteps, userLabs, users, vms } from '../db/schema.js';
+
+export type LabRow = typeof labs.$inferSelect;
+export type VmRow = typeof vms.$inferSelect;
+export type LabNetworkRow = typeof labNetworks.$inferSelect;
+export type LabStepRow = typeof labSteps.$inferSelect;
+export type LabWithOwner = LabRow & { ownerUsername: string };
+
+const TRANSITIONAL: LabStatus[] = ['provisioning', 'starting', 'stopping', 'resetting', 'deleting'];
+
+/** Every query on labs, their networks, VMs, steps and members. */
+export class LabsRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Creates the lab with its networks and VMs in one transaction, so no half lab exists. */
+  async create(
+    lab: typeof labs.$inferInsert,
+    networks: Omit<typeof labNetworks.$inferInsert, 'labId'>[],
+    machines: Omit<typeof vms.$inferInsert, 'labId'>[],
+  ): Promise<LabRow> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(labs).values(lab).returning();
+      if (networks.length) await tx.insert(labNetworks).values(networks.map((n) => ({ ...n, labId: row!.id })));
+      if (machines.length) await tx.insert(vms).values(machines.map((m) => ({ ...m, labId: row!.id })));
+      return row!;
+    });
+  }
+
+  async findById(id: string): Promise<LabWithOwner | undefined> {
+    const [row] = await this.db
+      .select({ lab: labs, ownerUsername: users.username })
+      .from(labs)
+      .innerJoin(users, eq(users.id, labs.userId))
+      .where(eq(labs.id, id));
+    return row ? { ...row.lab, ownerUsername: row.ownerUsername } : undefined;
+  }
+
+  async list(query: {
+    limit: number;
+    offset: number;
+    visibleTo?: string;
+    status?: LabStatus;
+    ownerId?: string;
+    templateId?: string;
+    includeDeleted?: boolean;
+  }): Promise<{ rows: LabWithOwner[]; total: number }> {
+    const where: SQL[] = [];
+    if (query.visibleTo) {
+      const member = this.db
+        .select({ one: sql`1` })
+        .from(userLabs)
+        .where(and(eq(userLabs.labId, labs.id), eq(userLabs.userId, query.visibleTo)));
+      where.push(or(eq(labs.userId, query.visibleTo), exists(member))!);
+    }
+    if (query.status) where.push(eq(labs.status, query.status));
+    else if (!query.includeDeleted) where.push(ne(labs.status, 'deleted'));
+    if (query.ownerId) where.push(eq(labs.userId, query.ownerId));
+    if (query.templateId) where.push(eq(labs.templateId, query.templateId));
+    const condition = where.length ? and(...where) : undefined;
+    const rows = await this.db
+      .select({ lab: labs, ownerUsername: users.username })
+      .from(labs)
+      .innerJoin(users, eq(users.id, labs.userId))
+      .where(condition)
+      .orderBy(desc(labs.createdAt))
+      .limit(query.limit)
+      .offset(query.offset);
+    const [total] = await this.db.select({ n: count() }).from(labs).where(condition);
+    return { rows: rows.map((r) => ({ ...r.lab, ownerUsername: r.ownerUsername })), total: total?.n ?? 0 };
+  }
+
+  /** Labs of a user that count against the concurrent-lab limit. */
+  async countActiveOwnedBy(userId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: count() })
+      .from(labs)
+      .where(and(eq(labs.userId, userId), ne(labs.status, 'deleted'), ne(labs.status, 'deleting')));
+    return row?.n ?? 0;
+  }
+
+  async update(id: string, changes: Partial<typeof labs.$inferInsert>): Promise<LabRow | undefined> {
+    const [row] = await this.db
+      .update(labs)
+      .set({ ...changes, updatedAt: new Date() })
+      .where(eq(labs.id, id))
+      .returning();
+    return row;
+  }
+
+  /** Moves a lab to `to` only if it is in one of `from`; undefined when it was not. */
+  async transition(id: string, from: LabStatus[], to: LabStatus, changes: Partial<typeof labs.$inferInsert> = {}): Promise<LabRow | undefined> {
+    const [row] = await this.db
+      .update(labs)
+      .set({ ...changes, status: to, updatedAt: new Date() })
+      .where(and(eq(labs.id, id), inArray(labs.status, from)))
+      .returning();
+    return row;
+  }
+
+  async networksOf(labId: string): Promise<LabNetworkRow[]> {
+    return this.db.select().from(labNetworks).where(eq(labNetworks.labId, labId)).orderBy(asc(labNetworks.name));
+  }
+
+  async vmsOf(labId: string): Promise<VmRow[]> {
+    return this.db.select().from(vms).where(eq(vms.labId, labId)).orderBy(asc(vms.name));
+  }
+
+  async findVm(id: string): Promise<VmRow | undefined> {
+    const [row] = await this.db.select().from(vms).where(eq(vms.id, id));
+    return row;
+  }
+
+  async setVmStatus(id: string, status: string): Promise<VmRow | undefined> {
+    const [row] = await this.db.update(vms).set({ status, updatedAt: new Date() }).where(eq(vms.id, id)).returning();
+    return row;
+  }
+
+  /** Every VM and network the database expects to exist on the hypervisor. */
+  async liveDriverNames(): Promise<{ vms: { driverName: string; id: string; labId: string; status: string }[]; networks: string[] }> {
+    const live = ne(labs.status, 'deleted');
+    const vmRows = await this.db
+      .select({ driverName: vms.driverName, id: vms.id, labId: vms.labId, status: vms.status })
+      .from(vms)
+      .innerJoin(labs, eq(labs.id, vms.labId))
+      .where(live);
+    const networkRows = await this.db.select({ driverName: labNetworks.driverName }).from(labNetworks).innerJoin(labs, eq(labs.id, labNetworks.labId)).where(live);
+    return { vms: vmRows, networks: networkRows.map((n) => n.driverName) };
+  }
+
+  async labsInTransition(): Promise<LabRow[]> {
+    return this.db.select().from(labs).where(inArray(labs.status, TRANSITIONAL));
+  }
+
+  async expiredLabs(now: Date): Promise<LabRow[]> {
+    return this.db
+      .select()
+      .from(labs)
+      .where(and(lte(labs.expiresAt, now), ne(labs.status, 'deleted'), ne(labs.status, 'deleting')));
+  }
+
+  async labsToWarn(before: Date): Promise<LabRow[]> {
+    return this.db
+      .select()
+      .from(labs)
+      .where(and(lte(labs.expiresAt, before), isNull(labs.expiryWarnedAt), inArray(labs.status, ['running', 'stopped', 'provisioning', 'starting'])));
+  }
+
+  // Steps of the lab's current operation.
+
+  async replaceSteps(labId: string, operation: string, names: string[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.delete(labSteps).where(eq(labSteps.labId, labId));
+      if (names.length) await tx.insert(labSteps).values(names.map((name, seq) => ({ labId, operation, seq, name })));
+    });
+  }
+
+  async stepsOf(labId: string): Promise<LabStepRow[]> {
+    return this.db.select().from(labSteps).where(eq(labSteps.labId, labId)).orderBy(asc(labSteps.seq));
+  }
+
+  async updateStep(labId: string, seq: number, changes: Partial<typeof labSteps.$inferInsert>): Promise<void> {
+    await this.db
+      .update(labSteps)
+      .set(changes)
+      .where(and(eq(labSteps.labId, labId), eq(labSteps.seq, seq)));
+  }
+
+  // Members (the seed's user_labs).
+
+  async membersOf(labId: string): Promise<{ id: string; username: string }[]> {
+    return this.db
+      .select({ id: users.id, username: users.username })
+      .from(userLabs)
+      .innerJoin(users, eq(users.id, userLabs.userId))
+      .where(eq(userLabs.labId, labId))
+      .orderBy(asc(users.username));
+  }
+
+  async addMember(labId: string, userId: string): Promise<void> {
+    await this.db.insert(userLabs).values({ labId, userId }).onConflictDoNothing();
+  }
+
+  async removeMember(labId: string, userId: string): Promise<boolean> {
+    const rows = await this.db
+      .delete(userLabs)
+      .where(and(eq(userLabs.labId, labId), eq(userLabs.userId, userId)))
+      .returning({ userId: userLabs.userId });
+    return rows.length > 0;
+  }
+
+  /** Ids of the users who may see a lab besides staff: owner and members. */
+  async memberIds(labId: string): Promise<string[]> {
+    const rows = await this.db.select({ userId: userLabs.userId }).from(userLabs).where(eq(userLabs.labId, labId));
+    return rows.map((r) => r.userId);
+  }
+}

@@ -1,0 +1,60 @@
+import { and, count, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
+import type { TemplateStatus } from '@ctp/contracts';
+import type { Db } from '../db/database.js';
+import { labTemplates, labTemplateVersions } from '../db/schema.js';
+
+export type TemplateRow = typeof labTemplates.$inferSelect;
+
+/** Every query on lab templates and their versions. */
+export class TemplatesRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string): Promise<TemplateRow | undefined> {
+    const [row] = await this.db.select().from(labTemplates).where(eq(labTemplates.id, id));
+    return row;
+  }
+
+  async findByName(name: string): Promise<TemplateRow | undefined> {
+    const [row] = await this.db.select().from(labTemplates).where(eq(labTemplates.name, name));
+    return row;
+  }
+
+  /** Creates a template and its version 1 together. */
+  async create(values: { name: string; description: string; config: unknown; ownerId: string | null; status?: TemplateStatus }): Promise<TemplateRow> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(labTemplates).values(values).returning();
+      await tx.insert(labTemplateVersions).values({ templateId: row!.id, version: 1, config: values.config, createdBy: values.ownerId });
+      return row!;
+    });
+  }
+
+  /** Stores a new version and makes it current. */
+  async addVersion(id: string, values: { name: string; description: string; config: unknown; createdBy: string }): Promise<TemplateRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(labTemplates)
+        .set({ ...values, version: sql`${labTemplates.version} + 1`, updatedAt: new Date() })
+        .where(eq(labTemplates.id, id))
+        .returning();
+      if (!row) return undefined;
+      await tx.insert(labTemplateVersions).values({ templateId: id, version: row.version, config: values.config, createdBy: values.createdBy });
+      return row;
+    });
+  }
+
+  async setStatus(id: string, status: TemplateStatus): Promise<TemplateRow | undefined> {
+    const [row] = await this.db.update(labTemplates).set({ status, updatedAt: new Date() }).where(eq(labTemplates.id, id)).returning();
+    return row;
+  }
+
+  async list(query: { limit: number; offset: number; status?: TemplateStatus; search?: string; onlyStatus?: TemplateStatus }): Promise<{ rows: TemplateRow[]; total: number }> {
+    const where: SQL[] = [];
+    if (query.status) where.push(eq(labTemplates.status, query.status));
+    if (query.onlyStatus) where.push(eq(labTemplates.status, query.onlyStatus));
+    if (query.search) where.push(ilike(labTemplates.name, `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
+    const condition = where.length ? and(...where) : undefined;
+    const rows = await this.db.select().from(labTemplates).where(condition).orderBy(desc(labTemplates.updatedAt)).limit(query.limit).offset(query.offset);
+    const [total] = await this.db.select({ n: count() }).from(labTemplates).where(condition);
+    return { rows, total: total?.n ?? 0 };
+  }
+}

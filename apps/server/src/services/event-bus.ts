@@ -1,0 +1,102 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import type { Database } from '../db/database.js';
+import type { EventsRepository, LabEventRow } from '../repositories/events.repository.js';
+
+const CHANNEL = 'ctp_lab_events';
+
+/** Who may receive an event: the lab's owner and members (staff receive every event). */
+export interface Audience {
+  ownerId: string;
+  memberIds: string[];
+}
+
+export interface PublishedEvent {
+  row: LabEventRow;
+  audience: Audience;
+}
+
+/** NOTIFY/LISTEN on whichever engine runs the database. */
+interface Notifier {
+  notify(payload: string): Promise<void>;
+  listen(onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+}
+
+function pgliteNotifier(pglite: PGlite): Notifier {
+  return {
+    notify: async (payload) => void (await pglite.query('select pg_notify($1, $2)', [CHANNEL, payload])),
+    listen: async (onPayload) => pglite.listen(CHANNEL, onPayload),
+  };
+}
+
+function poolNotifier(pool: pg.Pool): Notifier {
+  return {
+    notify: async (payload) => void (await pool.query('select pg_notify($1, $2)', [CHANNEL, payload])),
+    listen: async (onPayload) => {
+      // LISTEN needs one connection of its own for as long as we listen.
+      const client = await pool.connect();
+      client.on('notification', (message) => message.payload && onPayload(message.payload));
+      await client.query(`listen ${CHANNEL}`);
+      return async () => {
+        await client.query(`unlisten ${CHANNEL}`).catch(() => {});
+        client.release();
+      };
+    },
+  };
+}
+
+/**
+ * Lab events: written to the database (so reconnecting clients can fetch what they missed) and
+ * announced with NOTIFY, so that every API instance delivers them to its WebSocket clients.
+ */
+export class EventBus {
+  private readonly listeners = new Set<(event: PublishedEvent) => void>();
+  private readonly notifier: Notifier;
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(
+    private readonly events: EventsRepository,
+    database: Database,
+  ) {
+    this.notifier = database.pglite ? pgliteNotifier(database.pglite) : poolNotifier(database.pool!);
+  }
+
+  /** Starts listening for events published by any instance. */
+  async start(): Promise<void> {
+    if (this.unlisten) return;
+    this.unlisten = await this.notifier.listen((payload) => this.deliver(payload));
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.();
+    this.unlisten = undefined;
+  }
+
+  /** Records an event and announces it. */
+  async publish(labId: string, type: string, data: Record<string, unknown>, audience: Audience): Promise<LabEventRow> {
+    const row = await this.events.insert({ labId, type, data: { ...data, audience } });
+    await this.notifier.notify(String(row.id));
+    return row;
+  }
+
+  /** Calls `listener` for every event from now on; returns the unsubscribe function. */
+  subscribe(listener: (event: PublishedEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async deliver(payload: string): Promise<void> {
+    const id = Number(payload);
+    if (!Number.isInteger(id) || this.listeners.size === 0) return;
+    const row = await this.events.findById(id).catch(() => undefined);
+    if (!row) return;
+    const event = splitAudience(row);
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+/** Separates the stored audience from what clients see. */
+export function splitAudience(row: LabEventRow): PublishedEvent {
+  const { audience, ...data } = row.data as Record<string, unknown> & { audience?: Audience };
+  return { row: { ...row, data }, audience: audience ?? { ownerId: '', memberIds: [] } };
+}

@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BaseImage } from '@ctp/hypervisor';
+
+/** Base images a template may name, resolved to what the hypervisor driver boots. */
+export interface ImageCatalog {
+  resolve(name: string): BaseImage | undefined;
+  names(): string[];
+}
+
+/** The repository's `images/build`, where `scripts/build-demo-images.sh` writes the demo guests. */
+export const DEFAULT_IMAGES_DIR = path.resolve(fileURLToPath(new URL('../../../../images/build', import.meta.url)));
+
+const DEMO_CMDLINE = 'console=ttyS0 quiet panic=-1';
+
+/**
+ * The demo guests (a Debian cloud kernel and a busybox initramfs per role) as base images
+ * `demo-attacker` and `demo-target`, plus any images registered in addition.
+ */
+export function createImageCatalog(imagesDir: string = DEFAULT_IMAGES_DIR, extra: Record<string, BaseImage> = {}): ImageCatalog {
+  const images: Record<string, BaseImage> = { ...extra };
+  const kernel = path.join(imagesDir, 'vmlinuz');
+  for (const role of ['attacker', 'target']) {
+    const initrd = path.join(imagesDir, `${role}.initrd`);
+    images[`demo-${role}`] = { kind: 'kernel', kernel, initrd, cmdline: DEMO_CMDLINE };
+  }
+  return {
+    resolve: (name) => {
+      const image = images[name];
+      if (!image) return undefined;
+      // A demo image exists only once the build script has run.
+      if (image.kind === 'kernel' && !(existsSync(image.kernel) && existsSync(image.initrd))) return undefined;
+      if (image.kind === 'disk' && !existsSync(image.path)) return undefined;
+      return image;
+    },
+    names: () => Object.keys(images).sort(),
+  };
+}

@@ -1,0 +1,106 @@
+import type { LabTemplateConfig, ListTemplatesQuery, Template, TemplateList, TemplateStatus } from '@ctp/contracts';
+import { stringify as toYaml } from 'yaml';
+import { notFound } from '../errors.js';
+import { authorize, can, type Actor } from '../policy/policy.js';
+import { presentTemplate, presentTemplateSummary } from '../presenters.js';
+import type { TemplateRow, TemplatesRepository } from '../repositories/templates.repository.js';
+import type { ImageCatalog } from './image-catalog.js';
+import { validateTemplate } from './template-validation.js';
+
+/** The demo lab installed at first start: an attacker and a target on one network. */
+export const DEMO_TEMPLATE: LabTemplateConfig = {
+  version: 1,
+  title: 'Network basics',
+  description:
+    '# Network basics\n\nTwo machines on a private network. From `attacker` (10.0.0.10), explore `target` (10.0.0.20):\n' +
+    'find its open ports, read its web page, and grab the banner of its service on port 4444.',
+  lifetimeMinutes: 120,
+  networks: [{ name: 'lan', cidr: '10.0.0.0/24' }],
+  vms: [
+    { name: 'attacker', image: 'demo-attacker', cpus: 1, memoryMiB: 128, nics: [{ network: 'lan', address: '10.0.0.10' }] },
+    { name: 'target', image: 'demo-target', cpus: 1, memoryMiB: 128, nics: [{ network: 'lan', address: '10.0.0.20' }], studentControl: true },
+  ],
+  tasks: [
+    { id: 'scan', title: 'Find the open TCP ports of target', points: 10 },
+    { id: 'banner', title: 'Read the banner on port 4444', points: 10 },
+  ],
+};
+
+/** Lab templates: write, version, publish, archive, export; students read published ones. */
+export class TemplateService {
+  constructor(
+    private readonly templates: TemplatesRepository,
+    private readonly images: ImageCatalog,
+  ) {}
+
+  /** Validates a template given as an object or as YAML/JSON text. */
+  validate(input: unknown): LabTemplateConfig {
+    return validateTemplate(input, (name) => this.images.resolve(name) !== undefined || this.images.names().includes(name));
+  }
+
+  async list(actor: Actor, query: ListTemplatesQuery): Promise<TemplateList> {
+    authorize(actor, 'template.list');
+    const limit = query.limit ?? 50;
+    const offset = query.offset ?? 0;
+    // Students see the catalog: published templates only.
+    const onlyStatus: TemplateStatus | undefined = can(actor, 'template.create') ? undefined : 'published';
+    const { rows, total } = await this.templates.list({ limit, offset, status: query.status, search: query.search, onlyStatus });
+    return { items: rows.map(presentTemplateSummary), total, limit, offset };
+  }
+
+  async get(actor: Actor, id: string): Promise<Template> {
+    return presentTemplate(await this.readable(actor, id));
+  }
+
+  /** The template row, if the actor may read it (404 otherwise, so drafts stay unseen). */
+  async readable(actor: Actor, id: string): Promise<TemplateRow> {
+    const row = await this.templates.findById(id);
+    if (!row || !can(actor, 'template.read', { ownerId: row.ownerId, published: row.status === 'published' })) throw notFound('Template');
+    return row;
+  }
+
+  async create(actor: Actor, input: unknown): Promise<Template> {
+    authorize(actor, 'template.create');
+    const config = this.validate(input);
+    const row = await this.templates.create({ name: config.title, description: config.description ?? '', config, ownerId: actor.id });
+    return presentTemplate(row);
+  }
+
+  /** Stores a new version; labs already made keep the version they were made from. */
+  async update(actor: Actor, id: string, input: unknown): Promise<Template> {
+    const current = await this.templates.findById(id);
+    if (!current) throw notFound('Template');
+    authorize(actor, 'template.update', { ownerId: current.ownerId });
+    const config = this.validate(input);
+    const row = await this.templates.addVersion(id, { name: config.title, description: config.description ?? '', config, createdBy: actor.id });
+    if (!row) throw notFound('Template');
+    return presentTemplate(row);
+  }
+
+  async setStatus(actor: Actor, id: string, status: TemplateStatus): Promise<Template> {
+    const current = await this.templates.findById(id);
+    if (!current) throw notFound('Template');
+    authorize(actor, 'template.publish', { ownerId: current.ownerId });
+    const row = await this.templates.setStatus(id, status);
+    return presentTemplate(row!);
+  }
+
+  /** The template's current version as YAML, ready to edit and upload again. */
+  async export(actor: Actor, id: string): Promise<string> {
+    const row = await this.readable(actor, id);
+    return toYaml(row.config);
+  }
+
+  /** Installs the demo template at first start (published, owned by nobody). */
+  async ensureDemoTemplate(): Promise<TemplateRow> {
+    const existing = await this.templates.findByName(DEMO_TEMPLATE.title);
+    if (existing) return existing;
+    return this.templates.create({
+      name: DEMO_TEMPLATE.title,
+      description: DEMO_TEMPLATE.description ?? '',
+      config: DEMO_TEMPLATE,
+      ownerId: null,
+      status: 'published',
+    });
+  }
+}

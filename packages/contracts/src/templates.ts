@@ -1,0 +1,94 @@
+import Type, { type Static } from 'typebox';
+import { Page, PageQuery, Timestamp, Uuid } from './common.js';
+
+const Name = Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9-]*$', description: 'Lower-case letters, digits and dashes.' });
+
+export const TemplateNetwork = Type.Object(
+  {
+    name: Name,
+    cidr: Type.String({ maxLength: 18, pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description: 'IPv4 network, e.g. 10.0.0.0/24.' }),
+  },
+  { additionalProperties: false },
+);
+
+export const TemplateNic = Type.Object(
+  {
+    network: Name,
+    address: Type.Optional(Type.String({ maxLength: 15, format: 'ipv4', description: 'Static address inside the network CIDR.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TemplateVm = Type.Object(
+  {
+    name: Name,
+    image: Type.String({ minLength: 1, maxLength: 64, description: 'Base image name, e.g. demo-attacker.' }),
+    cpus: Type.Optional(Type.Integer({ minimum: 1, maximum: 8, default: 1 })),
+    memoryMiB: Type.Optional(Type.Integer({ minimum: 32, maximum: 16384, default: 128 })),
+    nics: Type.Array(TemplateNic, { maxItems: 4 }),
+    /** Students see this VM (state, console); hidden VMs are infrastructure. */
+    studentVisible: Type.Optional(Type.Boolean({ default: true })),
+    /** Students may start, stop, reboot and revert this VM. */
+    studentControl: Type.Optional(Type.Boolean({ default: true })),
+    /** Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE). */
+    settings: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Type.String({ maxLength: 128, pattern: '^[^\\s]*$' }))),
+  },
+  { additionalProperties: false },
+);
+
+export const TemplateTask = Type.Object(
+  {
+    id: Name,
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    description: Type.Optional(Type.String({ maxLength: 20_000 })),
+    points: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  },
+  { additionalProperties: true },
+);
+
+/** The lab template format, version 1: what an instructor writes (YAML or JSON). */
+export const LabTemplateConfig = Type.Object(
+  {
+    version: Type.Literal(1),
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    description: Type.Optional(Type.String({ maxLength: 50_000, description: 'Markdown.' })),
+    lifetimeMinutes: Type.Optional(Type.Integer({ minimum: 5, maximum: 7 * 24 * 60, default: 120 })),
+    networks: Type.Array(TemplateNetwork, { minItems: 1, maxItems: 8 }),
+    vms: Type.Array(TemplateVm, { minItems: 1, maxItems: 16 }),
+    tasks: Type.Optional(Type.Array(TemplateTask, { maxItems: 100 })),
+  },
+  { additionalProperties: false, $id: 'https://ctp.example/schemas/lab-template-v1.json', title: 'Lab template' },
+);
+export type LabTemplateConfig = Static<typeof LabTemplateConfig>;
+
+export const TemplateStatus = Type.Union([Type.Literal('draft'), Type.Literal('published'), Type.Literal('archived')]);
+export type TemplateStatus = Static<typeof TemplateStatus>;
+
+export const Template = Type.Object({
+  id: Uuid,
+  title: Type.String(),
+  description: Type.String(),
+  status: TemplateStatus,
+  version: Type.Integer(),
+  ownerId: Type.Union([Uuid, Type.Null()]),
+  config: LabTemplateConfig,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Template = Static<typeof Template>;
+
+export const TemplateSummary = Type.Omit(Template, ['config']);
+export type TemplateSummary = Static<typeof TemplateSummary>;
+
+export const TemplateList = Page(TemplateSummary);
+export type TemplateList = Static<typeof TemplateList>;
+
+export const ListTemplatesQuery = Type.Object(
+  { ...PageQuery, status: Type.Optional(TemplateStatus), search: Type.Optional(Type.String({ maxLength: 100 })) },
+  { additionalProperties: false },
+);
+export type ListTemplatesQuery = Static<typeof ListTemplatesQuery>;
+
+/** Creating or updating takes the config as JSON, or YAML text sent as `application/yaml`. */
+export const TemplateBody = Type.Object({ config: Type.Unknown() }, { additionalProperties: false });
+export type TemplateBody = Static<typeof TemplateBody>;
