@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds the demo guests into images/build/ from Debian packages only (no other download):
+# a Debian cloud kernel, and one busybox initramfs per role ("attacker", "target") carrying the
+# virtio network modules. Guests read their settings from the kernel command line
+# (ctp.hostname=, ctp.ip=ADDR/BITS, ctp.flag=) and print "CTP-READY <role> <hostname>" on the
+# serial console once up. Idempotent: does nothing when the images exist.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="$root/images/build"
+src="$root/scripts/demo-images"
+[ -f "$out/manifest.json" ] && [ "${1:-}" != "--force" ] && { echo "demo images present in $out"; exit 0; }
+
+need=()
+for p in busybox-static cpio xz-utils kmod; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+kpkg="$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')"
+if [ -z "$kpkg" ]; then apt-get update -qq; kpkg="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')"; fi
+apt-get download "$kpkg" >/dev/null 2>&1 || { apt-get update -qq; apt-get download "$kpkg"; }
+dpkg-deb -x ./*.deb kernel
+kver="$(ls kernel/lib/modules | head -n1)"
+mkdir -p "$out"
+cp kernel/boot/vmlinuz-"$kver" "$out/vmlinuz.tmp"
+
+# Load order that works for Debian's cloud kernel (virtio is built as modules there).
+modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
+for role in attacker target; do
+  rd="$work/rd-$role"
+  mkdir -p "$rd"/{bin,sbin,etc,proc,sys,dev,tmp,root,lib/modules,var/www,usr/bin,usr/sbin}
+  cp /bin/busybox "$rd/bin/busybox"
+  for m in $modules; do
+    f="$(find kernel/lib/modules/"$kver" -name "$m.ko*" | head -n1)"
+    [ -n "$f" ] || { echo "module $m not found" >&2; exit 1; }
+    case "$f" in
+      *.xz) xz -dc "$f" > "$rd/lib/modules/$m.ko" ;;
+      *.zst) zstd -dqc "$f" > "$rd/lib/modules/$m.ko" ;;
+      *) cp "$f" "$rd/lib/modules/$m.ko" ;;
+    esac
+  done
+  echo "$modules" > "$rd/lib/modules/order"
+  cp "$src/init" "$rd/init"
+  cp "$src/$role.sh" "$rd/role.sh"
+  echo "$role" > "$rd/etc/role"
+  chmod +x "$rd/init" "$rd/role.sh"
+  (cd "$rd" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/$role.initrd.tmp"
+done
+
+for f in vmlinuz attacker.initrd target.initrd; do mv "$out/$f.tmp" "$out/$f"; done
+chmod 0444 "$out/vmlinuz" "$out/attacker.initrd" "$out/target.initrd"
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+size() { stat -c %s "$1"; }
+cat > "$out/manifest.json" <<JSON
+{
+  "kernelVersion": "$kver",
+  "kernelPackage": "$kpkg",
+  "cmdline": "console=ttyS0 quiet panic=-1",
+  "files": {
+    "vmlinuz": { "size": $(size "$out/vmlinuz"), "sha256": "$(sha "$out/vmlinuz")" },
+    "attacker.initrd": { "size": $(size "$out/attacker.initrd"), "sha256": "$(sha "$out/attacker.initrd")" },
+    "target.initrd": { "size": $(size "$out/target.initrd"), "sha256": "$(sha "$out/target.initrd")" }
+  }
+}
+JSON
+echo "demo images built in $out (kernel $kver)"
