@@ -10,7 +10,12 @@ import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
+import { eventsRoutes } from './routes/events.routes.js';
+import { labsRoutes } from './routes/labs.routes.js';
+import { templatesRoutes } from './routes/templates.routes.js';
+import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
@@ -22,7 +27,7 @@ export const API_PREFIX = '/api/v1';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    registeredRoutes: { method: string; url: string }[];
+    registeredRoutes: { method: string; url: string; websocket: boolean }[];
   }
 }
 
@@ -47,10 +52,11 @@ export async function buildApp(
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
 
   // Every route the app serves, so that tests can prove each one is covered by the access matrix.
-  const routes: { method: string; url: string }[] = [];
+  const routes: { method: string; url: string; websocket: boolean }[] = [];
   app.decorate('registeredRoutes', routes);
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+    const websocket = (route as { websocket?: boolean }).websocket === true;
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url, websocket });
   });
 
   registerErrorHandler(app);
@@ -70,6 +76,7 @@ export async function buildApp(
   });
   await app.register(fastifyCors, { origin: config.corsOrigins.length ? config.corsOrigins : false, credentials: true });
   await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -94,6 +101,10 @@ export async function buildApp(
       await api.register(authRoutes, { auth: services.auth, users: services.users, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
+      await api.register(templatesRoutes, { templates: services.templates });
+      await api.register(labsRoutes, { labs: services.labs });
+      await api.register(vmsRoutes, { labs: services.labs });
+      await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
     },
     { prefix: API_PREFIX },
   );

@@ -19,6 +19,17 @@ export interface Config {
   /** Failed logins allowed per account and per address within `loginWindowSeconds`. */
   loginMaxFailures: number;
   loginWindowSeconds: number;
+  /** Lab operations (provision, reset, ...) run at once by this instance. */
+  jobConcurrency: number;
+  /** Run the scheduled expiry sweep and reconciliation (off in unit tests). */
+  schedules: boolean;
+  maxLabsPerUser: number;
+  maxLabLifetimeMinutes: number;
+  expiryWarningMinutes: number;
+  /** Where the demo and registered base images live. */
+  imagesDir: string | undefined;
+  /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
+  accelerator: 'auto' | 'kvm' | 'tcg';
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -35,6 +46,12 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function accelerator(raw: string | undefined): Config['accelerator'] {
+  if (!raw) return 'auto';
+  if (raw === 'auto' || raw === 'kvm' || raw === 'tcg') return raw;
+  throw new Error(`CTP_ACCELERATOR must be auto, kvm or tcg, got "${raw}"`);
 }
 
 /** Reads the configuration from environment variables (and nothing else). */
@@ -58,5 +75,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitBytes: int(env, 'CTP_BODY_LIMIT', 1024 * 1024),
     loginMaxFailures: int(env, 'CTP_LOGIN_MAX_FAILURES', 5),
     loginWindowSeconds: int(env, 'CTP_LOGIN_WINDOW', 15 * 60),
+    jobConcurrency: int(env, 'CTP_JOB_CONCURRENCY', 10),
+    schedules: true,
+    maxLabsPerUser: int(env, 'CTP_MAX_LABS_PER_USER', 3),
+    maxLabLifetimeMinutes: int(env, 'CTP_MAX_LAB_LIFETIME', 8 * 60),
+    expiryWarningMinutes: int(env, 'CTP_EXPIRY_WARNING', 10),
+    imagesDir: env.CTP_IMAGES_DIR || undefined,
+    accelerator: accelerator(env.CTP_ACCELERATOR),
   };
 }

@@ -1,4 +1,17 @@
-import type { AuditEvent, LabTemplateConfig, Template, TemplateStatus, TemplateSummary, User } from '@ctp/contracts';
+import type {
+  AuditEvent,
+  Lab,
+  LabDetail,
+  LabStatus,
+  LabStep,
+  LabTemplateConfig,
+  LabVm,
+  Template,
+  TemplateStatus,
+  TemplateSummary,
+  User,
+} from '@ctp/contracts';
+import type { LabNetworkRow, LabStepRow, LabWithOwner, VmRow } from './repositories/labs.repository.js';
 import type { TemplateRow } from './repositories/templates.repository.js';
 import type { AuditRow } from './repositories/audit.repository.js';
 import type { UserRow } from './repositories/users.repository.js';
@@ -52,5 +65,62 @@ export function presentTemplateSummary(row: TemplateRow): TemplateSummary {
     ownerId: row.ownerId,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** A lab as lists show it, with its progress and error. */
+export function presentLab(row: LabWithOwner, steps: LabStepRow[]): Lab {
+  const done = steps.filter((s) => s.status === 'done').length;
+  const current = steps.find((s) => s.status === 'running' || s.status === 'failed');
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status as LabStatus,
+    ownerId: row.userId,
+    ownerUsername: row.ownerUsername,
+    templateId: row.templateId,
+    templateVersion: row.templateVersion,
+    createdAt: row.createdAt.toISOString(),
+    expiresAt: row.expiresAt?.toISOString() ?? null,
+    progress: { done, total: steps.length, current: current?.name ?? null },
+    error: row.errorMessage ? { step: row.errorStep, message: row.errorMessage } : null,
+  };
+}
+
+/** A lab with its networks, VMs (driver names never leave), steps and members. */
+export function presentLabDetail(
+  row: LabWithOwner,
+  parts: {
+    networks: LabNetworkRow[];
+    vms: VmRow[];
+    steps: LabStepRow[];
+    members: { id: string; username: string }[];
+    consoles: ('serial' | 'vnc')[];
+  },
+): LabDetail {
+  return {
+    ...presentLab(row, parts.steps),
+    description: (row.config as LabTemplateConfig).description ?? '',
+    networks: parts.networks.map((n) => ({ name: n.name, cidr: n.cidr })),
+    vms: parts.vms.map((vm) => ({
+      id: vm.id,
+      name: vm.name,
+      status: vm.status as LabVm['status'],
+      addresses: vm.nics as LabVm['addresses'],
+      consoles: parts.consoles,
+      studentControl: vm.studentControl,
+      cpus: vm.cpus,
+      memoryMiB: vm.memoryMiB,
+    })),
+    steps: parts.steps.map((s) => ({
+      seq: s.seq,
+      name: s.name,
+      status: s.status as LabStep['status'],
+      startedAt: s.startedAt?.toISOString() ?? null,
+      finishedAt: s.finishedAt?.toISOString() ?? null,
+      durationMs: s.startedAt && s.finishedAt ? s.finishedAt.getTime() - s.startedAt.getTime() : null,
+      error: s.error,
+    })),
+    members: parts.members,
   };
 }

@@ -1,23 +1,48 @@
+import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { JobQueue } from './jobs/job-queue.js';
+import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AuditRepository } from './repositories/audit.repository.js';
+import { EventsRepository } from './repositories/events.repository.js';
+import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
+import { TemplatesRepository } from './repositories/templates.repository.js';
+import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
+import { EventBus } from './services/event-bus.js';
+import { EventsService } from './services/events.service.js';
+import type { ImageCatalog } from './services/image-catalog.js';
+import { LabMaintenanceService } from './services/lab-maintenance.service.js';
+import { LabService } from './services/lab.service.js';
+import { TemplateService } from './services/template.service.js';
+import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
 import { UsersService } from './services/users.service.js';
 
 export type Services = ReturnType<typeof createServices>;
 
+export interface Infrastructure {
+  driver: HypervisorDriver;
+  images: ImageCatalog;
+  log?: (message: string, details: Record<string, unknown>) => void;
+}
+
 /** The composition root: every repository and service, wired by hand, in one place. */
-export function createServices(config: Config, database: Database) {
+export function createServices(config: Config, database: Database, infra: Infrastructure) {
   const db = database.db;
   const repositories = {
     users: new UsersRepository(db),
     refreshTokens: new RefreshTokensRepository(db),
     audit: new AuditRepository(db),
+    templates: new TemplatesRepository(db),
+    labs: new LabsRepository(db),
+    events: new EventsRepository(db),
+    tickets: new TicketsRepository(db),
   };
+  const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
   const auth = new AuthService(repositories.users, repositories.refreshTokens, repositories.audit, audit, tokens, {
@@ -27,5 +52,61 @@ export function createServices(config: Config, database: Database) {
     windowSeconds: config.loginWindowSeconds,
   });
   const users = new UsersService(repositories.users, repositories.refreshTokens);
-  return { database, repositories, tokens, audit, auth, users };
+  const eventBus = new EventBus(repositories.events, database);
+  const events = new EventsService(repositories.events, eventBus);
+  const tickets = new TicketService(repositories.tickets, repositories.users);
+  const templates = new TemplateService(repositories.templates, infra.images);
+  const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
+  const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
+  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images);
+  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, enqueue, {
+    maxLabsPerUser: config.maxLabsPerUser,
+    maxLifetimeMinutes: config.maxLabLifetimeMinutes,
+  });
+  const maintenance = new LabMaintenanceService(
+    repositories.labs,
+    infra.driver,
+    eventBus,
+    audit,
+    enqueue,
+    config.expiryWarningMinutes,
+    log,
+  );
+
+  /** Starts what runs in the background: event delivery and the job workers. */
+  async function startBackground(): Promise<void> {
+    await eventBus.start();
+    await jobs.start({
+      labOperation: (job, finalAttempt) => runner.run(job.labId, job.operation, finalAttempt),
+      expireLabs: async () => void (await maintenance.expireLabs()),
+      reconcile: async () => void (await maintenance.reconcile()),
+    });
+  }
+
+  /** Stops the background work (jobs finish or are left to be retried). */
+  async function stopBackground(): Promise<void> {
+    await jobs.stop();
+    await eventBus.stop();
+  }
+
+  return {
+    database,
+    repositories,
+    tokens,
+    audit,
+    auth,
+    users,
+    templates,
+    labs,
+    events,
+    tickets,
+    maintenance,
+    runner,
+    jobs,
+    eventBus,
+    driver: infra.driver,
+    images: infra.images,
+    startBackground,
+    stopBackground,
+  };
 }

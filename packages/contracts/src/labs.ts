@@ -1,13 +1,40 @@
 import Type, { type Static } from 'typebox';
 import { Page, PageQuery, Timestamp, Uuid } from './common.js';
 
-export const LAB_STATUSES = ['provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error'] as const;
-export const LabStatus = Type.Union(LAB_STATUSES.map((s) => Type.Literal(s)));
+export const LAB_STATUSES = [
+  'provisioning',
+  'running',
+  'starting',
+  'stopping',
+  'stopped',
+  'resetting',
+  'deleting',
+  'deleted',
+  'error',
+] as const;
+export const LabStatus = Type.Union([
+  Type.Literal('provisioning'),
+  Type.Literal('running'),
+  Type.Literal('starting'),
+  Type.Literal('stopping'),
+  Type.Literal('stopped'),
+  Type.Literal('resetting'),
+  Type.Literal('deleting'),
+  Type.Literal('deleted'),
+  Type.Literal('error'),
+]);
 export type LabStatus = (typeof LAB_STATUSES)[number];
 
-export const VmStatus = Type.Union(
-  ['pending', 'stopped', 'starting', 'running', 'paused', 'error', 'missing', 'deleted'].map((s) => Type.Literal(s)),
-);
+export const VmStatus = Type.Union([
+  Type.Literal('pending'),
+  Type.Literal('stopped'),
+  Type.Literal('starting'),
+  Type.Literal('running'),
+  Type.Literal('paused'),
+  Type.Literal('error'),
+  Type.Literal('missing'),
+  Type.Literal('deleted'),
+]);
 export type VmStatus = 'pending' | 'stopped' | 'starting' | 'running' | 'paused' | 'error' | 'missing' | 'deleted';
 
 export const LabStep = Type.Object({
@@ -96,7 +123,10 @@ export type SnapshotBody = Static<typeof SnapshotBody>;
 export const Snapshot = Type.Object({ name: Type.String(), createdAt: Timestamp, withMemory: Type.Boolean() });
 export type Snapshot = Static<typeof Snapshot>;
 
-export const VmSnapshotParams = Type.Object({ id: Uuid, name: Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z0-9][a-z0-9-]*$' }) }, { additionalProperties: false });
+export const VmSnapshotParams = Type.Object(
+  { id: Uuid, name: Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z0-9][a-z0-9-]*$' }) },
+  { additionalProperties: false },
+);
 export type VmSnapshotParams = Static<typeof VmSnapshotParams>;
 
 /** One event on the live stream (and in the replay of missed ones). */

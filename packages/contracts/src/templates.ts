@@ -1,7 +1,12 @@
 import Type, { type Static } from 'typebox';
 import { Page, PageQuery, Timestamp, Uuid } from './common.js';
 
-const Name = Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9-]*$', description: 'Lower-case letters, digits and dashes.' });
+const Name = Type.String({
+  minLength: 1,
+  maxLength: 32,
+  pattern: '^[a-z][a-z0-9-]*$',
+  description: 'Lower-case letters, digits and dashes.',
+});
 
 export const TemplateNetwork = Type.Object(
   {
@@ -31,7 +36,9 @@ export const TemplateVm = Type.Object(
     /** Students may start, stop, reboot and revert this VM. */
     studentControl: Type.Optional(Type.Boolean({ default: true })),
     /** Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE). */
-    settings: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Type.String({ maxLength: 128, pattern: '^[^\\s]*$' }))),
+    settings: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Type.String({ maxLength: 128, pattern: '^[^\\s]*$' })),
+    ),
   },
   { additionalProperties: false },
 );

@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { Page, PageQuery, Timestamp, Uuid } from './common.js';
 
 export const ROLES = ['admin', 'instructor', 'student'] as const;
-export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export const Role = Type.Union([Type.Literal('admin'), Type.Literal('instructor'), Type.Literal('student')]);
 export type Role = (typeof ROLES)[number];
 
 export const Username = Type.String({

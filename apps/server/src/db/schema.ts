@@ -222,6 +222,24 @@ export const labEvents = pgTable(
   (t) => [index('lab_events_lab_idx').on(t.labId, t.id)],
 );
 
+export const accessTickets = pgTable(
+  'access_tickets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // Short-lived single-use tickets that open WebSockets without a token in the URL.
+    tokenHash: text('token_hash').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    targetId: text('target_id'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('access_tickets_token_hash_key').on(t.tokenHash), index('access_tickets_expires_idx').on(t.expiresAt)],
+);
+
 export const auditEvents = pgTable(
   'audit_events',
   {

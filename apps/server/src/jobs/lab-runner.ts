@@ -56,7 +56,11 @@ export class LabRunner {
     const lab = await this.labs.findById(labId);
     if (!lab || lab.status === 'deleted') return;
     const plan = await this.plan(lab, operation);
-    await this.labs.replaceSteps(labId, operation, plan.map((s) => s.name));
+    await this.labs.replaceSteps(
+      labId,
+      operation,
+      plan.map((s) => s.name),
+    );
     try {
       for (const [seq, step] of plan.entries()) {
         // A lab being deleted stops whatever else was under way.
@@ -69,7 +73,13 @@ export class LabRunner {
       await this.fail(lab, operation, failure);
       return;
     }
-    const finalStatus: Record<LabOperation, LabStatus> = { provision: 'running', start: 'running', reset: 'running', stop: 'stopped', delete: 'deleted' };
+    const finalStatus: Record<LabOperation, LabStatus> = {
+      provision: 'running',
+      start: 'running',
+      reset: 'running',
+      stop: 'stopped',
+      delete: 'deleted',
+    };
     await this.setStatus(lab, finalStatus[operation], {
       errorStep: null,
       errorMessage: null,
@@ -201,7 +211,10 @@ export class LabRunner {
 
   private async setStatus(lab: LabRow, status: LabStatus, changes: Partial<LabRow>): Promise<void> {
     await this.labs.update(lab.id, { ...changes, status });
-    await this.publish(lab, 'lab.status', { status, ...(status === 'error' ? { step: changes.errorStep, message: changes.errorMessage } : {}) });
+    await this.publish(lab, 'lab.status', {
+      status,
+      ...(status === 'error' ? { step: changes.errorStep, message: changes.errorMessage } : {}),
+    });
   }
 
   private async publish(lab: LabRow, type: string, data: Record<string, unknown>): Promise<void> {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorBody } from '@ctp/contracts';
+import { HypervisorError } from '@ctp/hypervisor';
 import { AppError } from '../errors.js';
 
 type Detail = { field?: string; message: string };
@@ -30,6 +31,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (error instanceof AppError) {
       status = error.status;
       body = { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
+    } else if (error instanceof HypervisorError) {
+      // The hypervisor refused or failed: the caller learns what it said, the log keeps the rest.
+      status =
+        error.code === 'unsupported' || error.code === 'invalid_state' || error.code === 'not_found' || error.code === 'conflict'
+          ? 409
+          : 502;
+      body = { code: `hypervisor_${error.code}`, message: error.message };
+      request.log.warn({ err: error, stderr: error.stderr }, 'hypervisor error');
     } else if (error.validation) {
       status = 400;
       const details = validationDetails(error);

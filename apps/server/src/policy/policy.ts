@@ -16,6 +16,8 @@ export interface Resource {
   memberIds?: readonly string[];
   /** Visible to every signed-in user (a published template). */
   published?: boolean;
+  /** Students may act on it (a VM's `studentControl`). */
+  controllable?: boolean;
 }
 
 type Rule = (actor: Actor, resource: Resource) => boolean;
@@ -54,6 +56,7 @@ const rules = {
   'lab.delete': either(staff, owner),
   'lab.manageMembers': either(staff, owner),
   'lab.watchConsole': staff,
+  'vm.operate': either(staff, (a, r) => member(a, r) && r.controllable !== false),
 } satisfies Record<string, Rule>;
 
 export type PolicyAction = keyof typeof rules;

@@ -1,4 +1,4 @@
-import { and, asc, gt, inArray } from 'drizzle-orm';
+import { and, asc, desc, gt, inArray } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import { labEvents } from '../db/schema.js';
 
@@ -15,12 +15,24 @@ export class EventsRepository {
 
   /** Events after `sinceId`, oldest first, optionally only for some labs. */
   async since(sinceId: number, limit: number, labIds?: string[]): Promise<LabEventRow[]> {
-    const where = labIds ? and(gt(labEvents.id, sinceId), inArray(labEvents.labId, labIds.length ? labIds : ['00000000-0000-0000-0000-000000000000'])) : gt(labEvents.id, sinceId);
+    const where = labIds
+      ? and(gt(labEvents.id, sinceId), inArray(labEvents.labId, labIds.length ? labIds : ['00000000-0000-0000-0000-000000000000']))
+      : gt(labEvents.id, sinceId);
     return this.db.select().from(labEvents).where(where).orderBy(asc(labEvents.id)).limit(limit);
   }
 
+  async latestId(): Promise<number> {
+    const [row] = await this.db.select({ id: labEvents.id }).from(labEvents).orderBy(desc(labEvents.id)).limit(1);
+    return row?.id ?? 0;
+  }
+
   async findById(id: number): Promise<LabEventRow | undefined> {
-    const [row] = await this.db.select().from(labEvents).where(gt(labEvents.id, id - 1)).orderBy(asc(labEvents.id)).limit(1);
+    const [row] = await this.db
+      .select()
+      .from(labEvents)
+      .where(gt(labEvents.id, id - 1))
+      .orderBy(asc(labEvents.id))
+      .limit(1);
     return row?.id === id ? row : undefined;
   }
 }

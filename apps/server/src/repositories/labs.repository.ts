@@ -91,7 +91,12 @@ export class LabsRepository {
   }
 
   /** Moves a lab to `to` only if it is in one of `from`; undefined when it was not. */
-  async transition(id: string, from: LabStatus[], to: LabStatus, changes: Partial<typeof labs.$inferInsert> = {}): Promise<LabRow | undefined> {
+  async transition(
+    id: string,
+    from: LabStatus[],
+    to: LabStatus,
+    changes: Partial<typeof labs.$inferInsert> = {},
+  ): Promise<LabRow | undefined> {
     const [row] = await this.db
       .update(labs)
       .set({ ...changes, status: to, updatedAt: new Date() })
@@ -126,7 +131,11 @@ export class LabsRepository {
       .from(vms)
       .innerJoin(labs, eq(labs.id, vms.labId))
       .where(live);
-    const networkRows = await this.db.select({ driverName: labNetworks.driverName }).from(labNetworks).innerJoin(labs, eq(labs.id, labNetworks.labId)).where(live);
+    const networkRows = await this.db
+      .select({ driverName: labNetworks.driverName })
+      .from(labNetworks)
+      .innerJoin(labs, eq(labs.id, labNetworks.labId))
+      .where(live);
     return { vms: vmRows, networks: networkRows.map((n) => n.driverName) };
   }
 
@@ -145,7 +154,13 @@ export class LabsRepository {
     return this.db
       .select()
       .from(labs)
-      .where(and(lte(labs.expiresAt, before), isNull(labs.expiryWarnedAt), inArray(labs.status, ['running', 'stopped', 'provisioning', 'starting'])));
+      .where(
+        and(
+          lte(labs.expiresAt, before),
+          isNull(labs.expiryWarnedAt),
+          inArray(labs.status, ['running', 'stopped', 'provisioning', 'starting']),
+        ),
+      );
   }
 
   // Steps of the lab's current operation.

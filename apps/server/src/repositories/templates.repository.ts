@@ -20,7 +20,13 @@ export class TemplatesRepository {
   }
 
   /** Creates a template and its version 1 together. */
-  async create(values: { name: string; description: string; config: unknown; ownerId: string | null; status?: TemplateStatus }): Promise<TemplateRow> {
+  async create(values: {
+    name: string;
+    description: string;
+    config: unknown;
+    ownerId: string | null;
+    status?: TemplateStatus;
+  }): Promise<TemplateRow> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.insert(labTemplates).values(values).returning();
       await tx.insert(labTemplateVersions).values({ templateId: row!.id, version: 1, config: values.config, createdBy: values.ownerId });
@@ -29,7 +35,10 @@ export class TemplatesRepository {
   }
 
   /** Stores a new version and makes it current. */
-  async addVersion(id: string, values: { name: string; description: string; config: unknown; createdBy: string }): Promise<TemplateRow | undefined> {
+  async addVersion(
+    id: string,
+    values: { name: string; description: string; config: unknown; createdBy: string },
+  ): Promise<TemplateRow | undefined> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx
         .update(labTemplates)
@@ -37,7 +46,9 @@ export class TemplatesRepository {
         .where(eq(labTemplates.id, id))
         .returning();
       if (!row) return undefined;
-      await tx.insert(labTemplateVersions).values({ templateId: id, version: row.version, config: values.config, createdBy: values.createdBy });
+      await tx
+        .insert(labTemplateVersions)
+        .values({ templateId: id, version: row.version, config: values.config, createdBy: values.createdBy });
       return row;
     });
   }
@@ -47,13 +58,25 @@ export class TemplatesRepository {
     return row;
   }
 
-  async list(query: { limit: number; offset: number; status?: TemplateStatus; search?: string; onlyStatus?: TemplateStatus }): Promise<{ rows: TemplateRow[]; total: number }> {
+  async list(query: {
+    limit: number;
+    offset: number;
+    status?: TemplateStatus;
+    search?: string;
+    onlyStatus?: TemplateStatus;
+  }): Promise<{ rows: TemplateRow[]; total: number }> {
     const where: SQL[] = [];
     if (query.status) where.push(eq(labTemplates.status, query.status));
     if (query.onlyStatus) where.push(eq(labTemplates.status, query.onlyStatus));
     if (query.search) where.push(ilike(labTemplates.name, `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
     const condition = where.length ? and(...where) : undefined;
-    const rows = await this.db.select().from(labTemplates).where(condition).orderBy(desc(labTemplates.updatedAt)).limit(query.limit).offset(query.offset);
+    const rows = await this.db
+      .select()
+      .from(labTemplates)
+      .where(condition)
+      .orderBy(desc(labTemplates.updatedAt))
+      .limit(query.limit)
+      .offset(query.offset);
     const [total] = await this.db.select({ n: count() }).from(labTemplates).where(condition);
     return { rows, total: total?.n ?? 0 };
   }

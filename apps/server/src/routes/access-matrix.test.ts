@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '@ctp/contracts';
+import { DEMO_TEMPLATE } from '../services/template.service.js';
+import { makeLab } from '../test-support/lab-helpers.js';
 import { createTestApp, createUser, signedIn, type TestContext } from '../test-support/test-app.js';
 
 type Caller = 'anonymous' | Role;
@@ -7,16 +9,24 @@ const CALLERS: Caller[] = ['anonymous', 'student', 'instructor', 'admin'];
 
 interface Fixture {
   ctx: TestContext;
-  /** A user none of the callers is, to act upon. */
+  /** A user none of the callers is, to act upon (and the owner of the labs acted upon). */
   otherUserId: string;
+  /** A draft template of the instructor caller. */
+  draftTemplateId: string;
+  publishedTemplateId: string;
   passwords: Record<Role, { username: string; password: string }>;
 }
 
 interface Entry {
-  /** Builds the request; the caller's token is added by the test. */
-  request: (f: Fixture, caller: Caller) => { url: string; payload?: object };
+  /** Builds the request (making whatever it acts upon); the caller's token is added by the test. */
+  request: (f: Fixture, caller: Caller) => Promise<{ url: string; payload?: object }> | { url: string; payload?: object };
   expect: Record<Caller, number>;
 }
+
+/** Labs and VMs belong to another student: students do not even see them. */
+const othersLab = (ok: number) => ({ anonymous: 401, student: 404, instructor: ok, admin: ok });
+const staffOnly = (ok: number) => ({ anonymous: 401, student: 403, instructor: ok, admin: ok });
+const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
 let counter = 0;
 const unique = () => `user${Date.now().toString(36)}${counter++}`;
@@ -57,6 +67,93 @@ const MATRIX: Record<string, Entry> = {
     expect: adminOnly(204),
   },
   'GET /api/v1/audit': { request: () => ({ url: '/api/v1/audit' }), expect: adminOnly(200) },
+
+  'GET /api/v1/templates/schema': { request: () => ({ url: '/api/v1/templates/schema' }), expect: everyone(200) },
+  'GET /api/v1/templates': { request: () => ({ url: '/api/v1/templates' }), expect: signedInOnly(200) },
+  'POST /api/v1/templates': { request: () => ({ url: '/api/v1/templates', payload: { config: DEMO_TEMPLATE } }), expect: staffOnly(201) },
+  'GET /api/v1/templates/:id': { request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}` }), expect: othersLab(200) },
+  'PUT /api/v1/templates/:id': {
+    request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}`, payload: { config: DEMO_TEMPLATE } }),
+    expect: staffOnly(200),
+  },
+  'POST /api/v1/templates/:id/publish': {
+    request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/publish` }),
+    expect: staffOnly(200),
+  },
+  'POST /api/v1/templates/:id/archive': {
+    request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/archive` }),
+    expect: staffOnly(200),
+  },
+  'GET /api/v1/templates/:id/export': {
+    request: (f) => ({ url: `/api/v1/templates/${f.publishedTemplateId}/export` }),
+    expect: signedInOnly(200),
+  },
+
+  'POST /api/v1/labs': {
+    request: (f) => ({ url: '/api/v1/labs', payload: { templateId: f.publishedTemplateId } }),
+    expect: signedInOnly(202),
+  },
+  'GET /api/v1/labs': { request: () => ({ url: '/api/v1/labs' }), expect: signedInOnly(200) },
+  'GET /api/v1/labs/:id': { request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}` }), expect: othersLab(200) },
+  'POST /api/v1/labs/:id/start': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f, 'stopped')).lab.id}/start` }),
+    expect: othersLab(202),
+  },
+  'POST /api/v1/labs/:id/stop': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/stop` }),
+    expect: othersLab(202),
+  },
+  'POST /api/v1/labs/:id/reset': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/reset` }),
+    expect: othersLab(202),
+  },
+  'DELETE /api/v1/labs/:id': { request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}` }), expect: othersLab(202) },
+  'POST /api/v1/labs/:id/extend': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/extend`, payload: { minutes: 10 } }),
+    expect: othersLab(200),
+  },
+  'POST /api/v1/labs/:id/members': {
+    request: async (f) => ({
+      url: `/api/v1/labs/${(await freshLab(f)).lab.id}/members`,
+      payload: { userId: (await createUser(f.ctx, 'student')).id },
+    }),
+    expect: othersLab(200),
+  },
+  'DELETE /api/v1/labs/:id/members/:userId': {
+    request: async (f) => {
+      const { lab } = await freshLab(f);
+      const member = await createUser(f.ctx, 'student');
+      await f.ctx.services.repositories.labs.addMember(lab.id, member.id);
+      return { url: `/api/v1/labs/${lab.id}/members/${member.id}` };
+    },
+    expect: othersLab(200),
+  },
+  'POST /api/v1/vms/:id/start': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/start` }),
+    expect: othersLab(204),
+  },
+  'POST /api/v1/vms/:id/stop': { request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/stop` }), expect: othersLab(204) },
+  'POST /api/v1/vms/:id/reboot': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/reboot` }),
+    expect: othersLab(204),
+  },
+  'GET /api/v1/vms/:id/snapshots': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/snapshots` }),
+    expect: othersLab(200),
+  },
+  'POST /api/v1/vms/:id/snapshots': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/snapshots`, payload: { name: 'mine' } }),
+    expect: othersLab(201),
+  },
+  'POST /api/v1/vms/:id/snapshots/:name/revert': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/snapshots/initial/revert` }),
+    expect: othersLab(204),
+  },
+
+  'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
+  'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },
+  // Without a valid ticket the WebSocket is refused before the upgrade, whoever asks.
+  'GET /api/v1/events/stream': { request: () => ({ url: '/api/v1/events/stream?ticket=nope' }), expect: everyone(401) },
 };
 
 describe('access-control matrix', () => {
@@ -64,7 +161,7 @@ describe('access-control matrix', () => {
   const tokens: Partial<Record<Caller, string>> = {};
 
   beforeAll(async () => {
-    const ctx = await createTestApp();
+    const ctx = await createTestApp({ maxLabsPerUser: 100 }, { background: true });
     const passwords = {} as Fixture['passwords'];
     for (const role of ['student', 'instructor', 'admin'] as const) {
       const session = await signedIn(ctx, role);
@@ -72,9 +169,17 @@ describe('access-control matrix', () => {
       passwords[role] = { username: session.user.username, password: session.user.password };
     }
     const other = await createUser(ctx, 'student');
-    fixture = { ctx, otherUserId: other.id, passwords };
+    const instructorId = (await ctx.services.repositories.users.findByUsername(passwords.instructor.username))!.id;
+    const draft = await ctx.services.repositories.templates.create({
+      name: 'Draft',
+      description: '',
+      config: DEMO_TEMPLATE,
+      ownerId: instructorId,
+    });
+    const published = await ctx.services.templates.ensureDemoTemplate();
+    fixture = { ctx, otherUserId: other.id, draftTemplateId: draft.id, publishedTemplateId: published.id, passwords };
   });
-  afterAll(() => fixture.ctx.app.close());
+  afterAll(() => fixture.ctx.close());
 
   it('has an entry for every route the app serves', () => {
     const served = fixture.ctx.app.registeredRoutes
@@ -89,7 +194,7 @@ describe('access-control matrix', () => {
     const [method] = route.split(' ') as [string];
     for (const caller of CALLERS) {
       it(`${route} as ${caller} → ${entry.expect[caller]}`, async () => {
-        const { url, payload } = entry.request(fixture, caller);
+        const { url, payload } = await entry.request(fixture, caller);
         const token = tokens[caller];
         const response = await fixture.ctx.app.inject({
           method: method as 'GET',

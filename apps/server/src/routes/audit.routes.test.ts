@@ -11,7 +11,7 @@ describe('audit trail', () => {
     headers = admin.headers;
     adminName = admin.user.username;
   });
-  afterEach(() => ctx.app.close());
+  afterEach(() => ctx.close());
 
   const audit = async (query: string) => (await ctx.app.inject({ url: `/api/v1/audit?${query}`, headers })).json();
 

@@ -13,7 +13,7 @@ describe('auth routes', () => {
   beforeEach(async () => {
     ctx = await createTestApp({ loginMaxFailures: 3 });
   });
-  afterEach(() => ctx.app.close());
+  afterEach(() => ctx.close());
 
   const me = (token: string) => ctx.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
 

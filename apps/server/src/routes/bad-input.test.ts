@@ -8,7 +8,7 @@ describe('bad input', () => {
     ctx = await createTestApp({ bodyLimitBytes: 64 * 1024 });
     headers = (await signedIn(ctx, 'admin')).headers;
   });
-  afterAll(() => ctx.app.close());
+  afterAll(() => ctx.close());
 
   const userCount = async () => (await ctx.services.repositories.users.list({ limit: 1, offset: 0 })).total;
   const valid = { username: 'valid-user', password: 'long enough pw', role: 'student' };

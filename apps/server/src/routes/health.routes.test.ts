@@ -6,7 +6,7 @@ describe('health', () => {
   beforeAll(async () => {
     ctx = await createTestApp();
   });
-  afterAll(() => ctx.app.close());
+  afterAll(() => ctx.close());
 
   it('answers /healthz and /readyz with the database engine', async () => {
     expect((await ctx.app.inject('/healthz')).json()).toEqual({ status: 'ok' });

@@ -11,7 +11,7 @@ describe('users routes (admin)', () => {
     headers = admin.headers;
     adminId = admin.user.id;
   });
-  afterEach(() => ctx.app.close());
+  afterEach(() => ctx.close());
 
   const post = (url: string, payload: object) => ctx.app.inject({ method: 'POST', url, payload, headers });
   const patch = (url: string, payload: object) => ctx.app.inject({ method: 'PATCH', url, payload, headers });

@@ -34,7 +34,7 @@ function parseCidr(cidr: string): { base: number; bits: number } | undefined {
 
 function inCidr(ip: string, cidr: { base: number; bits: number }): boolean {
   const mask = cidr.bits === 0 ? 0 : (~0 << (32 - cidr.bits)) >>> 0;
-  return ((ipToInt(ip) & mask) >>> 0) === ((cidr.base & mask) >>> 0);
+  return (ipToInt(ip) & mask) >>> 0 === (cidr.base & mask) >>> 0;
 }
 
 /** The rules a schema cannot state: names unique, NICs on declared networks, addresses inside them. */
@@ -44,7 +44,8 @@ function semanticProblems(config: LabTemplateConfig, imageExists: (name: string)
   config.networks.forEach((network, i) => {
     if (networks.has(network.name)) problems.push({ field: `networks[${i}].name`, message: `duplicate network "${network.name}"` });
     const cidr = parseCidr(network.cidr);
-    if (!cidr) problems.push({ field: `networks[${i}].cidr`, message: `"${network.cidr}" is not an IPv4 network with a prefix of /8 to /30` });
+    if (!cidr)
+      problems.push({ field: `networks[${i}].cidr`, message: `"${network.cidr}" is not an IPv4 network with a prefix of /8 to /30` });
     else networks.set(network.name, cidr);
   });
   const vmNames = new Set<string>();
@@ -59,15 +60,18 @@ function semanticProblems(config: LabTemplateConfig, imageExists: (name: string)
       if (!config.networks.some((n) => n.name === nic.network)) {
         problems.push({ field: `${field}.network`, message: `unknown network "${nic.network}"` });
       } else if (nic.address && network) {
-        if (!inCidr(nic.address, network)) problems.push({ field: `${field}.address`, message: `${nic.address} is outside network "${nic.network}"` });
+        if (!inCidr(nic.address, network))
+          problems.push({ field: `${field}.address`, message: `${nic.address} is outside network "${nic.network}"` });
         const key = `${nic.network}/${nic.address}`;
-        if (addresses.has(key)) problems.push({ field: `${field}.address`, message: `${nic.address} is already used by ${addresses.get(key)}` });
+        if (addresses.has(key))
+          problems.push({ field: `${field}.address`, message: `${nic.address} is already used by ${addresses.get(key)}` });
         addresses.set(key, vm.name);
       }
     });
   });
   (config.tasks ?? []).forEach((task, i) => {
-    if ((config.tasks ?? []).findIndex((t) => t.id === task.id) !== i) problems.push({ field: `tasks[${i}].id`, message: `duplicate task "${task.id}"` });
+    if ((config.tasks ?? []).findIndex((t) => t.id === task.id) !== i)
+      problems.push({ field: `tasks[${i}].id`, message: `duplicate task "${task.id}"` });
   });
   return problems;
 }
@@ -119,7 +123,8 @@ export function validateTemplate(input: unknown, imageExists: (name: string) => 
   if (!checker.Check(config)) {
     problems = [...checker.Errors(config)].map((e) => {
       const params = e.params as Record<string, unknown>;
-      const extra = (params.requiredProperties as string[] | undefined)?.join(',') ?? (params.additionalProperties as string[] | undefined)?.join(',');
+      const extra =
+        (params.requiredProperties as string[] | undefined)?.join(',') ?? (params.additionalProperties as string[] | undefined)?.join(',');
       return { field: toPath(e.instancePath, extra) || 'config', message: e.message };
     });
     problems = problems.filter((p, i) => problems.findIndex((o) => o.field === p.field && o.message === p.message) === i);

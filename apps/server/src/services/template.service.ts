@@ -18,7 +18,14 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
   networks: [{ name: 'lan', cidr: '10.0.0.0/24' }],
   vms: [
     { name: 'attacker', image: 'demo-attacker', cpus: 1, memoryMiB: 128, nics: [{ network: 'lan', address: '10.0.0.10' }] },
-    { name: 'target', image: 'demo-target', cpus: 1, memoryMiB: 128, nics: [{ network: 'lan', address: '10.0.0.20' }], studentControl: true },
+    {
+      name: 'target',
+      image: 'demo-target',
+      cpus: 1,
+      memoryMiB: 128,
+      nics: [{ network: 'lan', address: '10.0.0.20' }],
+      studentControl: true,
+    },
   ],
   tasks: [
     { id: 'scan', title: 'Find the open TCP ports of target', points: 10 },
@@ -72,7 +79,12 @@ export class TemplateService {
     if (!current) throw notFound('Template');
     authorize(actor, 'template.update', { ownerId: current.ownerId });
     const config = this.validate(input);
-    const row = await this.templates.addVersion(id, { name: config.title, description: config.description ?? '', config, createdBy: actor.id });
+    const row = await this.templates.addVersion(id, {
+      name: config.title,
+      description: config.description ?? '',
+      config,
+      createdBy: actor.id,
+    });
     if (!row) throw notFound('Template');
     return presentTemplate(row);
   }

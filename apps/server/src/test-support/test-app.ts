@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -6,30 +6,54 @@ import type { Role } from '@ctp/contracts';
 import { buildApp } from '../app.js';
 import { loadConfig, type Config } from '../config.js';
 import { hashPassword } from '../services/password.js';
-import { createServices, type Services } from '../services.js';
+import { createImageCatalog } from '../services/image-catalog.js';
+import { createServices, type Infrastructure, type Services } from '../services.js';
+import { MemoryDriver } from './memory-driver.js';
 import { resetDatabase, testDatabase } from './test-database.js';
 
 // One scratch data directory per test process, not one per app.
 const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-test-'));
+// Stand-ins for the demo images, so that templates naming them validate with the memory driver.
+const fakeImagesDir = path.join(dataDir, 'images');
+mkdirSync(fakeImagesDir, { recursive: true });
+for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(fakeImagesDir, file), '');
 
 export interface TestContext {
   app: FastifyInstance;
   services: Services;
   config: Config;
+  driver: MemoryDriver;
+  /** Stops the background workers (if started) and the app. */
+  close(): Promise<void>;
 }
 
 /** A fresh app on the shared, emptied test database. */
-export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestContext> {
+export async function createTestApp(
+  overrides: Partial<Config> = {},
+  options: { background?: boolean; infra?: Partial<Infrastructure> } = {},
+): Promise<TestContext> {
   await resetDatabase();
   const config: Config = {
     ...loadConfig({ CTP_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
     jwtSecret: 'test-secret-that-is-long-enough-0123456789',
+    schedules: false,
     ...overrides,
   };
-  const services = createServices(config, await testDatabase());
+  const driver = new MemoryDriver();
+  const services = createServices(config, await testDatabase(), { driver, images: createImageCatalog(fakeImagesDir), ...options.infra });
   const app = await buildApp(config, services);
   await app.ready();
-  return { app, services, config };
+  if (options.background) await services.startBackground();
+  return {
+    app,
+    services,
+    config,
+    driver,
+    close: async () => {
+      if (options.background) await services.stopBackground();
+      await app.close();
+    },
+  };
 }
 
 // Hashing is deliberately slow; tests reuse one hash per password.

@@ -1,0 +1,84 @@
+import { fromPglite, PgBoss, type Job } from 'pg-boss';
+import type { Database } from '../db/database.js';
+import type { LabOperation } from './lab-runner.js';
+
+export const LAB_OPERATION_QUEUE = 'lab-operation';
+export const EXPIRE_LABS_QUEUE = 'expire-labs';
+export const RECONCILE_QUEUE = 'reconcile';
+const RETRY_LIMIT = 2;
+
+export interface LabOperationJob {
+  labId: string;
+  operation: LabOperation;
+}
+
+export interface JobHandlers {
+  labOperation(job: LabOperationJob, finalAttempt: boolean): Promise<void>;
+  expireLabs(): Promise<void>;
+  reconcile(): Promise<void>;
+}
+
+/**
+ * Durable jobs in PostgreSQL (pg-boss, on PGlite or a server): lab operations, retried after a
+ * failure or a crash (a job whose worker stops sending heartbeats is retried), plus the
+ * scheduled expiry sweep and reconciliation.
+ */
+export class JobQueue {
+  private readonly boss: PgBoss;
+  private started = false;
+
+  constructor(
+    database: Database,
+    private readonly options: { concurrency: number; schedules: boolean },
+  ) {
+    this.boss = database.pglite
+      ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', useListenNotify: true, schedule: options.schedules })
+      : new PgBoss({ ...poolOptions(database), max: 4, useListenNotify: true, schedule: options.schedules });
+    this.boss.on('error', () => {});
+  }
+
+  /** Creates the queues, starts the workers and the schedules. */
+  async start(handlers: JobHandlers): Promise<void> {
+    await this.boss.start();
+    this.started = true;
+    await this.boss.createQueue(LAB_OPERATION_QUEUE, {
+      retryLimit: RETRY_LIMIT,
+      retryDelay: 1,
+      heartbeatSeconds: 10,
+      expireInSeconds: 900,
+      notify: true,
+    });
+    await this.boss.createQueue(EXPIRE_LABS_QUEUE, { retryLimit: 0, policy: 'singleton' });
+    await this.boss.createQueue(RECONCILE_QUEUE, { retryLimit: 0, policy: 'singleton' });
+    await this.boss.work<LabOperationJob>(
+      LAB_OPERATION_QUEUE,
+      { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+      async ([job]: Job<LabOperationJob>[]) => {
+        if (job) await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
+      },
+    );
+    await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
+    await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
+    if (this.options.schedules) {
+      await this.boss.schedule(EXPIRE_LABS_QUEUE, '* * * * *');
+      await this.boss.schedule(RECONCILE_QUEUE, '*/5 * * * *');
+    }
+  }
+
+  /** Enqueues a lab operation. */
+  async enqueueLabOperation(job: LabOperationJob): Promise<void> {
+    await this.boss.send(LAB_OPERATION_QUEUE, job);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.boss.stop({ graceful: true, timeout: 10_000 });
+  }
+}
+
+/** pg-boss keeps its own pool on a server; it connects with the same URL as ours. */
+function poolOptions(database: Database): { connectionString: string } {
+  const options = (database.pool as unknown as { options: { connectionString: string } }).options;
+  return { connectionString: options.connectionString };
+}

@@ -1,0 +1,121 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { IdParams, LabTemplateConfig, ListTemplatesQuery, Template, TemplateBody, TemplateList } from '@ctp/contracts';
+import { actorOf } from '../plugins/authentication.js';
+import type { TemplateService } from '../services/template.service.js';
+import { bearer, errorResponses } from './route-helpers.js';
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
+
+/** Lab templates: the catalog for students, authoring for instructors and admins. */
+export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateService }> = async (app, { templates }) => {
+  const tags = ['templates'];
+  // An uploaded YAML file is the same as `{ "config": "<the YAML text>" }`.
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, { config: body }));
+
+  app.get(
+    '/templates/schema',
+    { config: { public: true }, schema: { tags, summary: 'The lab template format as JSON Schema', response: { 200: Type.Unknown() } } },
+    async () => LabTemplateConfig,
+  );
+
+  app.get(
+    '/templates',
+    {
+      schema: {
+        tags,
+        summary: 'Templates: published ones for students, all for staff',
+        security: bearer,
+        querystring: ListTemplatesQuery,
+        response: { 200: TemplateList, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => templates.list(actorOf(request), request.query),
+  );
+
+  app.post(
+    '/templates',
+    {
+      config: { audit: 'template.create' },
+      schema: {
+        tags,
+        summary: 'Create a template from JSON (`{config}`) or an uploaded YAML file (Content-Type: application/yaml)',
+        security: bearer,
+        body: TemplateBody,
+        response: { 201: Template, ...errorResponses(400, 401, 403, 415) },
+      },
+    },
+    async (request, reply) => {
+      const template = await templates.create(actorOf(request), request.body.config);
+      request.auditTarget = { type: 'template', id: template.id, details: { title: template.title } };
+      return reply.status(201).send(template);
+    },
+  );
+
+  app.get(
+    '/templates/:id',
+    {
+      schema: {
+        tags,
+        summary: 'One template with its config',
+        security: bearer,
+        params: IdParams,
+        response: { 200: Template, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => templates.get(actorOf(request), request.params.id),
+  );
+
+  app.put(
+    '/templates/:id',
+    {
+      config: { audit: 'template.update' },
+      schema: {
+        tags,
+        summary: 'Store a new version of a template (labs already started keep theirs)',
+        security: bearer,
+        params: IdParams,
+        body: TemplateBody,
+        response: { 200: Template, ...errorResponses(400, 401, 403, 404, 415) },
+      },
+    },
+    async (request) => templates.update(actorOf(request), request.params.id, request.body.config),
+  );
+
+  for (const [action, status] of [
+    ['publish', 'published'],
+    ['archive', 'archived'],
+  ] as const) {
+    app.post(
+      `/templates/:id/${action}`,
+      {
+        config: { audit: `template.${action}` },
+        schema: {
+          tags,
+          summary: `${action === 'publish' ? 'Publish' : 'Archive'} a template`,
+          security: bearer,
+          params: IdParams,
+          response: { 200: Template, ...errorResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request) => templates.setStatus(actorOf(request), request.params.id, status),
+    );
+  }
+
+  app.get(
+    '/templates/:id/export',
+    {
+      schema: {
+        tags,
+        summary: "The template's current version as YAML",
+        security: bearer,
+        params: IdParams,
+        response: {
+          200: { description: 'YAML', content: { 'application/yaml': { schema: Type.String() } } },
+          ...errorResponses(400, 401, 404),
+        },
+      },
+    },
+    async (request, reply) => reply.type('application/yaml').send(await templates.export(actorOf(request), request.params.id)),
+  );
+};

@@ -1,0 +1,229 @@
+import type { CreateLabBody, Lab, LabDetail, LabList, LabStatus, LabTemplateConfig, ListLabsQuery, Snapshot } from '@ctp/contracts';
+import type { HypervisorDriver } from '@ctp/hypervisor';
+import { AppError, conflict, notFound } from '../errors.js';
+import type { LabOperation } from '../jobs/lab-runner.js';
+import { labPrefix } from '../jobs/lab-runner.js';
+import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
+import { presentLab, presentLabDetail } from '../presenters.js';
+import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { UsersRepository } from '../repositories/users.repository.js';
+import type { EventBus } from './event-bus.js';
+import type { TemplateService } from './template.service.js';
+
+export interface LabLimits {
+  /** Labs a student may have at once (staff: ten times as many). */
+  maxLabsPerUser: number;
+  /** Longest a lab may live from its creation, extensions included. */
+  maxLifetimeMinutes: number;
+}
+
+/** Which states each lab action may start from, and the state it moves the lab to. */
+const ACTIONS: Record<Exclude<LabOperation, 'provision'>, { from: LabStatus[]; to: LabStatus }> = {
+  start: { from: ['stopped'], to: 'starting' },
+  stop: { from: ['running'], to: 'stopping' },
+  reset: { from: ['running', 'stopped'], to: 'resetting' },
+  delete: { from: ['running', 'stopped', 'error'], to: 'deleting' },
+};
+
+/** Labs: create from a template, see, act on (as jobs), extend, share; VMs of a lab. */
+export class LabService {
+  constructor(
+    private readonly labs: LabsRepository,
+    private readonly users: UsersRepository,
+    private readonly templates: TemplateService,
+    private readonly driver: HypervisorDriver,
+    private readonly events: EventBus,
+    private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
+    private readonly limits: LabLimits,
+  ) {}
+
+  /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
+  async create(actor: Actor, body: CreateLabBody): Promise<Lab> {
+    authorize(actor, 'lab.create');
+    const template = await this.templates.readable(actor, body.templateId);
+    if (template.status === 'archived') throw conflict('This template is archived; labs cannot be started from it');
+    const limit = can(actor, 'lab.listAll') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
+    if ((await this.labs.countActiveOwnedBy(actor.id)) >= limit) {
+      throw new AppError(
+        429,
+        'lab_limit_reached',
+        `You already have ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
+      );
+    }
+    const config = template.config as LabTemplateConfig;
+    const id = crypto.randomUUID();
+    const prefix = labPrefix(id);
+    const lifetime = Math.min(config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+    const lab = await this.labs.create(
+      {
+        id,
+        name: config.title,
+        userId: actor.id,
+        templateId: template.id,
+        templateVersion: template.version,
+        config,
+        status: 'provisioning',
+        expiresAt: new Date(Date.now() + lifetime * 60_000),
+      },
+      config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
+      config.vms.map((vm) => ({
+        name: vm.name,
+        driverName: `${prefix}-${vm.name}`,
+        image: vm.image,
+        cpus: vm.cpus ?? 1,
+        memoryMiB: vm.memoryMiB ?? 128,
+        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null })),
+        studentVisible: vm.studentVisible ?? true,
+        studentControl: vm.studentControl ?? true,
+      })),
+    );
+    await this.enqueue(lab.id, 'provision');
+    await this.publish(lab.id, actor.id, 'lab.status', { status: 'provisioning' });
+    return presentLab({ ...lab, ownerUsername: actor.username }, []);
+  }
+
+  async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
+    const limit = query.limit ?? 50;
+    const offset = query.offset ?? 0;
+    const everyone = query.all === true || query.ownerId !== undefined;
+    if (everyone) authorize(actor, 'lab.listAll');
+    const { rows, total } = await this.labs.list({
+      limit,
+      offset,
+      visibleTo: everyone ? undefined : actor.id,
+      status: query.status,
+      ownerId: query.ownerId,
+      templateId: query.templateId,
+      includeDeleted: query.includeDeleted,
+    });
+    return { items: await Promise.all(rows.map(async (row) => presentLab(row, await this.labs.stepsOf(row.id)))), total, limit, offset };
+  }
+
+  async get(actor: Actor, id: string): Promise<LabDetail> {
+    const lab = await this.visibleLab(actor, id);
+    const staff = can(actor, 'lab.listAll');
+    const [networks, machines, steps, members] = await Promise.all([
+      this.labs.networksOf(id),
+      this.labs.vmsOf(id),
+      this.labs.stepsOf(id),
+      this.labs.membersOf(id),
+    ]);
+    const consoles = (await this.driver.probe()).capabilities.consoles;
+    return presentLabDetail(lab, { networks, vms: machines.filter((vm) => staff || vm.studentVisible), steps, members, consoles });
+  }
+
+  /** Starts a lab action (start, stop, reset, delete) as a job; 409 when the lab's state forbids it. */
+  async act(actor: Actor, id: string, operation: Exclude<LabOperation, 'provision'>): Promise<Lab> {
+    const lab = await this.visibleLab(actor, id);
+    authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
+    const { from, to } = ACTIONS[operation];
+    const moved = await this.labs.transition(id, from, to);
+    if (!moved)
+      throw conflict(`Cannot ${operation} a lab that is ${lab.status}${from.length ? ` (allowed when ${from.join(' or ')})` : ''}`);
+    await this.enqueue(id, operation);
+    await this.publish(id, lab.userId, 'lab.status', { status: to });
+    return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
+  }
+
+  /** Pushes the expiry back, within the lab's longest allowed lifetime. */
+  async extend(actor: Actor, id: string, minutes: number): Promise<Lab> {
+    const lab = await this.visibleLab(actor, id);
+    authorize(actor, 'lab.operate', await this.resourceOf(lab));
+    if (lab.status === 'deleted' || lab.status === 'deleting') throw conflict(`Cannot extend a lab that is ${lab.status}`);
+    const latest = lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000;
+    const wanted = Math.max(lab.expiresAt?.getTime() ?? Date.now(), Date.now()) + minutes * 60_000;
+    if (wanted > latest) {
+      throw conflict(
+        `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
+      );
+    }
+    const updated = await this.labs.update(id, { expiresAt: new Date(wanted), expiryWarnedAt: null });
+    await this.publish(id, lab.userId, 'lab.extended', { expiresAt: new Date(wanted).toISOString() });
+    return presentLab({ ...updated!, ownerUsername: lab.ownerUsername }, await this.labs.stepsOf(id));
+  }
+
+  async addMember(actor: Actor, id: string, userId: string): Promise<LabDetail> {
+    const lab = await this.visibleLab(actor, id);
+    authorize(actor, 'lab.manageMembers', await this.resourceOf(lab));
+    const user = await this.users.findById(userId);
+    if (!user || user.disabled) throw notFound('User');
+    if (user.id === lab.userId) throw conflict('The owner is already in the lab');
+    await this.labs.addMember(id, userId);
+    return this.get(actor, id);
+  }
+
+  async removeMember(actor: Actor, id: string, userId: string): Promise<LabDetail> {
+    const lab = await this.visibleLab(actor, id);
+    authorize(actor, 'lab.manageMembers', await this.resourceOf(lab));
+    if (!(await this.labs.removeMember(id, userId))) throw notFound('Member');
+    return this.get(actor, id);
+  }
+
+  /** A VM action done right away (the hypervisor answers in well under a second, stop in at most a few). */
+  async vmAction(actor: Actor, vmId: string, action: 'start' | 'stop' | 'reboot'): Promise<void> {
+    const { vm, lab } = await this.controllableVm(actor, vmId);
+    if (action === 'start') await this.driver.startVm(vm.driverName);
+    if (action === 'stop') await this.driver.stopVm(vm.driverName, { timeoutMs: 3000 });
+    if (action === 'reboot') await this.driver.rebootVm(vm.driverName);
+    const status = action === 'stop' ? 'stopped' : 'running';
+    await this.labs.setVmStatus(vm.id, status);
+    await this.publish(lab.id, lab.userId, 'vm.status', { vmId: vm.id, name: vm.name, status });
+  }
+
+  async listSnapshots(actor: Actor, vmId: string): Promise<Snapshot[]> {
+    const { vm } = await this.visibleVm(actor, vmId);
+    const snapshots = await this.driver.listSnapshots(vm.driverName);
+    return snapshots.map((s) => ({ name: s.name, createdAt: s.createdAt.toISOString(), withMemory: s.withMemory }));
+  }
+
+  async takeSnapshot(actor: Actor, vmId: string, name: string): Promise<Snapshot> {
+    const { vm } = await this.controllableVm(actor, vmId);
+    const existing = await this.driver.listSnapshots(vm.driverName);
+    if (existing.some((s) => s.name === name)) throw conflict(`Snapshot "${name}" already exists`);
+    const s = await this.driver.takeSnapshot(vm.driverName, name);
+    return { name: s.name, createdAt: s.createdAt.toISOString(), withMemory: s.withMemory };
+  }
+
+  async revertSnapshot(actor: Actor, vmId: string, name: string): Promise<void> {
+    const { vm, lab } = await this.controllableVm(actor, vmId);
+    const existing = await this.driver.listSnapshots(vm.driverName);
+    if (!existing.some((s) => s.name === name)) throw notFound(`Snapshot "${name}"`);
+    await this.driver.revertSnapshot(vm.driverName, name);
+    const state = (await this.driver.getVm(vm.driverName))?.state ?? 'stopped';
+    await this.labs.setVmStatus(vm.id, state);
+    await this.publish(lab.id, lab.userId, 'vm.status', { vmId: vm.id, name: vm.name, status: state });
+  }
+
+  /** The lab if the actor may see it; 404 otherwise, so other students' labs stay unseen. */
+  private async visibleLab(actor: Actor, id: string): Promise<LabWithOwner> {
+    const lab = await this.labs.findById(id);
+    if (!lab || !can(actor, 'lab.read', await this.resourceOf(lab))) throw notFound('Lab');
+    return lab;
+  }
+
+  private async visibleVm(actor: Actor, vmId: string): Promise<{ vm: VmRow; lab: LabWithOwner }> {
+    const vm = await this.labs.findVm(vmId);
+    if (!vm) throw notFound('VM');
+    const lab = await this.visibleLab(actor, vm.labId).catch(() => {
+      throw notFound('VM');
+    });
+    if (!vm.studentVisible && !can(actor, 'lab.listAll')) throw notFound('VM');
+    return { vm, lab };
+  }
+
+  private async controllableVm(actor: Actor, vmId: string): Promise<{ vm: VmRow; lab: LabWithOwner }> {
+    const found = await this.visibleVm(actor, vmId);
+    authorize(actor, 'vm.operate', { ...(await this.resourceOf(found.lab)), controllable: found.vm.studentControl });
+    if (!['running', 'stopped'].includes(found.lab.status))
+      throw conflict(`The lab is ${found.lab.status}; wait until it is running or stopped`);
+    return found;
+  }
+
+  private async resourceOf(lab: LabWithOwner): Promise<Resource> {
+    return { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
+  }
+
+  private async publish(labId: string, ownerId: string, type: string, data: Record<string, unknown>): Promise<void> {
+    await this.events.publish(labId, type, data, { ownerId, memberIds: await this.labs.memberIds(labId) });
+  }
+}
