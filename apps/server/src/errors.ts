@@ -4,7 +4,7 @@ export class AppError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details?: { field?: string; message: string }[],
+    readonly details?: { field?: string; message: string; line?: number }[],
   ) {
     super(message);
     this.name = 'AppError';

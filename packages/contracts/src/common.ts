@@ -11,6 +11,7 @@ export const ErrorBody = Type.Object(
           Type.Object({
             field: Type.Optional(Type.String({ description: 'Path of the offending field, e.g. `body.username`.' })),
             message: Type.String(),
+            line: Type.Optional(Type.Integer({ description: 'Line in an uploaded text document (YAML template), 1-based.' })),
           }),
         ),
       ),

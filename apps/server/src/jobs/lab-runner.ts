@@ -101,7 +101,7 @@ export class LabRunner {
           })),
           ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm) })),
           startAll,
-          { name: 'Take initial snapshots', run: () => this.eachVm(lab, machines, (vm) => this.initialSnapshot(vm)) },
+          { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
         ];
       case 'start':
         return [startAll];
@@ -170,10 +170,9 @@ export class LabRunner {
     return 'stopped';
   }
 
-  private async initialSnapshot(vm: VmRow): Promise<string> {
+  private async initialSnapshot(vm: VmRow): Promise<void> {
     const existing = await this.driver.listSnapshots(vm.driverName);
     if (!existing.some((s) => s.name === INITIAL_SNAPSHOT)) await this.driver.takeSnapshot(vm.driverName, INITIAL_SNAPSHOT);
-    return (await this.driver.getVm(vm.driverName))?.state ?? 'running';
   }
 
   private async revertVm(lab: LabRow, vm: VmRow): Promise<void> {

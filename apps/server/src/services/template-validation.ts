@@ -1,6 +1,6 @@
 import { LabTemplateConfig } from '@ctp/contracts';
 import { Compile } from 'typebox/compile';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { LineCounter, parse as parseYaml, parseDocument, YAMLParseError } from 'yaml';
 import { AppError } from '../errors.js';
 
 export interface TemplateProblem {
@@ -76,29 +76,19 @@ function semanticProblems(config: LabTemplateConfig, imageExists: (name: string)
   return problems;
 }
 
-/** Finds the YAML line of a field path, so editors can point at it. */
+/** Finds the YAML line of a field path (or of its nearest existing parent), so editors can point at it. */
 function lineOf(source: string, field: string): number | undefined {
-  const lines = source.split('\n');
-  let from = 0;
-  for (const part of field.split(/\.|\[|\]/).filter(Boolean)) {
-    if (/^\d+$/.test(part)) {
-      let seen = -1;
-      for (let l = from; l < lines.length; l++) {
-        if (/^\s*-\s/.test(lines[l]!)) {
-          seen++;
-          if (seen === Number(part)) {
-            from = l;
-            break;
-          }
-        }
-      }
-    } else {
-      const at = lines.findIndex((line, l) => l >= from && new RegExp(`^\\s*(-\\s+)?${part}\\s*:`).test(line));
-      if (at === -1) return from + 1;
-      from = at;
-    }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(source, { lineCounter });
+  const path: (string | number)[] = field
+    .split(/\.|\[|\]/)
+    .filter(Boolean)
+    .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+  for (let depth = path.length; depth > 0; depth--) {
+    const node = document.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined;
+    if (node?.range) return lineCounter.linePos(node.range[0]).line;
   }
-  return from + 1;
+  return undefined;
 }
 
 /**
