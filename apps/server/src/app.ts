@@ -12,6 +12,7 @@ import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
+import { consolesRoutes } from './routes/consoles.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
@@ -105,6 +106,7 @@ export async function buildApp(
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(vmsRoutes, { labs: services.labs });
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
+      await api.register(consolesRoutes, { consoles: services.consoles });
     },
     { prefix: API_PREFIX },
   );

@@ -26,6 +26,8 @@ export interface Config {
   maxLabsPerUser: number;
   maxLabLifetimeMinutes: number;
   expiryWarningMinutes: number;
+  consoleSessionsPerUser: number;
+  consoleSessionsPerVm: number;
   /** Where the demo and registered base images live. */
   imagesDir: string | undefined;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
@@ -80,6 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxLabsPerUser: int(env, 'CTP_MAX_LABS_PER_USER', 3),
     maxLabLifetimeMinutes: int(env, 'CTP_MAX_LAB_LIFETIME', 8 * 60),
     expiryWarningMinutes: int(env, 'CTP_EXPIRY_WARNING', 10),
+    consoleSessionsPerUser: int(env, 'CTP_CONSOLES_PER_USER', 8),
+    consoleSessionsPerVm: int(env, 'CTP_CONSOLES_PER_VM', 6),
     imagesDir: env.CTP_IMAGES_DIR || undefined,
     accelerator: accelerator(env.CTP_ACCELERATOR),
   };

@@ -12,6 +12,7 @@ import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
+import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
 import type { ImageCatalog } from './services/image-catalog.js';
@@ -63,6 +64,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
   });
+  const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, {
+    sessionsPerUser: config.consoleSessionsPerUser,
+    sessionsPerVm: config.consoleSessionsPerVm,
+  });
   const maintenance = new LabMaintenanceService(
     repositories.labs,
     infra.driver,
@@ -100,6 +105,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs,
     events,
     tickets,
+    consoles,
     maintenance,
     runner,
     jobs,

@@ -5,3 +5,4 @@ export * from './audit.js';
 export * from './health.js';
 export * from './templates.js';
 export * from './labs.js';
+export * from './consoles.js';

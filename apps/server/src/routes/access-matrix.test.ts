@@ -150,6 +150,15 @@ const MATRIX: Record<string, Entry> = {
     expect: othersLab(204),
   },
 
+  'POST /api/v1/vms/:id/console-tickets': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/console-tickets`, payload: { kind: 'serial' } }),
+    expect: othersLab(201),
+  },
+  'GET /api/v1/vms/:id/console/:kind': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/console/serial?ticket=nope` }),
+    expect: everyone(401),
+  },
+
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },
   // Without a valid ticket the WebSocket is refused before the upgrade, whoever asks.

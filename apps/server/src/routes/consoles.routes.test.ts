@@ -1,0 +1,107 @@
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makeLab } from '../test-support/lab-helpers.js';
+import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { resetDatabase } from '../test-support/test-database.js';
+
+/** Opens a console WebSocket and collects the bytes it receives as text. */
+function connect(url: string): Promise<{ socket: WebSocket; received: () => string }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.binaryType = 'arraybuffer';
+    let text = '';
+    socket.onmessage = (message) => (text += Buffer.from(message.data as ArrayBuffer).toString());
+    socket.onopen = () => resolve({ socket, received: () => text });
+    socket.onerror = () => reject(new Error('refused'));
+  });
+}
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+// The memory driver's console echoes what is written to it, like a terminal with local echo.
+describe('console tickets and sessions (memory driver)', () => {
+  let ctx: TestContext;
+  let base: string;
+  let alice: Awaited<ReturnType<typeof signedIn>>;
+  let bob: Awaited<ReturnType<typeof signedIn>>;
+  let teacher: Awaited<ReturnType<typeof signedIn>>;
+  beforeAll(async () => {
+    ctx = await createTestApp({ consoleSessionsPerVm: 2 });
+    await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `ws://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => ctx.close());
+  beforeEach(async () => {
+    await resetDatabase();
+    alice = await signedIn(ctx, 'student');
+    bob = await signedIn(ctx, 'student');
+    teacher = await signedIn(ctx, 'instructor');
+  });
+
+  const ticket = (vmId: string, headers: Record<string, string>, kind = 'serial') =>
+    ctx.app.inject({ method: 'POST', url: `/api/v1/vms/${vmId}/console-tickets`, headers, payload: { kind } });
+
+  it('bridges the console both ways and records the session from start to end', async () => {
+    const { vm } = await makeLab(ctx, alice.user.id);
+    const issued = (await ticket(vm.id, alice.headers)).json();
+    expect(issued).toMatchObject({ readOnly: false, expiresIn: 30 });
+    const { socket, received } = await connect(`${base}${issued.url}`);
+    socket.send('echo hello-console\n');
+    await until(() => received().includes('echo hello-console'));
+    socket.close();
+    await until(() => false, 300).catch(() => {});
+    const events = (await ctx.services.repositories.audit.list({ limit: 10, offset: 0, action: 'console.*' })).rows;
+    expect(events.map((e) => e.action).sort()).toEqual(['console.close', 'console.open', 'console.ticket']);
+    expect(events.find((e) => e.action === 'console.open')).toMatchObject({ actorId: alice.user.id, targetId: vm.id });
+  });
+
+  it('refuses reused, expired, other-VM and other-kind tickets, and strangers', async () => {
+    const { vm } = await makeLab(ctx, alice.user.id);
+    const other = await makeLab(ctx, alice.user.id);
+    const issued = (await ticket(vm.id, alice.headers)).json();
+    const { socket } = await connect(`${base}${issued.url}`);
+    socket.close();
+    const reuse = await ctx.app.inject({ url: issued.url });
+    expect(reuse.statusCode).toBe(401);
+    const forOther = (await ticket(vm.id, alice.headers)).json();
+    const wrongVm = await ctx.app.inject({
+      url: `/api/v1/vms/${other.vm.id}/console/serial?ticket=${encodeURIComponent(forOther.ticket)}`,
+    });
+    expect(wrongVm.statusCode).toBe(401);
+    const wrongKind = (await ticket(vm.id, alice.headers)).json();
+    expect(
+      (await ctx.app.inject({ url: `/api/v1/vms/${vm.id}/console/vnc?ticket=${encodeURIComponent(wrongKind.ticket)}` })).statusCode,
+    ).toBe(401);
+    const expiring = (await ticket(vm.id, alice.headers)).json();
+    await ctx.services.database.db.execute(`update access_tickets set expires_at = now() - interval '1 second'` as never);
+    expect((await ctx.app.inject({ url: expiring.url })).statusCode).toBe(401);
+    expect((await ticket(vm.id, bob.headers)).statusCode).toBe(404);
+  });
+
+  it('lets staff watch read-only, tells the student, and limits sessions per VM', async () => {
+    const { vm, lab } = await makeLab(ctx, alice.user.id);
+    const watch = (await ticket(vm.id, teacher.headers)).json();
+    expect(watch.readOnly).toBe(true);
+    const watcher = await connect(`${base}${watch.url}`);
+    const student = await connect(`${base}${(await ticket(vm.id, alice.headers)).json().url}`);
+    watcher.socket.send('rm -rf /\n');
+    student.socket.send('whoami\n');
+    await until(() => student.received().includes('whoami'));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(student.received()).not.toContain('rm -rf');
+    const third = await ctx.app.inject({ url: (await ticket(vm.id, alice.headers)).json().url });
+    expect(third.statusCode).toBe(429);
+    const events = (await ctx.services.repositories.events.since(0, 100)).filter(
+      (e) => e.labId === lab.id && e.type === 'console.watching',
+    );
+    expect(events[0]?.data).toMatchObject({ watcher: teacher.user.username, watching: true, vm: 'box' });
+    watcher.socket.close();
+    student.socket.close();
+  });
+});

@@ -1,0 +1,87 @@
+import type {} from '@fastify/websocket';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import Type from 'typebox';
+import { ConsoleKind, ConsoleTicket, ConsoleTicketBody, IdParams, Uuid } from '@ctp/contracts';
+import { actorOf } from '../plugins/authentication.js';
+import type { ConsoleService, ConsoleSession } from '../services/console.service.js';
+import { bearer, errorResponses } from './route-helpers.js';
+
+const StreamParams = Type.Object({ id: Uuid, kind: ConsoleKind }, { additionalProperties: false });
+const StreamQuery = Type.Object({ ticket: Type.String({ maxLength: 100 }) }, { additionalProperties: false });
+
+// Past this much unsent data to a slow browser, stop reading from the VM until it drains.
+const HIGH_WATER_BYTES = 512 * 1024;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    consoleSession?: ConsoleSession;
+  }
+}
+
+/** VM consoles in the browser: a ticket, then a WebSocket bridged to the serial port or VNC. */
+export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleService }> = async (app, { consoles }) => {
+  app.post(
+    '/vms/:id/console-tickets',
+    {
+      config: { audit: 'console.ticket' },
+      schema: {
+        tags: ['consoles'],
+        summary: "A single-use ticket (30 s) for a VM's serial or VNC console",
+        description:
+          'Open the answered `url` as a WebSocket: binary frames carry the serial bytes (kind `serial`) or the RFB protocol (kind `vnc`, for noVNC).',
+        security: bearer,
+        params: IdParams,
+        body: ConsoleTicketBody,
+        response: { 201: ConsoleTicket, ...errorResponses(400, 401, 404, 409) },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await consoles.issueTicket(actorOf(request), request.params.id, request.body.kind)),
+  );
+
+  app.get(
+    '/vms/:id/console/:kind',
+    {
+      websocket: true,
+      config: { public: true },
+      schema: { params: StreamParams, querystring: StreamQuery },
+      // The ticket is spent and the console opened before the upgrade, so refusals are plain HTTP.
+      preValidation: async (request) => {
+        const { id, kind } = request.params as { id: string; kind: 'serial' | 'vnc' };
+        request.consoleSession = await consoles.open((request.query as { ticket?: string }).ticket, id, kind, {
+          ip: request.ip,
+          requestId: request.id,
+        });
+      },
+    },
+    (socket, request) => {
+      const session = request.consoleSession!;
+      const { stream } = session;
+      const end = (reason: string) => {
+        void session.close(reason).catch((error) => request.log.warn({ err: error }, 'console close failed'));
+        if (socket.readyState === socket.OPEN) socket.close(1000, reason.slice(0, 100));
+      };
+      let paused = false;
+      stream.on('data', (chunk: Buffer) => {
+        if (socket.readyState !== socket.OPEN) return;
+        socket.send(chunk, { binary: true }, () => {
+          if (paused && socket.bufferedAmount < HIGH_WATER_BYTES / 2) {
+            paused = false;
+            stream.resume();
+          }
+        });
+        if (socket.bufferedAmount > HIGH_WATER_BYTES && !paused) {
+          paused = true;
+          stream.pause();
+        }
+      });
+      stream.on('end', () => end('console closed by the VM'));
+      stream.on('error', () => end('console error'));
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        // Watchers see, they do not type.
+        if (session.readOnly) return;
+        stream.write(isBinary ? data : Buffer.from(data.toString(), 'utf8'));
+      });
+      socket.on('close', () => end('browser closed'));
+    },
+  );
+};
