@@ -15,6 +15,7 @@ import { auditRoutes } from './routes/audit.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
+import { systemRoutes } from './routes/system.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
@@ -107,6 +108,7 @@ export async function buildApp(
       await api.register(vmsRoutes, { labs: services.labs });
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
       await api.register(consolesRoutes, { consoles: services.consoles });
+      await api.register(systemRoutes, { system: services.system });
     },
     { prefix: API_PREFIX },
   );

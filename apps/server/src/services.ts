@@ -18,6 +18,7 @@ import { EventsService } from './services/events.service.js';
 import type { ImageCatalog } from './services/image-catalog.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { SystemService } from './services/system.service.js';
 import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
@@ -68,6 +69,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
   });
+  const system = new SystemService(infra.driver, infra.images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
     infra.driver,
@@ -106,6 +108,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     events,
     tickets,
     consoles,
+    system,
     maintenance,
     runner,
     jobs,

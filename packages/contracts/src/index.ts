@@ -6,3 +6,4 @@ export * from './health.js';
 export * from './templates.js';
 export * from './labs.js';
 export * from './consoles.js';
+export * from './system.js';

@@ -139,6 +139,19 @@ export class LabsRepository {
     return { vms: vmRows, networks: networkRows.map((n) => n.driverName) };
   }
 
+  /** Active labs, running VMs and the memory given to them. */
+  async usage(): Promise<{ labsActive: number; vmsRunning: number; vmMemoryMiB: number }> {
+    const [labRow] = await this.db
+      .select({ n: count() })
+      .from(labs)
+      .where(and(ne(labs.status, 'deleted'), ne(labs.status, 'error')));
+    const [vmRow] = await this.db
+      .select({ n: count(), memory: sql<number>`coalesce(sum(${vms.memoryMiB}), 0)::int` })
+      .from(vms)
+      .where(eq(vms.status, 'running'));
+    return { labsActive: labRow?.n ?? 0, vmsRunning: vmRow?.n ?? 0, vmMemoryMiB: Number(vmRow?.memory ?? 0) };
+  }
+
   async labsInTransition(): Promise<LabRow[]> {
     return this.db.select().from(labs).where(inArray(labs.status, TRANSITIONAL));
   }

@@ -159,6 +159,8 @@ const MATRIX: Record<string, Entry> = {
     expect: everyone(401),
   },
 
+  'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
+
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },
   // Without a valid ticket the WebSocket is refused before the upgrade, whoever asks.
