@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { registerMetrics } from './plugins/metrics.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -96,6 +97,7 @@ export async function buildApp(
   registerAuthentication(app, services.auth);
   registerAuditTrail(app, services.audit);
 
+  registerMetrics(app, services.metrics, services.repositories.labs);
   await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(

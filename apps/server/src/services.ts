@@ -2,6 +2,7 @@ import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
+import { createMetrics } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
@@ -60,7 +61,11 @@ export function createServices(config: Config, database: Database, infra: Infras
   const templates = new TemplateService(repositories.templates, infra.images);
   const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
-  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images);
+  const metrics = createMetrics();
+  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images, (operation, outcome, seconds) => {
+    metrics.labOperations.inc({ operation, outcome });
+    metrics.labOperationSeconds.observe({ operation }, seconds);
+  });
   const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, enqueue, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
@@ -109,6 +114,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     tickets,
     consoles,
     system,
+    metrics,
     maintenance,
     runner,
     jobs,

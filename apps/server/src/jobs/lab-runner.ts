@@ -49,12 +49,14 @@ export class LabRunner {
     private readonly driver: HypervisorDriver,
     private readonly events: EventBus,
     private readonly images: ImageCatalog,
+    private readonly observe: (operation: LabOperation, outcome: 'success' | 'failure', seconds: number) => void = () => {},
   ) {}
 
   /** Runs one operation; `finalAttempt` says whether a failure ends in `error` or a retry. */
   async run(labId: string, operation: LabOperation, finalAttempt: boolean): Promise<void> {
     const lab = await this.labs.findById(labId);
     if (!lab || lab.status === 'deleted') return;
+    const started = Date.now();
     const plan = await this.plan(lab, operation);
     await this.labs.replaceSteps(
       labId,
@@ -71,8 +73,10 @@ export class LabRunner {
       const failure = error instanceof StepFailure ? error : new StepFailure('unknown', error);
       if (!finalAttempt) throw failure;
       await this.fail(lab, operation, failure);
+      this.observe(operation, 'failure', (Date.now() - started) / 1000);
       return;
     }
+    this.observe(operation, 'success', (Date.now() - started) / 1000);
     const finalStatus: Record<LabOperation, LabStatus> = {
       provision: 'running',
       start: 'running',

@@ -41,6 +41,7 @@ const signedInOnly = (ok: number) => ({ anonymous: 401, student: ok, instructor:
 const MATRIX: Record<string, Entry> = {
   'GET /healthz': { request: () => ({ url: '/healthz' }), expect: everyone(200) },
   'GET /readyz': { request: () => ({ url: '/readyz' }), expect: everyone(200) },
+  'GET /metrics': { request: () => ({ url: '/metrics' }), expect: everyone(200) },
   'GET /api/openapi.json': { request: () => ({ url: '/api/openapi.json' }), expect: everyone(200) },
   'POST /api/v1/auth/login': {
     request: (f, caller) => ({

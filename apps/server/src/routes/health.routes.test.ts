@@ -25,6 +25,15 @@ describe('health', () => {
     await app.close();
   });
 
+  it('serves Prometheus metrics, with request timings and lab counts', async () => {
+    await ctx.app.inject('/healthz');
+    const response = await ctx.app.inject('/metrics');
+    expect(response.headers['content-type']).toMatch(/text\/plain/);
+    expect(response.body).toContain('ctp_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}');
+    expect(response.body).toMatch(/ctp_labs_active \d+/);
+    expect(response.body).toContain('ctp_process_cpu_seconds_total');
+  });
+
   it('sets security headers and a request id on every answer', async () => {
     const response = await ctx.app.inject({ url: '/healthz', headers: { 'x-request-id': 'abc-123' } });
     expect(response.headers['x-request-id']).toBe('abc-123');

@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LabsRepository } from '../repositories/labs.repository.js';
+
+/** The Prometheus metrics of one API instance. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ctp_' });
+  return {
+    registry,
+    httpDuration: new Histogram({
+      name: 'ctp_http_request_duration_seconds',
+      help: 'HTTP request duration by route and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    labOperations: new Counter({
+      name: 'ctp_lab_operations_total',
+      help: 'Lab operations finished, by operation and outcome',
+      labelNames: ['operation', 'outcome'],
+      registers: [registry],
+    }),
+    labOperationSeconds: new Histogram({
+      name: 'ctp_lab_operation_duration_seconds',
+      help: 'Time a lab operation (provision, reset, ...) took, from job start to its end',
+      labelNames: ['operation'],
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Serves `/metrics` and times every request. Lab and VM counts are read at scrape time. */
+export function registerMetrics(app: FastifyInstance, metrics: Metrics, labs: LabsRepository): void {
+  // One registry may serve several app instances (tests): reuse the gauges if they exist.
+  const gauge = (name: string, help: string) =>
+    (metrics.registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [metrics.registry] });
+  const labsGauge = gauge('ctp_labs_active', 'Labs not deleted');
+  const vmsGauge = gauge('ctp_vms_running', 'VMs running');
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (!route || route === '/metrics') return;
+    metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+    const usage = await labs.usage();
+    labsGauge.set(usage.labsActive);
+    vmsGauge.set(usage.vmsRunning);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
