@@ -3,7 +3,7 @@
 flag=${CTP_FLAG:-CTP{demo-flag}}
 mkdir -p /var/www
 cat > /var/www/index.html <<HTML
-<html><body><h1>Welcome to $(hostname)</h1><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>
+<html><body><h1>Welcome to $(hostname)</h1><p>Lab ${CTP_LAB:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>
 HTML
 echo "$flag" > /var/www/.secret
 httpd -p 80 -h /var/www

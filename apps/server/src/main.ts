@@ -2,14 +2,20 @@ import path from 'node:path';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
+import { createHypervisorDriver } from './hypervisor.js';
 import { loggerOptions } from './logger.js';
+import { createImageCatalog } from './services/image-catalog.js';
 import { createServices } from './services.js';
 
-/** Starts the platform: database and migrations, first admin, HTTP server, graceful shutdown. */
+/** Starts the platform: database and migrations, hypervisor, first admin and demo lab, HTTP, jobs. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
-  const services = createServices(config, database);
+  const driver = await createHypervisorDriver(config);
+  const images = createImageCatalog(config.imagesDir);
+  const logger = loggerOptions(config.logLevel);
+  let log: (message: string, details: Record<string, unknown>) => void = () => {};
+  const services = createServices(config, database, { driver, images, log: (message, details) => log(message, details) });
   const admin = await services.users.ensureFirstAdmin(config.adminPassword);
   if (admin?.generated) {
     // Printed once, on the terminal only: it is never stored in clear anywhere.
@@ -17,7 +23,12 @@ async function main(): Promise<void> {
       `\n  First start: created user "admin" with password: ${admin.password}\n  (set CTP_ADMIN_PASSWORD to choose it)\n\n`,
     );
   }
-  const app = await buildApp(config, services, loggerOptions(config.logLevel));
+  await services.templates.ensureDemoTemplate();
+  const app = await buildApp(config, services, logger);
+  log = (message, details) => app.log.warn(details, message);
+  const host = await driver.probe();
+  app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -26,6 +37,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), 20_000).unref();
     try {
       await app.close();
+      await services.stopBackground();
       await database.close();
     } finally {
       clearTimeout(force);
@@ -35,6 +47,13 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ port: config.port, host: config.host });
+  // Reconcile once at start, before workers pick up jobs that a crash left behind.
+  const report = await services.maintenance.reconcile().catch((error: unknown) => {
+    app.log.error({ err: error }, 'reconciliation at start failed');
+    return undefined;
+  });
+  if (report) app.log.info(report, 'reconciled with the hypervisor');
+  await services.startBackground();
   app.log.info({ engine: database.engine, dataDir: config.dataDir }, 'platform ready');
 }
 

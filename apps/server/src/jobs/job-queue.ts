@@ -31,9 +31,11 @@ export class JobQueue {
     database: Database,
     private readonly options: { concurrency: number; schedules: boolean },
   ) {
+    // Supervision every 10 s: a job whose worker died (no heartbeat) is retried within ~20 s.
+    const common = { useListenNotify: true, schedule: options.schedules, superviseIntervalSeconds: 10, monitorIntervalSeconds: 10 };
     this.boss = database.pglite
-      ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', useListenNotify: true, schedule: options.schedules })
-      : new PgBoss({ ...poolOptions(database), max: 4, useListenNotify: true, schedule: options.schedules });
+      ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', ...common })
+      : new PgBoss({ ...poolOptions(database), max: 4, ...common });
     this.boss.on('error', () => {});
   }
 

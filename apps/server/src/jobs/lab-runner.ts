@@ -17,8 +17,14 @@ export function labPrefix(labId: string): string {
 type NicRecord = { network: string; address: string | null };
 
 /** The kernel command line that configures a demo guest: hostname, addresses, settings. */
-export function guestArgs(vmName: string, nics: NicRecord[], config: LabTemplateConfig, settings: Record<string, string> = {}): string {
-  const args = [`ctp.hostname=${vmName}`];
+export function guestArgs(
+  labId: string,
+  vmName: string,
+  nics: NicRecord[],
+  config: LabTemplateConfig,
+  settings: Record<string, string> = {},
+): string {
+  const args = [`ctp.hostname=${vmName}`, `ctp.lab=${labPrefix(labId)}`];
   nics.forEach((nic, i) => {
     if (!nic.address) return;
     const bits = config.networks.find((n) => n.name === nic.network)?.cidr.split('/')[1] ?? '24';
@@ -157,7 +163,7 @@ export class LabRunner {
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
       nics: nics.map((nic) => ({ network: networks.find((n) => n.name === nic.network)!.driverName })),
-      kernelArgs: guestArgs(vm.name, nics, config, templateVm?.settings),
+      kernelArgs: guestArgs(lab.id, vm.name, nics, config, templateVm?.settings),
       scratchDiskMiB: 64,
     };
     await this.driver.createVm(spec);
