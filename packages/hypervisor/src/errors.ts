@@ -1,11 +1,4 @@
-export type HypervisorErrorCode =
-  | 'unsupported'
-  | 'not_found'
-  | 'conflict'
-  | 'invalid'
-  | 'invalid_state'
-  | 'command_failed'
-  | 'timeout';
+export type HypervisorErrorCode = 'unsupported' | 'not_found' | 'conflict' | 'invalid' | 'invalid_state' | 'command_failed' | 'timeout';
 
 /** The one error type drivers throw; `code` says what kind of failure it is. */
 export class HypervisorError extends Error {

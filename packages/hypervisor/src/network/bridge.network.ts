@@ -1,0 +1,122 @@
+import type { NetworkInfo, NetworkSpec } from '../driver.js';
+import type { CommandRunner } from '../command-runner.js';
+import { HypervisorError } from '../errors.js';
+import type { LabNetworkBackend } from './lab-network.js';
+import { bridgeName, tapName } from './names.js';
+
+export const NFT_TABLE = 'ctp_isolation';
+const ALIAS_PREFIX = 'ctp-net:';
+
+interface IpLink {
+  ifname: string;
+  ifalias?: string;
+  master?: string;
+}
+
+/**
+ * Lab networks as Linux bridges (root or CAP_NET_ADMIN): one bridge per network, one tap per NIC,
+ * no address on the host side. One nftables table drops traffic from lab bridges to the host
+ * and anything routed into or out of a lab bridge, so a guest reaches only its own segment.
+ * The network's name is kept in the bridge's alias, so a restarted driver finds it again.
+ */
+export class BridgeNetworkBackend implements LabNetworkBackend {
+  readonly isolation = 'bridge' as const;
+  // Rule regeneration reads the list of bridges: one at a time.
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly run: CommandRunner) {}
+
+  async create(spec: NetworkSpec): Promise<NetworkInfo> {
+    return this.serial(async () => {
+      const bridge = bridgeName(spec.name);
+      const alias = `${ALIAS_PREFIX}${spec.name}${spec.group ? `|${spec.group}` : ''}`;
+      const existing = (await this.links('bridge')).find((l) => l.ifname === bridge);
+      try {
+        if (!existing) await this.run(['ip', 'link', 'add', bridge, 'type', 'bridge']);
+        await this.run(['ip', 'link', 'set', 'dev', bridge, 'alias', alias]);
+        // No IPv6 link-local address on the host side of a lab segment.
+        await this.run(['sysctl', '-q', '-w', `net.ipv6.conf.${bridge}.disable_ipv6=1`], { okCodes: [0, 255] });
+        await this.run(['ip', 'link', 'set', bridge, 'up']);
+        await this.applyRules();
+      } catch (error) {
+        if (!existing) await this.run(['ip', 'link', 'del', bridge]).catch(() => {});
+        throw error;
+      }
+      return { name: spec.name, ...(spec.group ? { group: spec.group } : {}) };
+    });
+  }
+
+  async destroy(name: string): Promise<void> {
+    return this.serial(async () => {
+      const bridge = bridgeName(name);
+      const links = await this.links();
+      for (const tap of links.filter((l) => l.master === bridge)) await this.run(['ip', 'link', 'del', tap.ifname]).catch(() => {});
+      if (links.some((l) => l.ifname === bridge)) await this.run(['ip', 'link', 'del', bridge]);
+      await this.applyRules();
+    });
+  }
+
+  async list(): Promise<NetworkInfo[]> {
+    return (await this.links('bridge'))
+      .filter((l) => l.ifname.startsWith('ctpb') && l.ifalias?.startsWith(ALIAS_PREFIX))
+      .map((l) => {
+        const [name, group] = l.ifalias!.slice(ALIAS_PREFIX.length).split('|');
+        return { name: name!, ...(group ? { group } : {}) };
+      });
+  }
+
+  async attachNic(network: string, vmName: string, nicIndex: number, mac: string): Promise<string[]> {
+    const bridge = bridgeName(network);
+    const tap = tapName(vmName, nicIndex);
+    const links = await this.links();
+    if (!links.some((l) => l.ifname === bridge)) throw new HypervisorError('not_found', `network ${network} does not exist`);
+    if (!links.some((l) => l.ifname === tap)) await this.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    await this.run(['ip', 'link', 'set', 'dev', tap, 'alias', `ctp-nic:${vmName}#${nicIndex}`]);
+    await this.run(['ip', 'link', 'set', tap, 'master', bridge, 'up']);
+    return [
+      '-netdev',
+      `tap,id=nic${nicIndex},ifname=${tap},script=no,downscript=no`,
+      '-device',
+      `virtio-net-pci,netdev=nic${nicIndex},mac=${mac}`,
+    ];
+  }
+
+  async detachNic(_network: string, vmName: string, nicIndex: number): Promise<void> {
+    const tap = tapName(vmName, nicIndex);
+    if ((await this.links()).some((l) => l.ifname === tap)) await this.run(['ip', 'link', 'del', tap]);
+  }
+
+  /** Rewrites the isolation table from the bridges that exist now (atomically), or removes it. */
+  private async applyRules(): Promise<void> {
+    const bridges = (await this.links('bridge')).map((l) => l.ifname).filter((n) => n.startsWith('ctpb'));
+    const reset = `table inet ${NFT_TABLE} {}\ndelete table inet ${NFT_TABLE}\n`;
+    if (bridges.length === 0) {
+      await this.run(['nft', '-f', '-'], { input: reset });
+      return;
+    }
+    const forward = bridges.flatMap((b) => [`    iifname "${b}" oifname != "${b}" drop`, `    oifname "${b}" iifname != "${b}" drop`]);
+    const script = `${reset}table inet ${NFT_TABLE} {
+  chain input {
+    type filter hook input priority -10; policy accept;
+    iifname "ctpb*" drop
+  }
+  chain forward {
+    type filter hook forward priority -10; policy accept;
+${forward.join('\n')}
+  }
+}
+`;
+    await this.run(['nft', '-f', '-'], { input: script });
+  }
+
+  private async links(type?: 'bridge'): Promise<IpLink[]> {
+    const { stdout } = await this.run(['ip', '-j', '-d', 'link', 'show', ...(type ? ['type', type] : [])]);
+    return (JSON.parse(stdout || '[]') as IpLink[]).filter((l) => l.ifname.startsWith('ctp'));
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+}

@@ -1,0 +1,440 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { runCommand, type CommandRunner } from '../command-runner.js';
+import {
+  isValidName,
+  type ConsoleKind,
+  type HostInfo,
+  type HypervisorDriver,
+  type NetworkInfo,
+  type NetworkSpec,
+  type SnapshotInfo,
+  type VmInfo,
+  type VmSpec,
+  type VmState,
+} from '../driver.js';
+import { HypervisorError } from '../errors.js';
+import type { LabNetworkBackend } from '../network/lab-network.js';
+import { macFor } from '../network/names.js';
+import { probeAccelerator } from './accelerator.js';
+import { QmpClient } from './qmp.client.js';
+import { SerialHub } from './serial-hub.js';
+
+export interface QemuDriverOptions {
+  /** Where each VM keeps its spec, overlay, sockets, pidfile and serial log. */
+  stateDir: string;
+  network: LabNetworkBackend;
+  runner?: CommandRunner;
+  accelerator?: 'auto' | 'kvm' | 'tcg';
+  qemuBinary?: string;
+  /** A kernel to boot when probing KVM (a VM may start with KVM and then hang); e.g. the demo kernel. */
+  probeKernel?: string;
+}
+
+interface StoredVm {
+  spec: VmSpec;
+  macs: string[];
+}
+
+const QEMU_IMG_TIMEOUT = 60_000;
+
+/**
+ * The QEMU driver: each VM is a daemonized `qemu-system-x86_64` on a qcow2 overlay of a read-only
+ * base, controlled through QMP on a unix socket, with its serial port and VNC screen on unix
+ * sockets. Everything about a VM lives in `stateDir/<name>/`, so a new driver object (after an
+ * API restart) finds running VMs again through their pidfiles and QMP sockets.
+ */
+export class QemuDriver implements HypervisorDriver {
+  readonly kind = 'qemu';
+  private readonly run: CommandRunner;
+  private readonly qemu: string;
+  private host: Promise<HostInfo> | undefined;
+  private readonly hubs = new Map<string, Promise<SerialHub>>();
+
+  constructor(private readonly options: QemuDriverOptions) {
+    this.run = options.runner ?? runCommand;
+    this.qemu = options.qemuBinary ?? 'qemu-system-x86_64';
+    mkdirSync(options.stateDir, { recursive: true });
+  }
+
+  probe(): Promise<HostInfo> {
+    this.host ??= (async () => {
+      const { stdout } = await this.run([this.qemu, '--version']);
+      const version = stdout.match(/version (\S+)/)?.[1] ?? stdout.trim();
+      const choice = await probeAccelerator(this.qemu, this.options.accelerator ?? 'auto', this.options.probeKernel);
+      return {
+        driver: 'qemu',
+        version,
+        accelerator: choice.accelerator,
+        capabilities: {
+          snapshots: true,
+          liveSnapshots: true,
+          linkedClones: true,
+          pause: true,
+          consoles: ['serial', 'vnc'],
+          networkIsolation: this.options.network.isolation,
+        },
+        notes: choice.notes,
+      };
+    })();
+    this.host.catch(() => (this.host = undefined));
+    return this.host;
+  }
+
+  async listVms(): Promise<VmInfo[]> {
+    const names = existsSync(this.options.stateDir) ? readdirSync(this.options.stateDir) : [];
+    const vms = await Promise.all(names.filter((n) => existsSync(this.file(n, 'spec.json'))).map((n) => this.getVm(n)));
+    return vms.filter((vm): vm is VmInfo => vm !== null);
+  }
+
+  async getVm(name: string): Promise<VmInfo | null> {
+    if (!isValidName(name)) return null;
+    const stored = this.stored(name);
+    if (!stored) return null;
+    return this.info(name, stored, await this.state(name));
+  }
+
+  async createVm(spec: VmSpec): Promise<VmInfo> {
+    this.checkName(spec.name);
+    const existing = this.stored(spec.name);
+    if (existing) return this.info(spec.name, existing, await this.state(spec.name));
+    for (const nic of spec.nics) {
+      if (!(await this.options.network.list()).some((n) => n.name === nic.network))
+        throw new HypervisorError('not_found', `network ${nic.network} does not exist`);
+    }
+    const dir = this.dir(spec.name);
+    mkdirSync(dir, { recursive: true });
+    try {
+      const disk = this.file(spec.name, 'disk.qcow2');
+      if (spec.image.kind === 'disk') {
+        if (!existsSync(spec.image.path)) throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
+        // A linked clone: the base is only read, the overlay takes the writes.
+        await this.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', spec.image.path, '-F', spec.image.format, disk], {
+          timeoutMs: QEMU_IMG_TIMEOUT,
+        });
+      } else {
+        for (const file of [spec.image.kernel, spec.image.initrd]) {
+          if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
+        }
+        // Kernel images have no disk, but RAM snapshots need a qcow2 disk to live in.
+        await this.run(['qemu-img', 'create', '-q', '-f', 'qcow2', disk, `${spec.scratchDiskMiB ?? 64}M`], { timeoutMs: QEMU_IMG_TIMEOUT });
+      }
+      const stored: StoredVm = { spec, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
+      writeFileSync(this.file(spec.name, 'spec.json'), JSON.stringify(stored, null, 2));
+      return this.info(spec.name, stored, 'stopped');
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  async startVm(name: string, extraArgs: string[] = []): Promise<void> {
+    const stored = this.require(name);
+    const state = await this.state(name);
+    if (state === 'running') return;
+    if (state === 'paused') return this.resumeVm(name);
+    const host = await this.probe();
+    this.removeSockets(name);
+    const nicArgs: string[] = [];
+    try {
+      for (const [i, nic] of stored.spec.nics.entries()) {
+        nicArgs.push(...(await this.options.network.attachNic(nic.network, name, i, stored.macs[i]!)));
+      }
+      await this.run([this.qemu, ...this.argv(name, stored, host.accelerator), ...nicArgs, ...extraArgs], { timeoutMs: 30_000 });
+    } catch (error) {
+      await this.detachNics(name, stored);
+      throw error;
+    }
+  }
+
+  async stopVm(name: string, options: { timeoutMs?: number; force?: boolean } = {}): Promise<void> {
+    const stored = this.require(name);
+    const pid = this.pid(name);
+    if (pid !== undefined && alive(pid)) {
+      if (!options.force) {
+        await this.qmp(name, (q) => q.execute('system_powerdown')).catch(() => {});
+        await waitForExit(pid, options.timeoutMs ?? 10_000);
+      }
+      if (alive(pid)) {
+        await this.qmp(name, (q) => q.execute('quit')).catch(() => {});
+        await waitForExit(pid, 3000);
+      }
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      await waitForExit(pid, 3000);
+    }
+    this.closeHub(name);
+    this.removeSockets(name);
+    await this.detachNics(name, stored);
+  }
+
+  async rebootVm(name: string): Promise<void> {
+    await this.requireRunning(name);
+    await this.qmp(name, (q) => q.execute('system_reset'));
+  }
+
+  async pauseVm(name: string): Promise<void> {
+    const state = await this.requireRunning(name);
+    if (state === 'running') await this.qmp(name, (q) => q.execute('stop'));
+  }
+
+  async resumeVm(name: string): Promise<void> {
+    const state = await this.requireRunning(name);
+    if (state === 'paused') await this.qmp(name, (q) => q.execute('cont'));
+  }
+
+  async destroyVm(name: string): Promise<void> {
+    this.checkName(name);
+    if (!existsSync(this.dir(name))) return;
+    if (this.stored(name)) await this.stopVm(name, { force: true });
+    rmSync(this.dir(name), { recursive: true, force: true });
+  }
+
+  async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
+    this.require(vmName);
+    this.checkName(snapshotName);
+    const state = await this.state(vmName);
+    if (state === 'running' || state === 'paused') {
+      // savevm stores RAM, CPU and disk state inside the qcow2 overlay.
+      const output = await this.qmp(vmName, (q) => q.hmp(`savevm ${snapshotName}`));
+      if (output.trim()) throw new HypervisorError('command_failed', `savevm failed: ${output.trim()}`, { stderr: output });
+    } else {
+      await this.run(['qemu-img', 'snapshot', '-c', snapshotName, this.file(vmName, 'disk.qcow2')], { timeoutMs: QEMU_IMG_TIMEOUT });
+    }
+    const snapshot = (await this.listSnapshots(vmName)).find((s) => s.name === snapshotName);
+    if (!snapshot) throw new HypervisorError('command_failed', `snapshot ${snapshotName} was not recorded`);
+    return snapshot;
+  }
+
+  async listSnapshots(vmName: string): Promise<SnapshotInfo[]> {
+    this.require(vmName);
+    const { stdout } = await this.run(['qemu-img', 'info', '--output=json', '--force-share', this.file(vmName, 'disk.qcow2')], {
+      timeoutMs: QEMU_IMG_TIMEOUT,
+    });
+    const info = JSON.parse(stdout) as { snapshots?: { name: string; 'date-sec': number; 'vm-state-size': number }[] };
+    return (info.snapshots ?? [])
+      .map((s) => ({ name: s.name, createdAt: new Date(s['date-sec'] * 1000), withMemory: s['vm-state-size'] > 0 }))
+      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  async revertSnapshot(vmName: string, snapshotName: string): Promise<void> {
+    const snapshot = (await this.listSnapshots(vmName)).find((s) => s.name === snapshotName);
+    if (!snapshot) throw new HypervisorError('not_found', `snapshot ${snapshotName} of ${vmName} does not exist`);
+    const state = await this.state(vmName);
+    const running = state === 'running' || state === 'paused';
+    if (snapshot.withMemory && running) {
+      const output = await this.qmp(vmName, (q) => q.hmp(`loadvm ${snapshotName}`));
+      if (output.trim()) throw new HypervisorError('command_failed', `loadvm failed: ${output.trim()}`, { stderr: output });
+      if (state === 'paused') await this.qmp(vmName, (q) => q.execute('cont'));
+    } else if (snapshot.withMemory) {
+      // A stopped VM comes back exactly as it was: QEMU loads the snapshot as it starts.
+      await this.startVm(vmName, ['-loadvm', snapshotName]);
+    } else {
+      if (running) await this.stopVm(vmName, { force: true });
+      await this.run(['qemu-img', 'snapshot', '-a', snapshotName, this.file(vmName, 'disk.qcow2')], { timeoutMs: QEMU_IMG_TIMEOUT });
+    }
+  }
+
+  async deleteSnapshot(vmName: string, snapshotName: string): Promise<void> {
+    if (!(await this.listSnapshots(vmName)).some((s) => s.name === snapshotName)) return;
+    const state = await this.state(vmName);
+    if (state === 'running' || state === 'paused') await this.qmp(vmName, (q) => q.hmp(`delvm ${snapshotName}`));
+    else await this.run(['qemu-img', 'snapshot', '-d', snapshotName, this.file(vmName, 'disk.qcow2')], { timeoutMs: QEMU_IMG_TIMEOUT });
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
+    this.checkName(spec.name);
+    return this.options.network.create(spec);
+  }
+
+  async destroyNetwork(name: string): Promise<void> {
+    this.checkName(name);
+    await this.options.network.destroy(name);
+  }
+
+  listNetworks(): Promise<NetworkInfo[]> {
+    return this.options.network.list();
+  }
+
+  async openConsole(vmName: string, kind: ConsoleKind): Promise<Duplex> {
+    const state = await this.requireRunning(vmName);
+    void state;
+    if (kind === 'vnc') {
+      return new Promise((resolve, reject) => {
+        const socket = net.connect(this.file(vmName, 'vnc.sock'));
+        socket.once('connect', () => resolve(socket));
+        socket.once('error', (error) => reject(new HypervisorError('invalid_state', `VNC is not available: ${error.message}`)));
+      });
+    }
+    let hub = this.hubs.get(vmName);
+    if (!hub) {
+      hub = SerialHub.connect(this.file(vmName, 'serial.sock'), this.file(vmName, 'serial.log'), () => this.hubs.delete(vmName));
+      this.hubs.set(vmName, hub);
+      hub.catch(() => this.hubs.delete(vmName));
+    }
+    return (await hub).open();
+  }
+
+  // --- internals ---
+
+  private argv(name: string, stored: StoredVm, accelerator: 'kvm' | 'tcg' | 'hardware' | 'none'): string[] {
+    const { spec } = stored;
+    const f = (file: string) => this.file(name, file);
+    const args = [
+      '-name',
+      name,
+      '-machine',
+      'pc',
+      '-accel',
+      accelerator === 'kvm' ? 'kvm' : 'tcg',
+      '-smp',
+      String(spec.cpus),
+      '-m',
+      String(spec.memoryMiB),
+      '-nodefaults',
+      '-no-user-config',
+      '-vga',
+      'std',
+      '-display',
+      'none',
+      '-vnc',
+      `unix:${f('vnc.sock')}`,
+      '-qmp',
+      `unix:${f('qmp.sock')},server=on,wait=off`,
+      // The log keeps what the guest printed while nobody watched: the consoles' scrollback.
+      '-chardev',
+      `socket,id=serial0,path=${f('serial.sock')},server=on,wait=off,logfile=${f('serial.log')},logappend=on`,
+      '-serial',
+      'chardev:serial0',
+      '-drive',
+      `file=${f('disk.qcow2')},if=virtio,format=qcow2,cache=unsafe`,
+      '-daemonize',
+      '-pidfile',
+      f('qemu.pid'),
+    ];
+    if (spec.image.kind === 'kernel') {
+      args.push(
+        '-kernel',
+        spec.image.kernel,
+        '-initrd',
+        spec.image.initrd,
+        '-append',
+        [spec.image.cmdline, spec.kernelArgs].filter(Boolean).join(' '),
+      );
+    }
+    return args;
+  }
+
+  private async state(name: string): Promise<VmState> {
+    const pid = this.pid(name);
+    if (pid === undefined || !alive(pid)) return 'stopped';
+    try {
+      const status = await this.qmp(name, (q) => q.execute<{ status: string }>('query-status'), 2000);
+      if (status.status === 'running') return 'running';
+      if (['paused', 'suspended', 'prelaunch', 'inmigrate', 'restore-vm', 'save-vm', 'finish-migrate'].includes(status.status))
+        return 'paused';
+      if (status.status === 'shutdown' || status.status === 'guest-panicked') return 'stopped';
+      return 'error';
+    } catch {
+      return 'error';
+    }
+  }
+
+  private async qmp<T>(name: string, use: (client: QmpClient) => Promise<T>, timeoutMs = 5000): Promise<T> {
+    const client = await QmpClient.connect(this.file(name, 'qmp.sock'), timeoutMs);
+    try {
+      return await use(client);
+    } finally {
+      client.close();
+    }
+  }
+
+  private async requireRunning(name: string): Promise<VmState> {
+    this.require(name);
+    const state = await this.state(name);
+    if (state !== 'running' && state !== 'paused') throw new HypervisorError('invalid_state', `VM ${name} is ${state}`);
+    return state;
+  }
+
+  private async detachNics(name: string, stored: StoredVm): Promise<void> {
+    for (const [i, nic] of stored.spec.nics.entries()) await this.options.network.detachNic(nic.network, name, i).catch(() => {});
+  }
+
+  private closeHub(name: string): void {
+    const hub = this.hubs.get(name);
+    this.hubs.delete(name);
+    hub?.then((h) => h.close()).catch(() => {});
+  }
+
+  private removeSockets(name: string): void {
+    for (const file of ['qmp.sock', 'serial.sock', 'vnc.sock', 'qemu.pid']) {
+      try {
+        unlinkSync(this.file(name, file));
+      } catch {
+        // not there
+      }
+    }
+  }
+
+  private info(name: string, stored: StoredVm, state: VmState): VmInfo {
+    return {
+      name,
+      state,
+      cpus: stored.spec.cpus,
+      memoryMiB: stored.spec.memoryMiB,
+      nics: stored.spec.nics.map((nic, i) => ({ network: nic.network, mac: stored.macs[i]! })),
+      consoles: ['serial', 'vnc'],
+    };
+  }
+
+  private pid(name: string): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.file(name, 'qemu.pid'), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private stored(name: string): StoredVm | undefined {
+    try {
+      return JSON.parse(readFileSync(this.file(name, 'spec.json'), 'utf8')) as StoredVm;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private require(name: string): StoredVm {
+    this.checkName(name);
+    const stored = this.stored(name);
+    if (!stored) throw new HypervisorError('not_found', `VM ${name} does not exist`);
+    return stored;
+  }
+
+  private checkName(name: string): void {
+    if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
+  }
+
+  private dir(name: string): string {
+    return path.join(this.options.stateDir, name);
+  }
+
+  private file(name: string, file: string): string {
+    return path.join(this.options.stateDir, name, file);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+}
