@@ -7,3 +7,4 @@ export * from './network/socket.network.js';
 export * from './network/choose-network.js';
 export * from './network/names.js';
 export * from './qemu/qemu.driver.js';
+export * from './fake/fake.driver.js';

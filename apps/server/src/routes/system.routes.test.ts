@@ -15,7 +15,7 @@ describe('system page data', () => {
     await makeLab(ctx, student.user.id);
     const info = (await ctx.app.inject({ url: '/api/v1/system', headers: admin.headers })).json();
     expect(info.hypervisor).toMatchObject({
-      driver: 'memory',
+      driver: 'fake',
       accelerator: 'none',
       capabilities: { snapshots: true, consoles: ['serial', 'vnc'] },
     });

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { hashPassword } from '../services/password.js';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { createServices, type Infrastructure, type Services } from '../services.js';
-import { MemoryDriver } from './memory-driver.js';
+import { FakeDriver } from '@ctp/hypervisor';
 import { resetDatabase, testDatabase } from './test-database.js';
 
 // One scratch data directory per test process, not one per app.
@@ -22,7 +22,7 @@ export interface TestContext {
   app: FastifyInstance;
   services: Services;
   config: Config;
-  driver: MemoryDriver;
+  driver: FakeDriver;
   /** Stops the background workers (if started) and the app. */
   close(): Promise<void>;
 }
@@ -39,7 +39,7 @@ export async function createTestApp(
     schedules: false,
     ...overrides,
   };
-  const driver = new MemoryDriver();
+  const driver = new FakeDriver();
   const services = createServices(config, await testDatabase(), { driver, images: createImageCatalog(fakeImagesDir), ...options.infra });
   const app = await buildApp(config, services);
   await app.ready();

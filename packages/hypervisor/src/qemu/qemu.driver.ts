@@ -276,6 +276,11 @@ export class QemuDriver implements HypervisorDriver {
     return (await hub).open();
   }
 
+  /** Lets go of console connections; VMs keep running (they outlive the driver by design). */
+  close(): void {
+    for (const name of [...this.hubs.keys()]) this.closeHub(name);
+  }
+
   // --- internals ---
 
   private argv(name: string, stored: StoredVm, accelerator: 'kvm' | 'tcg' | 'hardware' | 'none'): string[] {

@@ -22,13 +22,19 @@ export class SerialReader {
     }
   }
 
-  /** Types a command and waits for a marker echoed after it, returning what it printed. */
+  /**
+   * Types a command and returns what it printed: the text between the terminal's echo of the
+   * typed line and a marker printed after the command (so scrollback never counts).
+   */
   async run(command: string, timeoutMs = 30_000): Promise<string> {
     const marker = `M${Math.random().toString(36).slice(2, 10)}`;
-    const from = this.text.length;
-    this.stream.write(`${command}; echo ${marker}-$?-END\n`);
-    const out = await this.waitFor(new RegExp(`${marker}-\\d+-END`), timeoutMs, from);
-    return out.slice(0, out.search(new RegExp(`${marker}-\\d+-END`)));
+    const typed = `echo ${marker}-$?-END`;
+    this.stream.write(`${command}; ${typed}\n`);
+    const done = new RegExp(`${marker}-\\d+-END`);
+    await this.waitFor(done, timeoutMs);
+    const start = this.text.indexOf(typed);
+    const rest = this.text.slice(start >= 0 ? start + typed.length : 0);
+    return rest.slice(0, rest.search(done));
   }
 
   close(): void {

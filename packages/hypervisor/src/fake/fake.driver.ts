@@ -1,6 +1,6 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import {
-  HypervisorError,
+  isValidName,
   type HostInfo,
   type HypervisorDriver,
   type NetworkInfo,
@@ -8,7 +8,8 @@ import {
   type SnapshotInfo,
   type VmInfo,
   type VmSpec,
-} from '@ctp/hypervisor';
+} from '../driver.js';
+import { HypervisorError } from '../errors.js';
 
 interface MemoryVm {
   info: VmInfo;
@@ -16,18 +17,20 @@ interface MemoryVm {
 }
 
 /**
- * An in-memory driver for unit tests of the services above the VM layer: idempotent by name,
- * like the real drivers. `failOn` makes the named operation fail, to test error paths.
+ * An in-memory driver for unit tests of the services above the VM layer — never for users. It
+ * keeps the contract (idempotent by name, typed errors, no internal ids) and passes the same
+ * contract suite as the real drivers. `failOn` makes the named operation fail, to test error paths.
+ * Its serial console echoes what is written to it.
  */
-export class MemoryDriver implements HypervisorDriver {
-  readonly kind = 'memory';
+export class FakeDriver implements HypervisorDriver {
+  readonly kind = 'fake';
   readonly vms = new Map<string, MemoryVm>();
   readonly networks = new Map<string, NetworkInfo>();
   failOn: { operation: string; name?: string; message: string } | undefined;
 
   async probe(): Promise<HostInfo> {
     return {
-      driver: 'memory',
+      driver: 'fake',
       version: '1',
       accelerator: 'none',
       capabilities: {
@@ -49,6 +52,7 @@ export class MemoryDriver implements HypervisorDriver {
   }
 
   private vm(name: string): MemoryVm {
+    if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
     const vm = this.vms.get(name);
     if (!vm) throw new HypervisorError('not_found', `VM ${name} does not exist`);
     return vm;
@@ -62,7 +66,10 @@ export class MemoryDriver implements HypervisorDriver {
     return vm ? { ...vm.info } : null;
   }
   async createVm(spec: VmSpec): Promise<VmInfo> {
+    if (!isValidName(spec.name)) throw new HypervisorError('invalid', `invalid name "${spec.name}"`);
     this.check('createVm', spec.name);
+    if (spec.image.kind === 'disk' && spec.image.path.includes('does-not-exist'))
+      throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
     for (const nic of spec.nics)
       if (!this.networks.has(nic.network)) throw new HypervisorError('not_found', `network ${nic.network} does not exist`);
     const existing = this.vms.get(spec.name);
@@ -82,23 +89,29 @@ export class MemoryDriver implements HypervisorDriver {
     this.check('startVm', name);
     this.vm(name).info.state = 'running';
   }
-  async stopVm(name: string): Promise<void> {
+  async stopVm(name: string, _options?: { timeoutMs?: number; force?: boolean }): Promise<void> {
     this.vm(name).info.state = 'stopped';
   }
   async rebootVm(name: string): Promise<void> {
     this.vm(name).info.state = 'running';
   }
   async pauseVm(name: string): Promise<void> {
-    this.vm(name).info.state = 'paused';
+    const vm = this.vm(name);
+    if (vm.info.state === 'stopped') throw new HypervisorError('invalid_state', `VM ${name} is stopped`);
+    vm.info.state = 'paused';
   }
   async resumeVm(name: string): Promise<void> {
-    this.vm(name).info.state = 'running';
+    const vm = this.vm(name);
+    if (vm.info.state === 'stopped') throw new HypervisorError('invalid_state', `VM ${name} is stopped`);
+    vm.info.state = 'running';
   }
   async destroyVm(name: string): Promise<void> {
+    if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
     this.vms.delete(name);
   }
   async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
     const vm = this.vm(vmName);
+    if (!isValidName(snapshotName)) throw new HypervisorError('invalid', `invalid name "${snapshotName}"`);
     const snapshot = { name: snapshotName, createdAt: new Date(), withMemory: vm.info.state === 'running', state: vm.info.state };
     vm.snapshots = [...vm.snapshots.filter((s) => s.name !== snapshotName), snapshot];
     return { name: snapshot.name, createdAt: snapshot.createdAt, withMemory: snapshot.withMemory };
@@ -117,6 +130,7 @@ export class MemoryDriver implements HypervisorDriver {
     vm.snapshots = vm.snapshots.filter((s) => s.name !== snapshotName);
   }
   async createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
+    if (!isValidName(spec.name)) throw new HypervisorError('invalid', `invalid name "${spec.name}"`);
     this.check('createNetwork', spec.name);
     const info = { name: spec.name, ...(spec.group ? { group: spec.group } : {}) };
     this.networks.set(spec.name, info);
@@ -129,7 +143,8 @@ export class MemoryDriver implements HypervisorDriver {
     return [...this.networks.values()];
   }
   async openConsole(vmName: string): Promise<Duplex> {
-    this.vm(vmName);
+    const vm = this.vm(vmName);
+    if (vm.info.state === 'stopped') throw new HypervisorError('invalid_state', `VM ${vmName} is stopped`);
     return new PassThrough();
   }
 }
