@@ -1,0 +1,126 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand } from '../command-runner.js';
+import type { HypervisorDriver } from '../driver.js';
+import { QemuDriver } from '../qemu/qemu.driver.js';
+import { demoImages } from '../test-support/demo-images.js';
+import { nftTableExists, qemuLeftovers } from '../test-support/host.js';
+import { SerialReader } from '../test-support/serial.js';
+import { BridgeNetworkBackend } from './bridge.network.js';
+import type { LabNetworkBackend } from './lab-network.js';
+import { bridgeName } from './names.js';
+import { SocketNetworkBackend } from './socket.network.js';
+
+const images = demoImages();
+
+/** Boots a guest on a network with an address and returns its serial console once it is ready. */
+async function guest(driver: HypervisorDriver, name: string, network: string, ip: string, role: 'attacker' | 'target' = 'attacker') {
+  await driver.createVm({
+    name,
+    image: images[role],
+    cpus: 1,
+    memoryMiB: 128,
+    nics: [{ network }],
+    kernelArgs: `ctp.hostname=${name} ctp.ip=${ip}/24`,
+  });
+  await driver.startVm(name);
+  const serial = new SerialReader(await driver.openConsole(name, 'serial'));
+  await serial.waitFor(`CTP-READY ${role} ${name}`, 90_000);
+  return serial;
+}
+
+const pingOk = async (serial: SerialReader, ip: string) =>
+  (await serial.run(`ping -c 2 -w 3 ${ip} >/dev/null 2>&1; echo rc=$?`)).includes('rc=0');
+
+function isolationSuite(
+  label: string,
+  makeBackend: (stateDir: string) => LabNetworkBackend,
+  extra?: (ctx: { driver: HypervisorDriver; a1: SerialReader; labA: string }) => void,
+) {
+  describe(`lab network isolation (${label})`, () => {
+    const stateDir = mkdtempSync(path.join(tmpdir(), `ctp-iso-${label}-`));
+    const driver = new QemuDriver({ stateDir, network: makeBackend(path.join(stateDir, 'net')), probeKernel: images.attacker.kernel });
+    const id = Math.random().toString(36).slice(2, 7);
+    const labA = `i${id}-a-lan`;
+    const labB = `i${id}-b-lan`;
+    const ctx = {} as { driver: HypervisorDriver; a1: SerialReader; a2: SerialReader; b1: SerialReader; labA: string };
+
+    beforeAll(async () => {
+      await driver.createNetwork({ name: labA, group: `i${id}-a` });
+      await driver.createNetwork({ name: labB, group: `i${id}-b` });
+      // Same subnet in both labs on purpose: only the segments keep them apart.
+      [ctx.a1, ctx.a2, ctx.b1] = await Promise.all([
+        guest(driver, `i${id}-a1`, labA, '10.0.0.10'),
+        guest(driver, `i${id}-a2`, labA, '10.0.0.20', 'target'),
+        guest(driver, `i${id}-b1`, labB, '10.0.0.30'),
+      ]);
+      ctx.driver = driver;
+      ctx.labA = labA;
+    }, 180_000);
+    afterAll(async () => {
+      for (const s of [ctx.a1, ctx.a2, ctx.b1]) s?.close();
+      for (const vm of ['a1', 'a2', 'b1']) await driver.destroyVm(`i${id}-${vm}`).catch(() => {});
+      await driver.destroyNetwork(labA).catch(() => {});
+      await driver.destroyNetwork(labB).catch(() => {});
+      driver.close();
+      rmSync(stateDir, { recursive: true, force: true });
+    }, 60_000);
+
+    it('lets guests of one lab network reach each other', async () => {
+      expect(await pingOk(ctx.a1, '10.0.0.20')).toBe(true);
+      expect(await ctx.a1.run('wget -qO- http://10.0.0.20/')).toContain(`Welcome to i${id}-a2`);
+    });
+
+    it('keeps a guest of another lab away from them', async () => {
+      expect(await pingOk(ctx.b1, '10.0.0.20')).toBe(false);
+      expect(await pingOk(ctx.b1, '10.0.0.10')).toBe(false);
+      expect(await pingOk(ctx.a1, '10.0.0.30')).toBe(false);
+    });
+
+    if (extra) extra(ctx);
+
+    it('leaves no process, file or device behind once destroyed', async () => {
+      for (const s of [ctx.a1, ctx.a2, ctx.b1]) s.close();
+      for (const vm of ['a1', 'a2', 'b1']) await driver.destroyVm(`i${id}-${vm}`);
+      await driver.destroyNetwork(labA);
+      await driver.destroyNetwork(labB);
+      driver.close();
+      const left = qemuLeftovers(stateDir).filter((l) => !l.startsWith('file net'));
+      expect(left).toEqual([]);
+    }, 60_000);
+  });
+}
+
+isolationSuite(
+  'bridge',
+  () => new BridgeNetworkBackend(runCommand),
+  (ctx) => {
+    it("keeps guests from the host's services, even when the host has an address on their segment", async () => {
+      // A listener on every host address, and (as if misconfigured) a host address on lab A's bridge.
+      const server = net.createServer((socket) => socket.end('HOST-SECRET\n'));
+      await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const bridge = bridgeName(ctx.labA);
+      await runCommand(['ip', 'addr', 'add', '10.0.0.1/24', 'dev', bridge]);
+      try {
+        expect(nftTableExists()).toBe(true);
+        expect(await ctx.a1.run(`nc -w 3 10.0.0.1 ${port} </dev/null; echo tried`)).not.toContain('HOST-SECRET');
+        expect(await pingOk(ctx.a1, '10.0.0.1')).toBe(false);
+        // Proof that the rules are what holds: without the table the guest gets through.
+        await runCommand(['nft', 'delete', 'table', 'inet', 'ctp_isolation']);
+        expect(await ctx.a1.run(`nc -w 3 10.0.0.1 ${port} </dev/null; echo tried`)).toContain('HOST-SECRET');
+      } finally {
+        await runCommand(['ip', 'addr', 'del', '10.0.0.1/24', 'dev', bridge]).catch(() => {});
+        // Creating a network rewrites the table from the bridges that exist.
+        await ctx.driver.createNetwork({ name: ctx.labA });
+        server.close();
+      }
+      expect(nftTableExists()).toBe(true);
+    });
+  },
+);
+
+isolationSuite('socket', (stateDir) => new SocketNetworkBackend(stateDir));
