@@ -63,7 +63,7 @@ export class QemuDriver implements HypervisorDriver {
     this.host ??= (async () => {
       const { stdout } = await this.run([this.qemu, '--version']);
       const version = stdout.match(/version (\S+)/)?.[1] ?? stdout.trim();
-      const choice = await probeAccelerator(this.qemu, this.options.accelerator ?? 'auto', this.options.probeKernel);
+      const choice = await this.accelerator(version);
       return {
         driver: 'qemu',
         version,
@@ -81,6 +81,24 @@ export class QemuDriver implements HypervisorDriver {
     })();
     this.host.catch(() => (this.host = undefined));
     return this.host;
+  }
+
+  /** The accelerator choice, probed once per QEMU version and kept in the state directory. */
+  private async accelerator(version: string): Promise<{ accelerator: 'kvm' | 'tcg'; notes: string[] }> {
+    const wanted = this.options.accelerator ?? 'auto';
+    const cacheFile = path.join(this.options.stateDir, '.accelerator.json');
+    if (wanted === 'auto') {
+      try {
+        const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { version: string; accelerator: 'kvm' | 'tcg'; notes: string[] };
+        if (cached.version === version)
+          return { accelerator: cached.accelerator, notes: [...cached.notes, `(probed earlier; delete ${cacheFile} to probe again)`] };
+      } catch {
+        // no cache yet
+      }
+    }
+    const choice = await probeAccelerator(this.qemu, wanted, this.options.probeKernel);
+    if (wanted === 'auto') writeFileSync(cacheFile, JSON.stringify({ version, ...choice }));
+    return choice;
   }
 
   async listVms(): Promise<VmInfo[]> {

@@ -24,7 +24,13 @@ export function nftTableExists(): boolean {
 
 /** Everything the QEMU driver could leave behind under `stateDir` and on the host. */
 export function qemuLeftovers(stateDir: string): string[] {
-  const files = existsSync(stateDir) ? readdirSync(stateDir, { recursive: true }).map((f) => `file ${String(f)}`) : [];
+  // The accelerator probe's cached answer is the driver's, not a VM's.
+  const files = existsSync(stateDir)
+    ? readdirSync(stateDir, { recursive: true })
+        .map(String)
+        .filter((f) => f !== '.accelerator.json')
+        .map((f) => `file ${f}`)
+    : [];
   const links = ctpLinks().map((l) => `link ${l}`);
   return [
     ...qemuProcesses(stateDir).map((p) => `process ${p}`),

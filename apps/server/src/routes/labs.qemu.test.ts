@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LabDetail, LabEvent } from '@ctp/contracts';
+import { BridgeNetworkBackend, QemuDriver, runCommand } from '@ctp/hypervisor';
+import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader } from '@ctp/hypervisor/test-support';
+import { createImageCatalog } from '../services/image-catalog.js';
+import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
+import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
+import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+
+// The demo lab on real QEMU guests, driven only through the HTTP and WebSocket API.
+describe('labs on real QEMU', () => {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-labs-qemu-'));
+  const images = demoImages();
+  const driver = new QemuDriver({ stateDir, network: new BridgeNetworkBackend(runCommand), probeKernel: images.attacker.kernel });
+  let ctx: TestContext;
+  let base: string;
+  let alice: Awaited<ReturnType<typeof signedIn>>;
+  let bob: Awaited<ReturnType<typeof signedIn>>;
+  const consoles: SerialReader[] = [];
+
+  beforeAll(async () => {
+    ctx = await createTestApp({}, { background: true, infra: { driver, images: createImageCatalog(DEMO_IMAGES_DIR) } });
+    await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+    base = `ws://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+    alice = await signedIn(ctx, 'student');
+    bob = await signedIn(ctx, 'student');
+  });
+  afterAll(async () => {
+    for (const c of consoles) c.close();
+    for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
+    for (const network of await driver.listNetworks()) await driver.destroyNetwork(network.name);
+    driver.close();
+    await ctx.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  /** Opens a VM's serial console through a ticket and the WebSocket bridge. */
+  const serial = async (headers: Record<string, string>, vmId: string) => {
+    const ticket = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${vmId}/console-tickets`,
+      headers,
+      payload: { kind: 'serial' },
+    });
+    expect(ticket.statusCode, ticket.body).toBe(201);
+    const reader = new SerialReader(await openWebSocketStream(`${base}${ticket.json().url}`));
+    consoles.push(reader);
+    return reader;
+  };
+  const vmOf = (lab: LabDetail, name: string) => lab.vms.find((vm) => vm.name === name)!;
+  let labA: LabDetail;
+  let labB: LabDetail;
+
+  it('starts the demo lab for a student, live over the WebSocket, until its guests are ready', async () => {
+    const ticket = (await ctx.app.inject({ method: 'POST', url: '/api/v1/events/tickets', headers: alice.headers })).json();
+    const socket = new WebSocket(`${base}${ticket.url}`);
+    const events: LabEvent[] = [];
+    socket.onmessage = (m) => {
+      const data = JSON.parse(String(m.data));
+      if (data.type !== 'ready') events.push(data);
+    };
+    await new Promise((resolve) => (socket.onopen = resolve));
+    const templateId = await demoTemplateId(ctx);
+    const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: alice.headers, payload: { templateId } });
+    expect(created.statusCode).toBe(202);
+    labA = await waitForLab(ctx, alice.headers, created.json().id, (l) => l.status === 'running', 90_000);
+    await expect.poll(() => events.some((e) => e.type === 'lab.status' && e.data.status === 'running'), { timeout: 10_000 }).toBe(true);
+    socket.close();
+    expect(labA.steps.every((s) => s.status === 'done')).toBe(true);
+    const attacker = await serial(alice.headers, vmOf(labA, 'attacker').id);
+    const target = await serial(alice.headers, vmOf(labA, 'target').id);
+    await attacker.waitFor('CTP-READY attacker attacker', 90_000);
+    await target.waitFor('CTP-READY target target', 90_000);
+  });
+
+  it('carries a command and its output through the serial bridge, and a picture through VNC', async () => {
+    const attacker = await serial(alice.headers, vmOf(labA, 'attacker').id);
+    const word = `w${Math.random().toString(36).slice(2, 10)}`;
+    expect(await attacker.run(`echo ${word} | rev`)).toContain([...word].reverse().join(''));
+    const ticket = (
+      await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/vms/${vmOf(labA, 'attacker').id}/console-tickets`,
+        headers: alice.headers,
+        payload: { kind: 'vnc' },
+      })
+    ).json();
+    const vnc = await openWebSocketStream(`${base}${ticket.url}`);
+    const update = await rfbFirstUpdate(vnc);
+    expect(update.width).toBeGreaterThan(0);
+    expect(update.rectangles).toBeGreaterThan(0);
+    vnc.destroy();
+  });
+
+  it("runs a second student's lab at the same time, on its own segment", async () => {
+    const created = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/labs',
+      headers: bob.headers,
+      payload: { templateId: await demoTemplateId(ctx) },
+    });
+    labB = await waitForLab(ctx, bob.headers, created.json().id, (l) => l.status === 'running', 90_000);
+    const bobAttacker = await serial(bob.headers, vmOf(labB, 'attacker').id);
+    await bobAttacker.waitFor('CTP-READY attacker', 90_000);
+    await serial(bob.headers, vmOf(labB, 'target').id).then((t) => t.waitFor('CTP-READY target', 90_000));
+    const aliceAttacker = await serial(alice.headers, vmOf(labA, 'attacker').id);
+    // Both labs use 10.0.0.20 for their target; each attacker reaches only its own lab's.
+    const prefix = (id: string) => `l${id.replaceAll('-', '').slice(0, 16)}`;
+    expect(await aliceAttacker.run('wget -qO- http://10.0.0.20/')).toContain(`Lab ${prefix(labA.id)}`);
+    expect(await bobAttacker.run('wget -qO- http://10.0.0.20/')).toContain(`Lab ${prefix(labB.id)}`);
+    // And one student cannot reach the other's VMs through the API either.
+    const denied = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${vmOf(labA, 'attacker').id}/console-tickets`,
+      headers: bob.headers,
+      payload: { kind: 'serial' },
+    });
+    expect(denied.statusCode).toBe(404);
+  });
+
+  it('resets a changed VM to its initial state', async () => {
+    const attacker = await serial(alice.headers, vmOf(labA, 'attacker').id);
+    expect(await attacker.run('echo broken > /root/damage && ls /root')).toContain('damage');
+    attacker.close();
+    expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${labA.id}/reset`, headers: alice.headers })).statusCode).toBe(202);
+    await waitForLab(ctx, alice.headers, labA.id, (l) => l.status === 'running' && l.steps[0]!.name.startsWith('Revert'), 60_000);
+    const after = await serial(alice.headers, vmOf(labA, 'attacker').id);
+    const listing = await after.run('ls /root; echo listed');
+    expect(listing).toContain('listed');
+    expect(listing).not.toContain('damage');
+  });
+
+  it('deletes the labs and leaves nothing behind', async () => {
+    for (const c of consoles) c.close();
+    for (const [lab, who] of [
+      [labA, alice],
+      [labB, bob],
+    ] as const) {
+      expect((await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${lab.id}`, headers: who.headers })).statusCode).toBe(202);
+      const deleted = await waitForLab(ctx, who.headers, lab.id, (l) => l.status === 'deleted', 60_000);
+      expect(deleted.vms.every((vm) => vm.status === 'deleted')).toBe(true);
+    }
+    driver.close();
+    expect(qemuLeftovers(stateDir)).toEqual([]);
+    expect(await driver.listNetworks()).toEqual([]);
+  });
+});
