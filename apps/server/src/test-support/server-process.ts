@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** The real server (`src/main.ts`) as a child process, as `npm start` would run it. */
+export class ServerProcess {
+  private child: ChildProcess | undefined;
+  output = '';
+
+  constructor(
+    readonly port: number,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the server and resolves once it answers `/readyz` and runs its jobs. */
+  async start(timeoutMs = 60_000): Promise<void> {
+    const { DATABASE_URL: _ignored, ...parentEnv } = process.env;
+    this.child = spawn(
+      path.join(repoRoot, 'node_modules/.bin/tsx'),
+      ['--conditions=source', path.join(repoRoot, 'apps/server/src/main.ts')],
+      {
+        env: { ...parentEnv, PORT: String(this.port), HOST: '127.0.0.1', ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes('platform ready')) {
+      if (this.child.exitCode !== null) throw new Error(`server exited: ${this.output.slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`server not ready in ${timeoutMs} ms: ${this.output.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Kills the server at once, as a crash would. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+
+  /** A JSON request to the server. */
+  async request(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; json: () => any }> {
+    const response = await fetch(`${this.url}${url}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    return { status: response.status, json: () => JSON.parse(text) };
+  }
+}
