@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { LabDetail, LabList, TemplateList, TokenResponse } from '@ctp/contracts';
 import { BridgeNetworkBackend, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
 import { freePort, ServerProcess } from '../test-support/server-process.js';
@@ -30,18 +31,18 @@ describe('crash recovery', () => {
     });
     await server.start();
     const admin = (
-      await server.request('POST', '/api/v1/auth/login', undefined, { username: 'admin', password: 'admin-password-1' })
+      await server.request<TokenResponse>('POST', '/api/v1/auth/login', undefined, { username: 'admin', password: 'admin-password-1' })
     ).json().accessToken;
     expect(
       (await server.request('POST', '/api/v1/users', admin, { username: 'crashy', password: 'crashy-password', role: 'student' })).status,
     ).toBe(201);
     const token = (
-      await server.request('POST', '/api/v1/auth/login', undefined, { username: 'crashy', password: 'crashy-password' })
+      await server.request<TokenResponse>('POST', '/api/v1/auth/login', undefined, { username: 'crashy', password: 'crashy-password' })
     ).json().accessToken;
-    const templateId = (await server.request('GET', '/api/v1/templates', token)).json().items[0].id;
+    const templateId = (await server.request<TemplateList>('GET', '/api/v1/templates', token)).json().items[0]!.id;
     const labIds: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const created = await server.request('POST', '/api/v1/labs', token, { templateId });
+      const created = await server.request<LabDetail>('POST', '/api/v1/labs', token, { templateId });
       expect(created.status).toBe(202);
       labIds.push(created.json().id);
     }
@@ -54,10 +55,12 @@ describe('crash recovery', () => {
 
     await server.start();
     const token2 = (
-      await server.request('POST', '/api/v1/auth/login', undefined, { username: 'crashy', password: 'crashy-password' })
+      await server.request<TokenResponse>('POST', '/api/v1/auth/login', undefined, { username: 'crashy', password: 'crashy-password' })
     ).json().accessToken;
     // What the crash left: labs caught in the middle of provisioning (recorded, for the report).
-    const atRestart = await Promise.all(labIds.map(async (id) => (await server.request('GET', `/api/v1/labs/${id}`, token2)).json()));
+    const atRestart = await Promise.all(
+      labIds.map(async (id) => (await server.request<LabDetail>('GET', `/api/v1/labs/${id}`, token2)).json()),
+    );
     console.log(
       'at restart:',
       atRestart.map((l) => `${l.status} ${l.progress.done}/${l.progress.total} ${l.progress.current ?? ''}`),
@@ -66,24 +69,24 @@ describe('crash recovery', () => {
     const recoveryStarted = Date.now();
     for (const id of labIds) {
       const until = Date.now() + 120_000;
-      let lab = (await server.request('GET', `/api/v1/labs/${id}`, token2)).json();
+      let lab = (await server.request<LabDetail>('GET', `/api/v1/labs/${id}`, token2)).json();
       while (lab.status !== 'running' && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 250));
-        lab = (await server.request('GET', `/api/v1/labs/${id}`, token2)).json();
+        lab = (await server.request<LabDetail>('GET', `/api/v1/labs/${id}`, token2)).json();
       }
       expect(lab.status, JSON.stringify(lab.steps)).toBe('running');
-      expect(lab.vms.map((vm: { status: string }) => vm.status)).toEqual(['running', 'running']);
+      expect(lab.vms.map((vm) => vm.status)).toEqual(['running', 'running']);
     }
     console.log(`recovered in ${Date.now() - recoveryStarted} ms`);
     // Exactly the VMs the database knows run: nothing orphaned, nothing missing.
     expect(qemuProcesses(vmsDir)).toHaveLength(4);
-    const listed = (await server.request('GET', '/api/v1/labs', token2)).json();
+    const listed = (await server.request<LabList>('GET', '/api/v1/labs', token2)).json();
     expect(listed.total).toBe(2);
 
     for (const id of labIds) expect((await server.request('DELETE', `/api/v1/labs/${id}`, token2)).status).toBe(202);
     for (const id of labIds) {
       const until = Date.now() + 60_000;
-      while ((await server.request('GET', `/api/v1/labs/${id}`, token2)).json().status !== 'deleted' && Date.now() < until) {
+      while ((await server.request<LabDetail>('GET', `/api/v1/labs/${id}`, token2)).json().status !== 'deleted' && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 250));
       }
     }

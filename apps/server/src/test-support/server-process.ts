@@ -62,13 +62,13 @@ export class ServerProcess {
   }
 
   /** A JSON request to the server. */
-  async request(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; json: () => any }> {
+  async request<T = unknown>(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; json: () => T }> {
     const response = await fetch(`${this.url}${url}`, {
       method,
       headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await response.text();
-    return { status: response.status, json: () => JSON.parse(text) };
+    return { status: response.status, json: () => JSON.parse(text) as T };
   }
 }
