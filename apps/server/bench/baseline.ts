@@ -11,15 +11,15 @@ import { DEFAULT_IMAGES_DIR } from '../src/services/image-catalog.js';
  * the demo kernel and initramfs — timed to the guests' readiness lines, with no API, database or
  * job queue in between.
  */
-export async function baselineLab(index: number, accel: 'kvm' | 'tcg'): Promise<{ readyMs: number; cleanup: () => Promise<void> }> {
+export async function baselineLab(index: number, accel: 'kvm' | 'tcg'): Promise<{ startedMs: number; readyMs: number; cleanup: () => Promise<void> }> {
   const started = Date.now();
   const dir = mkdtempSync(path.join(tmpdir(), `ctp-baseline-${index}-`));
-  const bridge = `ctpbb${index}`;
+  const bridge = `ctpxb${index}`;
   await runCommand(['ip', 'link', 'add', bridge, 'type', 'bridge']);
   await runCommand(['ip', 'link', 'set', bridge, 'up']);
   const pids: number[] = [];
   const guests = ['attacker', 'target'].map(async (role, i) => {
-    const tap = `ctpbt${index}x${i}`;
+    const tap = `ctpxt${index}x${i}`;
     await runCommand(['ip', 'tuntap', 'add', tap, 'mode', 'tap']);
     await runCommand(['ip', 'link', 'set', tap, 'master', bridge, 'up']);
     const disk = path.join(dir, `${role}.qcow2`);
@@ -58,11 +58,14 @@ export async function baselineLab(index: number, accel: 'kvm' | 'tcg'): Promise<
       'chardev:s0',
     ]);
     pids.push(Number((await runCommand(['cat', pidfile])).stdout.trim()));
-    await waitForLine(serial, `CTP-READY ${role}`);
+    return serial;
   });
-  await Promise.all(guests);
+  const serials = await Promise.all(guests);
+  const startedMs = Date.now() - started;
+  await Promise.all(serials.map((serial, i) => waitForLine(serial, `CTP-READY ${i === 0 ? 'attacker' : 'target'}`)));
   const readyMs = Date.now() - started;
   return {
+    startedMs,
     readyMs,
     cleanup: async () => {
       for (const pid of pids) {
@@ -73,7 +76,7 @@ export async function baselineLab(index: number, accel: 'kvm' | 'tcg'): Promise<
         }
       }
       await runCommand(['ip', 'link', 'del', bridge]).catch(() => {});
-      for (const i of [0, 1]) await runCommand(['ip', 'link', 'del', `ctpbt${index}x${i}`]).catch(() => {});
+      for (const i of [0, 1]) await runCommand(['ip', 'link', 'del', `ctpxt${index}x${i}`]).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
   };
