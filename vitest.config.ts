@@ -4,5 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: ['packages/hypervisor', 'apps/server'],
+    // Tests boot real guests and change host-wide state (bridges, one nftables table): one test
+    // file at a time across all projects, so no test sees another's devices.
+    maxWorkers: 1,
   },
 });
