@@ -11,7 +11,10 @@ import { DEFAULT_IMAGES_DIR } from '../src/services/image-catalog.js';
  * the demo kernel and initramfs — timed to the guests' readiness lines, with no API, database or
  * job queue in between.
  */
-export async function baselineLab(index: number, accel: 'kvm' | 'tcg'): Promise<{ startedMs: number; readyMs: number; cleanup: () => Promise<void> }> {
+export async function baselineLab(
+  index: number,
+  accel: 'kvm' | 'tcg',
+): Promise<{ startedMs: number; readyMs: number; cleanup: () => Promise<void> }> {
   const started = Date.now();
   const dir = mkdtempSync(path.join(tmpdir(), `ctp-baseline-${index}-`));
   const bridge = `ctpxb${index}`;

@@ -30,14 +30,28 @@ const max = (values: number[]) => Math.max(...values);
 async function main(): Promise<void> {
   const images = demoImages();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-bench-'));
-  const config = { ...loadConfig({ CTP_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }), jwtSecret: 'bench-secret-0123456789abcdef0123456789', schedules: false, maxLabsPerUser: 100 };
+  const config = {
+    ...loadConfig({ CTP_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+    jwtSecret: 'bench-secret-0123456789abcdef0123456789',
+    schedules: false,
+    maxLabsPerUser: 100,
+  };
   const database = await openDatabase({});
-  const driver = new QemuDriver({ stateDir: path.join(dataDir, 'vms'), network: await chooseNetworkBackend(runCommand, path.join(dataDir, 'net')), probeKernel: images.attacker.kernel });
+  const driver = new QemuDriver({
+    stateDir: path.join(dataDir, 'vms'),
+    network: await chooseNetworkBackend(runCommand, path.join(dataDir, 'net')),
+    probeKernel: images.attacker.kernel,
+  });
   const host = await driver.probe();
   const services = createServices(config, database, { driver, images: createImageCatalog(DEFAULT_IMAGES_DIR) });
   const app = await buildApp(config, services);
   await services.startBackground();
-  await services.repositories.users.insert({ username: 'bench', role: 'student', passwordHash: await hashPassword('bench-password'), email: null });
+  await services.repositories.users.insert({
+    username: 'bench',
+    role: 'student',
+    passwordHash: await hashPassword('bench-password'),
+    email: null,
+  });
   const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'bench', password: 'bench-password' } });
   const headers = { authorization: `Bearer ${login.json().accessToken}` };
   const templateId = (await services.templates.ensureDemoTemplate()).id;

@@ -128,7 +128,9 @@ describe('labs on real QEMU', () => {
     attacker.close();
     expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${labA.id}/reset`, headers: alice.headers })).statusCode).toBe(202);
     await waitForLab(ctx, alice.headers, labA.id, (l) => l.status === 'running' && l.steps[0]!.name.startsWith('Revert'), 60_000);
+    // The initial snapshot is the fresh disk: the guest boots again, clean.
     const after = await serial(alice.headers, vmOf(labA, 'attacker').id);
+    await after.waitFor('CTP-READY attacker attacker', 90_000);
     const listing = await after.run('ls /root; echo listed');
     expect(listing).toContain('listed');
     expect(listing).not.toContain('damage');

@@ -41,8 +41,8 @@ describe('labs (memory driver, real jobs on the real database)', () => {
       'Create network lan',
       'Create VM attacker',
       'Create VM target',
-      'Start VMs',
       'Take initial snapshots',
+      'Start VMs',
     ]);
     expect(lab.steps.every((s) => s.status === 'done' && s.durationMs !== null)).toBe(true);
     expect(lab.progress).toEqual({ done: 5, total: 5, current: null });
@@ -53,9 +53,9 @@ describe('labs (memory driver, real jobs on the real database)', () => {
     expect(lab.networks).toEqual([{ name: 'lan', cidr: '10.0.0.0/24' }]);
     expect(new Date(lab.expiresAt!).getTime()).toBeGreaterThan(Date.now() + 119 * 60_000);
     // The hypervisor holds two running VMs with an initial snapshot; their names never leak.
-    expect([...ctx.driver.vms.values()].map((vm) => [vm.info.state, vm.snapshots.map((s) => s.name)])).toEqual([
-      ['running', ['initial']],
-      ['running', ['initial']],
+    expect([...ctx.driver.vms.values()].map((vm) => [vm.info.state, vm.snapshots.map((s) => [s.name, s.withMemory])])).toEqual([
+      ['running', [['initial', false]]],
+      ['running', [['initial', false]]],
     ]);
     expect(JSON.stringify(lab)).not.toMatch(/"l[0-9a-f]{16}-/);
   });

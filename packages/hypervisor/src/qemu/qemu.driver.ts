@@ -155,6 +155,8 @@ export class QemuDriver implements HypervisorDriver {
     if (state === 'paused') return this.resumeVm(name);
     const host = await this.probe();
     this.removeSockets(name);
+    // A new boot starts a new console history: scrollback shows this run of the VM only.
+    writeFileSync(this.file(name, 'serial.log'), '');
     const nicArgs: string[] = [];
     try {
       for (const [i, nic] of stored.spec.nics.entries()) {
