@@ -93,10 +93,14 @@ export interface HostInfo {
   notes: string[];
 }
 
-/** A base image: a disk (qcow2, raw, vmdk, vdi) or a direct-kernel-boot pair. Never modified. */
+/**
+ * A base image, never modified: a disk (qcow2, raw, vmdk, vdi), a direct-kernel-boot pair (QEMU),
+ * or an appliance (OVA/OVF, VirtualBox).
+ */
 export type BaseImage =
   | { kind: 'disk'; path: string; format: 'qcow2' | 'raw' | 'vmdk' | 'vdi' }
-  | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string };
+  | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string }
+  | { kind: 'appliance'; path: string };
 
 export interface NicSpec {
   /** Name of a network created with `createNetwork`. */

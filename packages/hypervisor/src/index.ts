@@ -8,3 +8,8 @@ export * from './network/choose-network.js';
 export * from './network/names.js';
 export * from './qemu/qemu.driver.js';
 export * from './fake/fake.driver.js';
+export * from './virtualbox/virtualbox.driver.js';
+export * from './virtualbox/vbox-cli.js';
+export * from './virtualbox/machine-readable.parser.js';
+export * from './virtualbox/list-vms.parser.js';
+export * from './virtualbox/snapshot-list.parser.js';

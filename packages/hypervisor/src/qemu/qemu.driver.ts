@@ -132,6 +132,11 @@ export class QemuDriver implements HypervisorDriver {
         await this.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', spec.image.path, '-F', spec.image.format, disk], {
           timeoutMs: QEMU_IMG_TIMEOUT,
         });
+      } else if (spec.image.kind === 'appliance') {
+        throw new HypervisorError(
+          'unsupported',
+          'the qemu driver does not boot OVA/OVF appliances; convert their disk with the image store',
+        );
       } else {
         for (const file of [spec.image.kernel, spec.image.initrd]) {
           if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);

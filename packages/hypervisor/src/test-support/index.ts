@@ -2,3 +2,4 @@
 export * from './demo-images.js';
 export * from './host.js';
 export * from './serial.js';
+export * from './scripted-runner.js';
