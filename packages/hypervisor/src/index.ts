@@ -13,3 +13,4 @@ export * from './virtualbox/vbox-cli.js';
 export * from './virtualbox/machine-readable.parser.js';
 export * from './virtualbox/list-vms.parser.js';
 export * from './virtualbox/snapshot-list.parser.js';
+export * from './images/image.store.js';
