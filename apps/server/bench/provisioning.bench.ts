@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   });
   const host = await driver.probe();
   const services = createServices(config, database, { driver, images: createImageCatalog(DEFAULT_IMAGES_DIR) });
-  const app = await buildApp(config, services);
+  const app = await buildApp(config, services, false, { webDist: false });
   await services.startBackground();
   await services.repositories.users.insert({
     username: 'bench',

@@ -11,6 +11,7 @@ import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -39,6 +40,7 @@ export async function buildApp(
   config: Config,
   services: Services,
   logger: FastifyServerOptions['logger'] = false,
+  options: { webDist?: string | false } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
@@ -114,5 +116,6 @@ export async function buildApp(
     },
     { prefix: API_PREFIX },
   );
+  if (options.webDist !== false) await registerWebApp(app, options.webDist);
   return app;
 }

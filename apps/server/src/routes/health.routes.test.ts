@@ -18,7 +18,7 @@ describe('health', () => {
   it('answers 503 when the database does not', async () => {
     const broken = { ...ctx.services, database: { ...ctx.services.database, ping: () => Promise.reject(new Error('down')) } };
     const { buildApp } = await import('../app.js');
-    const app = await buildApp(ctx.config, broken);
+    const app = await buildApp(ctx.config, broken, false, { webDist: false });
     const ready = await app.inject('/readyz');
     expect(ready.statusCode).toBe(503);
     expect(ready.json().status).toBe('not_ready');

@@ -30,7 +30,7 @@ export interface TestContext {
 /** A fresh app on the shared, emptied test database. */
 export async function createTestApp(
   overrides: Partial<Config> = {},
-  options: { background?: boolean; infra?: Partial<Infrastructure> } = {},
+  options: { background?: boolean; infra?: Partial<Infrastructure>; webDist?: string | false } = {},
 ): Promise<TestContext> {
   await resetDatabase();
   const config: Config = {
@@ -41,7 +41,7 @@ export async function createTestApp(
   };
   const driver = new FakeDriver();
   const services = createServices(config, await testDatabase(), { driver, images: createImageCatalog(fakeImagesDir), ...options.infra });
-  const app = await buildApp(config, services);
+  const app = await buildApp(config, services, false, { webDist: options.webDist ?? false });
   await app.ready();
   if (options.background) await services.startBackground();
   return {

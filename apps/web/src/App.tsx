@@ -1,0 +1,98 @@
+import LinearProgress from '@mui/material/LinearProgress';
+import { lazy, Suspense, useEffect } from 'react';
+import { Navigate, Route, Routes } from 'react-router';
+import { refreshSession } from './api/base-query.js';
+import { useLiveEvents } from './api/live-events.js';
+import { signedIn, signedOut } from './api/session.slice.js';
+import { useAppDispatch, useAppSelector } from './api/store.js';
+import { AppShell } from './components/AppShell.js';
+import { RequireRole } from './components/RequireRole.js';
+import { LoginPage } from './pages/LoginPage.js';
+
+// Pages load by route, so a student never downloads the admin pages or the consoles up front.
+const DashboardPage = lazy(() => import('./pages/DashboardPage.js').then((m) => ({ default: m.DashboardPage })));
+const CatalogPage = lazy(() => import('./pages/CatalogPage.js').then((m) => ({ default: m.CatalogPage })));
+const LabPage = lazy(() => import('./pages/LabPage.js').then((m) => ({ default: m.LabPage })));
+const ConsolePage = lazy(() => import('./pages/ConsolePage.js').then((m) => ({ default: m.ConsolePage })));
+const UsersPage = lazy(() => import('./pages/admin/UsersPage.js').then((m) => ({ default: m.UsersPage })));
+const AuditPage = lazy(() => import('./pages/admin/AuditPage.js').then((m) => ({ default: m.AuditPage })));
+const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => ({ default: m.SystemPage })));
+const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
+const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
+const TemplateEditorPage = lazy(() => import('./pages/staff/TemplateEditorPage.js').then((m) => ({ default: m.TemplateEditorPage })));
+
+/** Routes by role; the session is restored from the refresh cookie on load. */
+export function App() {
+  const dispatch = useAppDispatch();
+  const { user, restoring } = useAppSelector((s) => s.session);
+  useEffect(() => {
+    void refreshSession().then((session) =>
+      dispatch(session ? signedIn({ accessToken: session.accessToken, user: session.user }) : signedOut()),
+    );
+  }, [dispatch]);
+  useLiveEvents();
+  if (restoring) return <LinearProgress aria-label="loading" />;
+  if (!user) return <LoginPage />;
+  const staff = ['instructor', 'admin'] as const;
+  return (
+    <AppShell>
+      <Suspense fallback={<LinearProgress aria-label="loading" />}>
+        <Routes>
+          <Route path="/" element={<DashboardPage />} />
+          <Route path="/catalog" element={<CatalogPage />} />
+          <Route path="/labs/:labId" element={<LabPage />} />
+          <Route path="/labs/:labId/vms/:vmId/console" element={<ConsolePage />} />
+          <Route
+            path="/staff/labs"
+            element={
+              <RequireRole roles={[...staff]}>
+                <AllLabsPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/staff/templates"
+            element={
+              <RequireRole roles={[...staff]}>
+                <TemplatesPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/staff/templates/:templateId"
+            element={
+              <RequireRole roles={[...staff]}>
+                <TemplateEditorPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/admin/users"
+            element={
+              <RequireRole roles={['admin']}>
+                <UsersPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/admin/audit"
+            element={
+              <RequireRole roles={['admin']}>
+                <AuditPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/admin/system"
+            element={
+              <RequireRole roles={[...staff]}>
+                <SystemPage />
+              </RequireRole>
+            }
+          />
+          <Route path="*" element={<Navigate to="/" replace />} />
+        </Routes>
+      </Suspense>
+    </AppShell>
+  );
+}

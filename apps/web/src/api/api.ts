@@ -1,0 +1,140 @@
+import { createApi } from '@reduxjs/toolkit/query/react';
+import type {
+  AuditList,
+  ConsoleTicket,
+  EventTicket,
+  CreateUserBody,
+  Lab,
+  LabDetail,
+  LabList,
+  Snapshot,
+  SystemInfo,
+  Template,
+  TemplateList,
+  TokenResponse,
+  UpdateUserBody,
+  User,
+  UserList,
+} from '@ctp/contracts';
+import { baseQuery } from './base-query.js';
+
+type Query = Record<string, string | number | boolean | undefined>;
+const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined && v !== ''));
+
+/** The whole REST API as RTK Query endpoints; live events invalidate the tags below. */
+export const api = createApi({
+  reducerPath: 'api',
+  baseQuery,
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot'],
+  endpoints: (build) => ({
+    login: build.mutation<TokenResponse, { username: string; password: string }>({
+      query: (body) => ({ url: '/auth/login', method: 'POST', body }),
+    }),
+    logout: build.mutation<void, void>({ query: () => ({ url: '/auth/logout', method: 'POST' }) }),
+
+    templates: build.query<TemplateList, Query | void>({
+      query: (q) => ({ url: '/templates', params: clean(q ?? {}) }),
+      providesTags: ['Template'],
+    }),
+    template: build.query<Template, string>({
+      query: (id) => `/templates/${id}`,
+      providesTags: (_r, _e, id) => [{ type: 'Template', id }],
+    }),
+    createTemplate: build.mutation<Template, string>({
+      query: (yaml) => ({ url: '/templates', method: 'POST', body: yaml, headers: { 'content-type': 'application/yaml' } }),
+      invalidatesTags: ['Template'],
+    }),
+    updateTemplate: build.mutation<Template, { id: string; yaml: string }>({
+      query: ({ id, yaml }) => ({ url: `/templates/${id}`, method: 'PUT', body: yaml, headers: { 'content-type': 'application/yaml' } }),
+      invalidatesTags: ['Template'],
+    }),
+    setTemplateStatus: build.mutation<Template, { id: string; action: 'publish' | 'archive' }>({
+      query: ({ id, action }) => ({ url: `/templates/${id}/${action}`, method: 'POST' }),
+      invalidatesTags: ['Template'],
+    }),
+    exportTemplate: build.query<string, string>({
+      query: (id) => ({ url: `/templates/${id}/export`, responseHandler: 'text' }),
+      providesTags: (_r, _e, id) => [{ type: 'Template', id }],
+    }),
+
+    labs: build.query<LabList, Query | void>({
+      query: (q) => ({ url: '/labs', params: clean(q ?? {}) }),
+      providesTags: ['LabList'],
+    }),
+    lab: build.query<LabDetail, string>({ query: (id) => `/labs/${id}`, providesTags: (_r, _e, id) => [{ type: 'Lab', id }] }),
+    startLab: build.mutation<Lab, string>({
+      query: (templateId) => ({ url: '/labs', method: 'POST', body: { templateId } }),
+      invalidatesTags: ['LabList', 'System'],
+    }),
+    labAction: build.mutation<Lab, { id: string; action: 'start' | 'stop' | 'reset' | 'delete' }>({
+      query: ({ id, action }) =>
+        action === 'delete' ? { url: `/labs/${id}`, method: 'DELETE' } : { url: `/labs/${id}/${action}`, method: 'POST' },
+      invalidatesTags: (_r, _e, { id }) => [{ type: 'Lab', id }, 'LabList'],
+    }),
+    extendLab: build.mutation<Lab, { id: string; minutes: number }>({
+      query: ({ id, minutes }) => ({ url: `/labs/${id}/extend`, method: 'POST', body: { minutes } }),
+      invalidatesTags: (_r, _e, { id }) => [{ type: 'Lab', id }, 'LabList'],
+    }),
+    vmAction: build.mutation<void, { labId: string; vmId: string; action: 'start' | 'stop' | 'reboot' }>({
+      query: ({ vmId, action }) => ({ url: `/vms/${vmId}/${action}`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Lab', id: labId }],
+    }),
+    snapshots: build.query<Snapshot[], string>({
+      query: (vmId) => `/vms/${vmId}/snapshots`,
+      providesTags: (_r, _e, vmId) => [{ type: 'Snapshot', id: vmId }],
+    }),
+    revertVm: build.mutation<void, { labId: string; vmId: string; snapshot: string }>({
+      query: ({ vmId, snapshot }) => ({ url: `/vms/${vmId}/snapshots/${snapshot}/revert`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId, vmId }) => [
+        { type: 'Lab', id: labId },
+        { type: 'Snapshot', id: vmId },
+      ],
+    }),
+
+    users: build.query<UserList, Query | void>({ query: (q) => ({ url: '/users', params: clean(q ?? {}) }), providesTags: ['User'] }),
+    createUser: build.mutation<User, CreateUserBody>({
+      query: (body) => ({ url: '/users', method: 'POST', body }),
+      invalidatesTags: ['User', 'Audit'],
+    }),
+    updateUser: build.mutation<User, { id: string; changes: UpdateUserBody }>({
+      query: ({ id, changes }) => ({ url: `/users/${id}`, method: 'PATCH', body: changes }),
+      invalidatesTags: ['User', 'Audit'],
+    }),
+    resetPassword: build.mutation<void, { id: string; password: string }>({
+      query: ({ id, password }) => ({ url: `/users/${id}/password`, method: 'POST', body: { password } }),
+      invalidatesTags: ['Audit'],
+    }),
+    audit: build.query<AuditList, Query | void>({ query: (q) => ({ url: '/audit', params: clean(q ?? {}) }), providesTags: ['Audit'] }),
+    system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
+    eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
+    consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
+      query: ({ vmId, kind }) => ({ url: `/vms/${vmId}/console-tickets`, method: 'POST', body: { kind } }),
+    }),
+  }),
+});
+
+export const {
+  useLoginMutation,
+  useLogoutMutation,
+  useTemplatesQuery,
+  useTemplateQuery,
+  useCreateTemplateMutation,
+  useUpdateTemplateMutation,
+  useSetTemplateStatusMutation,
+  useExportTemplateQuery,
+  useLabsQuery,
+  useLabQuery,
+  useStartLabMutation,
+  useLabActionMutation,
+  useExtendLabMutation,
+  useVmActionMutation,
+  useSnapshotsQuery,
+  useRevertVmMutation,
+  useUsersQuery,
+  useCreateUserMutation,
+  useUpdateUserMutation,
+  useResetPasswordMutation,
+  useAuditQuery,
+  useSystemQuery,
+  useConsoleTicketMutation,
+} = api;

@@ -1,0 +1,66 @@
+import { useEffect } from 'react';
+import type { EventTicket, LabEvent } from '@ctp/contracts';
+import { api } from './api.js';
+import { liveChanged } from './session.slice.js';
+import { useAppDispatch, useAppSelector } from './store.js';
+
+export type ExpiryListener = (event: LabEvent) => void;
+const expiryListeners = new Set<ExpiryListener>();
+
+/** Subscribes to `lab.expiring` events (the countdown warns with them). */
+export function onExpiryWarning(listener: ExpiryListener): () => void {
+  expiryListeners.add(listener);
+  return () => expiryListeners.delete(listener);
+}
+
+/**
+ * Keeps the API cache live: a WebSocket of lab events (opened with a single-use ticket) that
+ * invalidates the labs it names, reconnecting with backoff; after a reconnect everything is
+ * refetched, so nothing missed stays stale.
+ */
+export function useLiveEvents(): void {
+  const dispatch = useAppDispatch();
+  const token = useAppSelector((s) => s.session.accessToken);
+  const signedIn = token !== null;
+  useEffect(() => {
+    if (!signedIn) return;
+    let socket: WebSocket | undefined;
+    let stopped = false;
+    let attempt = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const connect = async () => {
+      try {
+        const ticket: EventTicket = await dispatch(api.endpoints.eventTicket.initiate()).unwrap();
+        if (stopped) return;
+        const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
+        socket = new WebSocket(`${scheme}://${window.location.host}${ticket.url}`);
+        socket.onopen = () => {
+          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System']));
+          attempt = 0;
+          dispatch(liveChanged(true));
+        };
+        socket.onmessage = (message) => {
+          const event = JSON.parse(String(message.data)) as LabEvent | { type: 'ready' };
+          if (!('labId' in event)) return;
+          dispatch(api.util.invalidateTags([{ type: 'Lab', id: event.labId }, 'LabList', 'System']));
+          if (event.type === 'lab.expiring') for (const listener of expiryListeners) listener(event);
+        };
+        socket.onclose = () => retry();
+      } catch {
+        retry();
+      }
+    };
+    const retry = () => {
+      dispatch(liveChanged(false));
+      if (stopped) return;
+      const delay = Math.min(30_000, 500 * 2 ** attempt++);
+      timer = setTimeout(() => void connect(), delay);
+    };
+    void connect();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      socket?.close();
+    };
+  }, [signedIn, dispatch]);
+}

@@ -1,0 +1,74 @@
+import AppBar from '@mui/material/AppBar';
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import Chip from '@mui/material/Chip';
+import Container from '@mui/material/Container';
+import Snackbar from '@mui/material/Snackbar';
+import Toolbar from '@mui/material/Toolbar';
+import Typography from '@mui/material/Typography';
+import { useEffect, useState, type ReactNode } from 'react';
+import { NavLink } from 'react-router';
+import type { Role } from '@ctp/contracts';
+import { useLogoutMutation } from '../api/api.js';
+import { onExpiryWarning } from '../api/live-events.js';
+import { signedOut } from '../api/session.slice.js';
+import { useAppDispatch, useAppSelector } from '../api/store.js';
+
+const NAV: { to: string; label: string; roles: Role[] }[] = [
+  { to: '/', label: 'My labs', roles: ['student', 'instructor', 'admin'] },
+  { to: '/catalog', label: 'Catalog', roles: ['student', 'instructor', 'admin'] },
+  { to: '/staff/labs', label: 'All labs', roles: ['instructor', 'admin'] },
+  { to: '/staff/templates', label: 'Templates', roles: ['instructor', 'admin'] },
+  { to: '/admin/users', label: 'Users', roles: ['admin'] },
+  { to: '/admin/audit', label: 'Audit', roles: ['admin'] },
+  { to: '/admin/system', label: 'System', roles: ['instructor', 'admin'] },
+];
+
+/** The frame of every page: navigation by role, who is signed in, live status, expiry warnings. */
+export function AppShell({ children }: { children: ReactNode }) {
+  const user = useAppSelector((s) => s.session.user)!;
+  const live = useAppSelector((s) => s.session.live);
+  const dispatch = useAppDispatch();
+  const [logout] = useLogoutMutation();
+  const [warning, setWarning] = useState<string | null>(null);
+  useEffect(
+    () =>
+      onExpiryWarning((event) => setWarning(`A lab expires in ${String(event.data.minutesLeft)} minutes — extend it or save your work.`)),
+    [],
+  );
+  return (
+    <Box>
+      <AppBar position="static">
+        <Toolbar sx={{ gap: 1, flexWrap: 'wrap' }}>
+          <Typography variant="h6" component="div" sx={{ mr: 2 }}>
+            Cyber Training Platform
+          </Typography>
+          <Box component="nav" aria-label="main" sx={{ display: 'flex', gap: 0.5, flexGrow: 1, flexWrap: 'wrap' }}>
+            {NAV.filter((item) => item.roles.includes(user.role)).map((item) => (
+              <Button key={item.to} component={NavLink} to={item.to} end color="inherit">
+                {item.label}
+              </Button>
+            ))}
+          </Box>
+          <Chip size="small" color={live ? 'success' : 'warning'} label={live ? 'live' : 'offline — reconnecting'} aria-live="polite" />
+          <Typography variant="body2" aria-label="signed in as">
+            {user.username} ({user.role})
+          </Typography>
+          <Button
+            color="inherit"
+            onClick={async () => {
+              await logout().catch(() => {});
+              dispatch(signedOut());
+            }}
+          >
+            Sign out
+          </Button>
+        </Toolbar>
+      </AppBar>
+      <Container maxWidth="lg" sx={{ py: 3 }} component="main">
+        {children}
+      </Container>
+      <Snackbar open={warning !== null} autoHideDuration={15_000} onClose={() => setWarning(null)} message={warning} />
+    </Box>
+  );
+}

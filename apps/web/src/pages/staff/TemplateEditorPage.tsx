@@ -1,0 +1,140 @@
+import Alert from '@mui/material/Alert';
+import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
+import Stack from '@mui/material/Stack';
+import Typography from '@mui/material/Typography';
+import { useEffect, useMemo, useState } from 'react';
+import { useNavigate, useParams } from 'react-router';
+import { useCreateTemplateMutation, useExportTemplateQuery, useUpdateTemplateMutation } from '../../api/api.js';
+import { errorMessage } from '../../api/base-query.js';
+import { LabTopology } from '../../components/LabTopology.js';
+import { previewFromYaml } from './template-preview.js';
+
+const STARTER = `version: 1
+title: My lab
+description: What the students do here.
+lifetimeMinutes: 120
+networks:
+  - name: lan
+    cidr: 10.0.0.0/24
+vms:
+  - name: attacker
+    image: demo-attacker
+    nics:
+      - network: lan
+        address: 10.0.0.10
+  - name: target
+    image: demo-target
+    nics:
+      - network: lan
+        address: 10.0.0.20
+`;
+
+type Problem = { field?: string; message: string; line?: number };
+
+/** The YAML editor: the server's validation errors shown at their lines, and a live topology preview. */
+export function TemplateEditorPage() {
+  const { templateId } = useParams();
+  const isNew = !templateId || templateId === 'new';
+  const exported = useExportTemplateQuery(templateId ?? '', { skip: isNew });
+  const [source, setSource] = useState(isNew ? STARTER : '');
+  useEffect(() => {
+    if (!isNew && exported.data !== undefined) setSource(exported.data);
+  }, [isNew, exported.data]);
+  const [create, created] = useCreateTemplateMutation();
+  const [update, updated] = useUpdateTemplateMutation();
+  const [saved, setSaved] = useState(false);
+  const navigate = useNavigate();
+  const error = created.error ?? updated.error;
+  const problems: Problem[] = (error as { data?: { error?: { details?: Problem[] } } } | undefined)?.data?.error?.details ?? [];
+  const byLine = new Map<number, Problem[]>();
+  for (const p of problems) if (p.line) byLine.set(p.line, [...(byLine.get(p.line) ?? []), p]);
+  const preview = useMemo(() => previewFromYaml(source), [source]);
+  const lines = source.split('\n');
+
+  const save = async () => {
+    setSaved(false);
+    const result = isNew ? await create(source) : await update({ id: templateId!, yaml: source });
+    if ('data' in result && result.data) {
+      setSaved(true);
+      if (isNew) void navigate(`/staff/templates/${result.data.id}`);
+    }
+  };
+
+  return (
+    <Stack spacing={2}>
+      <Stack direction="row" spacing={2} sx={{ alignItems: 'center' }}>
+        <Typography variant="h4" component="h1" sx={{ flexGrow: 1 }}>
+          {isNew ? 'New template' : 'Edit template'}
+        </Typography>
+        <Button variant="contained" onClick={save}>
+          {isNew ? 'Create' : 'Save new version'}
+        </Button>
+      </Stack>
+      {error !== undefined && (
+        <Alert severity="error" role="alert">
+          {errorMessage(error)}
+        </Alert>
+      )}
+      {saved && <Alert severity="success">Saved. Labs already started keep their version.</Alert>}
+      <Stack direction={{ xs: 'column', md: 'row' }} spacing={2}>
+        <Box sx={{ flex: 1, display: 'flex', fontFamily: 'monospace', fontSize: 13, border: 1, borderColor: 'divider' }}>
+          <Box
+            aria-hidden
+            sx={{
+              bgcolor: 'grey.100',
+              color: 'text.secondary',
+              textAlign: 'right',
+              px: 1,
+              userSelect: 'none',
+              lineHeight: '20px',
+              pt: '8px',
+            }}
+          >
+            {lines.map((_, i) => (
+              <div key={i} style={{ color: byLine.has(i + 1) ? '#d32f2f' : undefined, fontWeight: byLine.has(i + 1) ? 700 : undefined }}>
+                {i + 1}
+              </div>
+            ))}
+          </Box>
+          <textarea
+            aria-label="template YAML"
+            value={source}
+            spellCheck={false}
+            onChange={(e) => setSource(e.target.value)}
+            style={{
+              flex: 1,
+              minHeight: 420,
+              border: 0,
+              outline: 'none',
+              resize: 'vertical',
+              fontFamily: 'inherit',
+              fontSize: 'inherit',
+              lineHeight: '20px',
+              padding: 8,
+            }}
+          />
+        </Box>
+        <Stack sx={{ flex: 1 }} spacing={1}>
+          {problems.length > 0 && (
+            <Box component="ul" aria-label="problems" sx={{ m: 0, pl: 2, color: 'error.main' }}>
+              {problems.map((p, i) => (
+                <li key={i}>
+                  {p.line ? `Line ${p.line}: ` : ''}
+                  {p.field ? `${p.field}: ` : ''}
+                  {p.message}
+                </li>
+              ))}
+            </Box>
+          )}
+          <Typography variant="subtitle2">Preview</Typography>
+          {preview ? (
+            <LabTopology lab={preview} />
+          ) : (
+            <Typography color="text.secondary">The preview appears once the YAML parses.</Typography>
+          )}
+        </Stack>
+      </Stack>
+    </Stack>
+  );
+}
