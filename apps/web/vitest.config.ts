@@ -9,6 +9,7 @@ export default defineProject({
     name: 'web',
     include: ['src/**/*.test.tsx', 'src/**/*.test.ts', 'e2e/**/*.test.ts'],
     environment: 'jsdom',
+    setupFiles: ['./src/test-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
   },

@@ -72,6 +72,8 @@ export const labTemplates = pgTable(
     description: text('description').notNull().default(''),
     // The current version's config; every version is also kept in lab_template_versions.
     config: jsonb('config').notNull(),
+    // The current version as its author wrote it (YAML, comments and order kept), for export and editing.
+    source: text('source').notNull().default(''),
     version: integer('version').notNull().default(1),
     status: text('status').notNull().default('draft'),
     ownerId: uuid('owner_id').references(() => users.id, { onDelete: 'set null' }),
@@ -93,6 +95,7 @@ export const labTemplateVersions = pgTable(
       .references(() => labTemplates.id, { onDelete: 'cascade' }),
     version: integer('version').notNull(),
     config: jsonb('config').notNull(),
+    source: text('source').notNull().default(''),
     createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
   },

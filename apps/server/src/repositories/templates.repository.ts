@@ -24,12 +24,15 @@ export class TemplatesRepository {
     name: string;
     description: string;
     config: unknown;
+    source: string;
     ownerId: string | null;
     status?: TemplateStatus;
   }): Promise<TemplateRow> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx.insert(labTemplates).values(values).returning();
-      await tx.insert(labTemplateVersions).values({ templateId: row!.id, version: 1, config: values.config, createdBy: values.ownerId });
+      await tx
+        .insert(labTemplateVersions)
+        .values({ templateId: row!.id, version: 1, config: values.config, source: values.source, createdBy: values.ownerId });
       return row!;
     });
   }
@@ -37,18 +40,25 @@ export class TemplatesRepository {
   /** Stores a new version and makes it current. */
   async addVersion(
     id: string,
-    values: { name: string; description: string; config: unknown; createdBy: string },
+    values: { name: string; description: string; config: unknown; source: string; createdBy: string },
   ): Promise<TemplateRow | undefined> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx
         .update(labTemplates)
-        .set({ ...values, version: sql`${labTemplates.version} + 1`, updatedAt: new Date() })
+        .set({
+          name: values.name,
+          description: values.description,
+          config: values.config,
+          source: values.source,
+          version: sql`${labTemplates.version} + 1`,
+          updatedAt: new Date(),
+        })
         .where(eq(labTemplates.id, id))
         .returning();
       if (!row) return undefined;
       await tx
         .insert(labTemplateVersions)
-        .values({ templateId: id, version: row.version, config: values.config, createdBy: values.createdBy });
+        .values({ templateId: id, version: row.version, config: values.config, source: values.source, createdBy: values.createdBy });
       return row;
     });
   }

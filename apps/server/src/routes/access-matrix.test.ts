@@ -186,6 +186,7 @@ describe('access-control matrix', () => {
       name: 'Draft',
       description: '',
       config: DEMO_TEMPLATE,
+      source: '',
       ownerId: instructorId,
     });
     const published = await ctx.services.templates.ensureDemoTemplate();

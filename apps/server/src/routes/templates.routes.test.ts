@@ -111,6 +111,15 @@ describe('templates', () => {
     const exported = await ctx.app.inject({ url: `/api/v1/templates/${template.id}/export`, headers: student.headers });
     expect(exported.headers['content-type']).toMatch(/application\/yaml/);
     expect(exported.body).toContain('title: Network basics 2');
+    // An uploaded YAML comes back as written: comments and key order kept.
+    const commented = `# our web lab\n${stringify(DEMO_TEMPLATE)}`;
+    await ctx.app.inject({
+      method: 'PUT',
+      url: `/api/v1/templates/${template.id}`,
+      headers: { ...teacher.headers, 'content-type': 'application/yaml' },
+      payload: commented,
+    });
+    expect((await ctx.app.inject({ url: `/api/v1/templates/${template.id}/export`, headers: teacher.headers })).body).toBe(commented);
     const archived = await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${template.id}/archive`, headers: teacher.headers });
     expect(archived.json().status).toBe('archived');
     const refused = await ctx.app.inject({

@@ -12,7 +12,8 @@ export interface ImageCatalog {
 /** The repository's `images/build`, where `scripts/build-demo-images.sh` writes the demo guests. */
 export const DEFAULT_IMAGES_DIR = path.resolve(fileURLToPath(new URL('../../../../images/build', import.meta.url)));
 
-const DEMO_CMDLINE = 'console=ttyS0 quiet panic=-1';
+// Kernel messages on the screen too (tty0); the last console, the serial port, gets the shell.
+const DEMO_CMDLINE = 'console=tty0 console=ttyS0 quiet panic=-1';
 
 /**
  * The demo guests (a Debian cloud kernel and a busybox initramfs per role) as base images

@@ -33,6 +33,11 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
   ],
 };
 
+/** The text to keep for export: the uploaded YAML itself, or YAML made from a JSON body. */
+function sourceOf(input: unknown, config: LabTemplateConfig): string {
+  return typeof input === 'string' ? input : toYaml(config);
+}
+
 /** Lab templates: write, version, publish, archive, export; students read published ones. */
 export class TemplateService {
   constructor(
@@ -69,7 +74,13 @@ export class TemplateService {
   async create(actor: Actor, input: unknown): Promise<Template> {
     authorize(actor, 'template.create');
     const config = this.validate(input);
-    const row = await this.templates.create({ name: config.title, description: config.description ?? '', config, ownerId: actor.id });
+    const row = await this.templates.create({
+      name: config.title,
+      description: config.description ?? '',
+      config,
+      source: sourceOf(input, config),
+      ownerId: actor.id,
+    });
     return presentTemplate(row);
   }
 
@@ -83,6 +94,7 @@ export class TemplateService {
       name: config.title,
       description: config.description ?? '',
       config,
+      source: sourceOf(input, config),
       createdBy: actor.id,
     });
     if (!row) throw notFound('Template');
@@ -97,10 +109,10 @@ export class TemplateService {
     return presentTemplate(row!);
   }
 
-  /** The template's current version as YAML, ready to edit and upload again. */
+  /** The template's current version as YAML, as its author wrote it, ready to edit and upload again. */
   async export(actor: Actor, id: string): Promise<string> {
     const row = await this.readable(actor, id);
-    return toYaml(row.config);
+    return row.source || toYaml(row.config);
   }
 
   /** Installs the demo template at first start (published, owned by nobody). */
@@ -111,6 +123,7 @@ export class TemplateService {
       name: DEMO_TEMPLATE.title,
       description: DEMO_TEMPLATE.description ?? '',
       config: DEMO_TEMPLATE,
+      source: toYaml(DEMO_TEMPLATE),
       ownerId: null,
       status: 'published',
     });

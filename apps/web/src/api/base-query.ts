@@ -2,8 +2,11 @@ import { fetchBaseQuery, type BaseQueryFn, type FetchArgs, type FetchBaseQueryEr
 import type { TokenResponse } from '@ctp/contracts';
 import { signedIn, signedOut, type SessionState } from './session.slice.js';
 
+// Absolute, so that requests can be built outside a page too (tests, workers).
+const API_BASE = `${globalThis.location?.origin ?? ''}/api/v1`;
+
 const raw = fetchBaseQuery({
-  baseUrl: '/api/v1',
+  baseUrl: API_BASE,
   credentials: 'include',
   prepareHeaders: (headers, { getState }) => {
     const token = (getState() as { session: SessionState }).session.accessToken;
@@ -17,7 +20,7 @@ let refreshing: Promise<TokenResponse | null> | null = null;
 
 /** Asks the server for a new access token with the refresh cookie; null when the session is over. */
 export function refreshSession(fetchImpl: typeof fetch = fetch): Promise<TokenResponse | null> {
-  refreshing ??= fetchImpl('/api/v1/auth/refresh', { method: 'POST', credentials: 'include' })
+  refreshing ??= fetchImpl(`${API_BASE}/auth/refresh`, { method: 'POST', credentials: 'include' })
     .then(async (response) => (response.ok ? ((await response.json()) as TokenResponse) : null))
     .catch(() => null)
     .finally(() => {

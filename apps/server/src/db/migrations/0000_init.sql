@@ -59,6 +59,7 @@ CREATE TABLE "lab_template_versions" (
 	"template_id" uuid NOT NULL,
 	"version" integer NOT NULL,
 	"config" jsonb NOT NULL,
+	"source" text DEFAULT '' NOT NULL,
 	"created_by" uuid,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "lab_template_versions_template_id_version_pk" PRIMARY KEY("template_id","version")
@@ -69,6 +70,7 @@ CREATE TABLE "lab_templates" (
 	"name" text NOT NULL,
 	"description" text DEFAULT '' NOT NULL,
 	"config" jsonb NOT NULL,
+	"source" text DEFAULT '' NOT NULL,
 	"version" integer DEFAULT 1 NOT NULL,
 	"status" text DEFAULT 'draft' NOT NULL,
 	"owner_id" uuid,

@@ -102,12 +102,15 @@ export function TemplateEditorPage() {
             value={source}
             spellCheck={false}
             onChange={(e) => setSource(e.target.value)}
+            // As tall as its text, so that the line numbers beside it stay aligned.
+            rows={lines.length + 1}
+            wrap="off"
             style={{
               flex: 1,
-              minHeight: 420,
               border: 0,
               outline: 'none',
-              resize: 'vertical',
+              resize: 'none',
+              overflowY: 'hidden',
               fontFamily: 'inherit',
               fontSize: 'inherit',
               lineHeight: '20px',
