@@ -4,13 +4,16 @@ import { api } from './api.js';
 import { liveChanged } from './session.slice.js';
 import { useAppDispatch, useAppSelector } from './store.js';
 
-export type ExpiryListener = (event: LabEvent) => void;
-const expiryListeners = new Set<ExpiryListener>();
+export type NoticeListener = (event: LabEvent) => void;
+const noticeListeners = new Set<NoticeListener>();
 
-/** Subscribes to `lab.expiring` events (the countdown warns with them). */
-export function onExpiryWarning(listener: ExpiryListener): () => void {
-  expiryListeners.add(listener);
-  return () => expiryListeners.delete(listener);
+/** Events worth telling the user about at once, wherever they are in the app. */
+const NOTICES = new Set(['lab.expiring', 'console.watching']);
+
+/** Subscribes to notices: `lab.expiring` (time is running out) and `console.watching` (staff watch a console). */
+export function onNotice(listener: NoticeListener): () => void {
+  noticeListeners.add(listener);
+  return () => noticeListeners.delete(listener);
 }
 
 /**
@@ -43,7 +46,7 @@ export function useLiveEvents(): void {
           const event = JSON.parse(String(message.data)) as LabEvent | { type: 'ready' };
           if (!('labId' in event)) return;
           dispatch(api.util.invalidateTags([{ type: 'Lab', id: event.labId }, 'LabList', 'System']));
-          if (event.type === 'lab.expiring') for (const listener of expiryListeners) listener(event);
+          if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);
         };
         socket.onclose = () => retry();
       } catch {

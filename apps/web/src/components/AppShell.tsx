@@ -10,7 +10,7 @@ import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink } from 'react-router';
 import type { Role } from '@ctp/contracts';
 import { useLogoutMutation } from '../api/api.js';
-import { onExpiryWarning } from '../api/live-events.js';
+import { onNotice } from '../api/live-events.js';
 import { signedOut } from '../api/session.slice.js';
 import { useAppDispatch, useAppSelector } from '../api/store.js';
 
@@ -33,8 +33,18 @@ export function AppShell({ children }: { children: ReactNode }) {
   const [warning, setWarning] = useState<string | null>(null);
   useEffect(
     () =>
-      onExpiryWarning((event) => setWarning(`A lab expires in ${String(event.data.minutesLeft)} minutes — extend it or save your work.`)),
-    [],
+      onNotice((event) => {
+        const d = event.data;
+        if (event.type === 'lab.expiring') setWarning(`A lab expires in ${String(d.minutesLeft)} minutes — extend it or save your work.`);
+        else if (d.watcher !== user.username) {
+          setWarning(
+            d.watching
+              ? `${String(d.watcher)} is watching the ${String(d.kind)} console of ${String(d.vm)}.`
+              : `${String(d.watcher)} stopped watching ${String(d.vm)}.`,
+          );
+        }
+      }),
+    [user.username],
   );
   return (
     <Box>

@@ -102,9 +102,22 @@ export function ConsolePage() {
           {state}
         </Typography>
         {kind === 'vnc' && (
-          <Button size="small" onClick={() => rfbRef.current?.sendCtrlAltDel()} disabled={readOnly}>
-            Ctrl-Alt-Del
-          </Button>
+          <>
+            <Button size="small" onClick={() => rfbRef.current?.sendCtrlAltDel()} disabled={readOnly}>
+              Ctrl-Alt-Del
+            </Button>
+            <Button
+              size="small"
+              disabled={readOnly}
+              onClick={async () => {
+                // The guest's clipboard gets the browser's (noVNC sends it over RFB).
+                const text = await navigator.clipboard?.readText().catch(() => null);
+                if (text) rfbRef.current?.clipboardPasteFrom(text);
+              }}
+            >
+              Send clipboard
+            </Button>
+          </>
         )}
         <Button size="small" component={Link} to={`/labs/${labId}`}>
           Back to the lab
