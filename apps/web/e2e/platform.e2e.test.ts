@@ -141,11 +141,13 @@ describe('the platform in a real browser', () => {
     await page.screenshot({ path: path.join(shots, 'student-lab.png') });
 
     await page.getByRole('row', { name: 'vm attacker' }).getByRole('link', { name: 'Terminal' }).click();
-    const terminal = page.getByTestId('console-serial');
+    // The rendered rows only (the terminal element also holds its style sheet).
+    const terminal = page.getByTestId('console-serial').locator('.xterm-rows');
     await page.getByText('connected', { exact: true }).waitFor();
     await expect.poll(() => terminal.textContent(), { timeout: 90_000 }).toContain('CTP-READY attacker');
-    await terminal.click();
-    await page.keyboard.type('wget -qO- http://10.0.0.20/\n');
+    await page.getByTestId('console-serial').click();
+    // The target may still be starting its web server: retry as a student would.
+    await page.keyboard.type('for i in 1 2 3 4 5 6 7 8 9 10; do wget -qO- http://10.0.0.20/ && break; sleep 1; done\n');
     await expect.poll(() => terminal.textContent(), { timeout: 30_000 }).toContain('Welcome to target');
     await page.screenshot({ path: path.join(shots, 'student-terminal.png') });
 
