@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase } from '../test-support/test-database.js';
@@ -14,14 +14,6 @@ function connect(url: string): Promise<{ socket: WebSocket; received: () => stri
     socket.onopen = () => resolve({ socket, received: () => text });
     socket.onerror = () => reject(new Error('refused'));
   });
-}
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 // The memory driver's console echoes what is written to it, like a terminal with local echo.
@@ -53,9 +45,9 @@ describe('console tickets and sessions (memory driver)', () => {
     expect(issued).toMatchObject({ readOnly: false, expiresIn: 30 });
     const { socket, received } = await connect(`${base}${issued.url}`);
     socket.send('echo hello-console\n');
-    await until(() => received().includes('echo hello-console'));
+    await vi.waitUntil(() => received().includes('echo hello-console'), { timeout: 5000, interval: 20 });
     socket.close();
-    await until(() => false, 300).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const events = (await ctx.services.repositories.audit.list({ limit: 10, offset: 0, action: 'console.*' })).rows;
     expect(events.map((e) => e.action).sort()).toEqual(['console.close', 'console.open', 'console.ticket']);
     expect(events.find((e) => e.action === 'console.open')).toMatchObject({ actorId: alice.user.id, targetId: vm.id });
@@ -92,7 +84,7 @@ describe('console tickets and sessions (memory driver)', () => {
     const student = await connect(`${base}${(await ticket(vm.id, alice.headers)).json().url}`);
     watcher.socket.send('rm -rf /\n');
     student.socket.send('whoami\n');
-    await until(() => student.received().includes('whoami'));
+    await vi.waitUntil(() => student.received().includes('whoami'), { timeout: 5000, interval: 20 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(student.received()).not.toContain('rm -rf');
     const third = await ctx.app.inject({ url: (await ticket(vm.id, alice.headers)).json().url });

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LabEvent } from '@ctp/contracts';
 import { EventBus } from '../services/event-bus.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
@@ -22,14 +22,6 @@ async function openStream(ctx: TestContext, base: string, headers: Record<string
   });
   await ready;
   return { socket, events, ticket: ticket.ticket as string };
-}
-
-async function until(check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('live events', () => {
@@ -64,13 +56,19 @@ describe('live events', () => {
         payload: { templateId: await demoTemplateId(ctx) },
       })
     ).json();
-    await until(() => aliceStream.events.some((e) => e.type === 'lab.status' && e.data.status === 'running'));
+    await vi.waitUntil(() => aliceStream.events.some((e) => e.type === 'lab.status' && e.data.status === 'running'), {
+      timeout: 15000,
+      interval: 20,
+    });
     const types = aliceStream.events.map((e) => `${e.type}:${e.data.status ?? e.data.done ?? ''}`);
     expect(types[0]).toBe('lab.status:provisioning');
     expect(types).toContain('lab.progress:5');
     expect(types.filter((t) => t === 'vm.status:running')).toHaveLength(2);
     expect(aliceStream.events.every((e) => e.labId === lab.id && !('audience' in e.data))).toBe(true);
-    await until(() => adminStream.events.some((e) => e.type === 'lab.status' && e.data.status === 'running'));
+    await vi.waitUntil(() => adminStream.events.some((e) => e.type === 'lab.status' && e.data.status === 'running'), {
+      timeout: 15000,
+      interval: 20,
+    });
     expect(bobStream.events).toEqual([]);
     for (const s of [aliceStream, bobStream, adminStream]) s.socket.close();
   });
@@ -118,7 +116,7 @@ describe('live events', () => {
     const received: number[] = [];
     const unsubscribe = ctx.services.eventBus.subscribe((event) => received.push(event.row.id));
     const row = await other.publish(crypto.randomUUID(), 'lab.status', { status: 'running' }, { ownerId: alice.user.id, memberIds: [] });
-    await until(() => received.includes(row.id));
+    await vi.waitUntil(() => received.includes(row.id), { timeout: 15000, interval: 20 });
     unsubscribe();
   });
 });
