@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BridgeNetworkBackend, QemuDriver, runCommand } from '@ctp/hypervisor';
+import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { DEMO_IMAGES_DIR, demoImages } from '@ctp/hypervisor/test-support';
 import { buildApp } from '../../server/src/app.js';
 import { loadConfig } from '../../server/src/config.js';
@@ -30,7 +30,7 @@ describe('the platform in a real browser', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-e2e-'));
   const driver = new QemuDriver({
     stateDir: path.join(dataDir, 'vms'),
-    network: new BridgeNetworkBackend(runCommand),
+    network: new BridgeNetworkBackend(runCommand, ownerOf(dataDir)),
     probeKernel: demoImages().attacker.kernel,
   });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabList, TemplateList, TokenResponse } from '@ctp/contracts';
-import { BridgeNetworkBackend, QemuDriver, runCommand } from '@ctp/hypervisor';
+import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
 import { freePort, ServerProcess } from '../test-support/server-process.js';
 
@@ -16,7 +16,11 @@ describe('crash recovery', () => {
   afterAll(async () => {
     await server?.kill();
     // Whatever happened, no guest outlives the test.
-    const driver = new QemuDriver({ stateDir: vmsDir, network: new BridgeNetworkBackend(runCommand), accelerator: 'tcg' });
+    const driver = new QemuDriver({
+      stateDir: vmsDir,
+      network: new BridgeNetworkBackend(runCommand, ownerOf(path.join(dataDir, 'networks'))),
+      accelerator: 'tcg',
+    });
     for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
     for (const network of await driver.listNetworks()) if (network.group?.startsWith('l')) await driver.destroyNetwork(network.name);
     rmSync(dataDir, { recursive: true, force: true });

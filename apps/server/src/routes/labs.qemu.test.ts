@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabEvent } from '@ctp/contracts';
-import { BridgeNetworkBackend, QemuDriver, runCommand } from '@ctp/hypervisor';
+import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader } from '@ctp/hypervisor/test-support';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
@@ -15,7 +15,11 @@ import { createTestApp, signedIn, type TestContext } from '../test-support/test-
 describe('labs on real QEMU', () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-labs-qemu-'));
   const images = demoImages();
-  const driver = new QemuDriver({ stateDir, network: new BridgeNetworkBackend(runCommand), probeKernel: images.attacker.kernel });
+  const driver = new QemuDriver({
+    stateDir,
+    network: new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
+    probeKernel: images.attacker.kernel,
+  });
   let ctx: TestContext;
   let base: string;
   let alice: Awaited<ReturnType<typeof signedIn>>;

@@ -34,19 +34,19 @@ export class ServerProcess {
   /** Starts the server and resolves once it answers `/readyz` and runs its jobs. */
   async start(timeoutMs = 60_000): Promise<void> {
     const { DATABASE_URL: _ignored, ...parentEnv } = process.env;
-    this.child = spawn(
-      path.join(repoRoot, 'node_modules/.bin/tsx'),
-      ['--conditions=source', path.join(repoRoot, 'apps/server/src/main.ts')],
-      {
-        env: { ...parentEnv, PORT: String(this.port), HOST: '127.0.0.1', ...this.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    this.output = '';
+    // One process (node with tsx as a loader, not the tsx CLI, which forks): a SIGKILL then
+    // really kills the server, as a crash would.
+    this.child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path.join(repoRoot, 'apps/server/src/main.ts')], {
+      cwd: repoRoot,
+      env: { ...parentEnv, PORT: String(this.port), HOST: '127.0.0.1', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     const deadline = Date.now() + timeoutMs;
     while (!this.output.includes('platform ready')) {
-      if (this.child.exitCode !== null) throw new Error(`server exited: ${this.output.slice(-2000)}`);
+      if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`server exited: ${this.output.slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`server not ready in ${timeoutMs} ms: ${this.output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -2,10 +2,16 @@ import type { NetworkInfo, NetworkSpec } from '../driver.js';
 import type { CommandRunner } from '../command-runner.js';
 import { HypervisorError } from '../errors.js';
 import type { LabNetworkBackend } from './lab-network.js';
-import { bridgeName, tapName } from './names.js';
+import path from 'node:path';
+import { bridgeName, shortHash, tapName } from './names.js';
 
 export const NFT_TABLE = 'ctp_isolation';
 const ALIAS_PREFIX = 'ctp-net:';
+
+/** An installation's tag for its devices, from its state directory: two platforms on one host never touch each other's networks. */
+export function ownerOf(stateDir: string): string {
+  return shortHash(path.resolve(stateDir), 8);
+}
 
 interface IpLink {
   ifname: string;
@@ -17,19 +23,27 @@ interface IpLink {
  * Lab networks as Linux bridges (root or CAP_NET_ADMIN): one bridge per network, one tap per NIC,
  * no address on the host side. One nftables table drops traffic from lab bridges to the host
  * and anything routed into or out of a lab bridge, so a guest reaches only its own segment.
- * The network's name is kept in the bridge's alias, so a restarted driver finds it again.
+ * The network's name is kept in the bridge's alias (with the installation's tag, `owner`), so a
+ * restarted driver finds its networks again and never sees another installation's.
  */
 export class BridgeNetworkBackend implements LabNetworkBackend {
   readonly isolation = 'bridge' as const;
   // Rule regeneration reads the list of bridges: one at a time.
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly run: CommandRunner) {}
+  private readonly prefix: string;
+
+  constructor(
+    private readonly run: CommandRunner,
+    private readonly owner: string,
+  ) {
+    this.prefix = `${ALIAS_PREFIX}${owner}:`;
+  }
 
   async create(spec: NetworkSpec): Promise<NetworkInfo> {
     return this.serial(async () => {
-      const bridge = bridgeName(spec.name);
-      const alias = `${ALIAS_PREFIX}${spec.name}${spec.group ? `|${spec.group}` : ''}`;
+      const bridge = bridgeName(this.owner, spec.name);
+      const alias = `${this.prefix}${spec.name}${spec.group ? `|${spec.group}` : ''}`;
       const existing = (await this.links('bridge')).find((l) => l.ifname === bridge);
       try {
         if (!existing) await this.run(['ip', 'link', 'add', bridge, 'type', 'bridge']);
@@ -48,7 +62,7 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
 
   async destroy(name: string): Promise<void> {
     return this.serial(async () => {
-      const bridge = bridgeName(name);
+      const bridge = bridgeName(this.owner, name);
       const links = await this.links();
       for (const tap of links.filter((l) => l.master === bridge)) await this.run(['ip', 'link', 'del', tap.ifname]).catch(() => {});
       if (links.some((l) => l.ifname === bridge)) await this.run(['ip', 'link', 'del', bridge]);
@@ -58,16 +72,21 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
 
   async list(): Promise<NetworkInfo[]> {
     return (await this.links('bridge'))
-      .filter((l) => l.ifname.startsWith('ctpb') && l.ifalias?.startsWith(ALIAS_PREFIX))
+      .filter((l) => l.ifname.startsWith('ctpb') && l.ifalias?.startsWith(this.prefix))
       .map((l) => {
-        const [name, group] = l.ifalias!.slice(ALIAS_PREFIX.length).split('|');
+        const [name, group] = l.ifalias!.slice(this.prefix.length).split('|');
         return { name: name!, ...(group ? { group } : {}) };
       });
   }
 
+  /** The bridge device of a network (for diagnostics and tests). */
+  bridgeOf(network: string): string {
+    return bridgeName(this.owner, network);
+  }
+
   async attachNic(network: string, vmName: string, nicIndex: number, mac: string): Promise<string[]> {
-    const bridge = bridgeName(network);
-    const tap = tapName(vmName, nicIndex);
+    const bridge = bridgeName(this.owner, network);
+    const tap = tapName(this.owner, vmName, nicIndex);
     const links = await this.links();
     if (!links.some((l) => l.ifname === bridge)) throw new HypervisorError('not_found', `network ${network} does not exist`);
     if (!links.some((l) => l.ifname === tap)) await this.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
@@ -82,7 +101,7 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
   }
 
   async detachNic(_network: string, vmName: string, nicIndex: number): Promise<void> {
-    const tap = tapName(vmName, nicIndex);
+    const tap = tapName(this.owner, vmName, nicIndex);
     if ((await this.links()).some((l) => l.ifname === tap)) await this.run(['ip', 'link', 'del', tap]);
   }
 

@@ -1,5 +1,5 @@
 import type { CommandRunner } from '../command-runner.js';
-import { BridgeNetworkBackend } from './bridge.network.js';
+import { BridgeNetworkBackend, ownerOf } from './bridge.network.js';
 import type { LabNetworkBackend } from './lab-network.js';
 import { SocketNetworkBackend } from './socket.network.js';
 
@@ -10,7 +10,7 @@ export async function chooseNetworkBackend(run: CommandRunner, stateDir: string)
     await run(['ip', 'link', 'add', probe, 'type', 'bridge']);
     await run(['ip', 'link', 'del', probe]);
     await run(['nft', 'list', 'tables']);
-    return new BridgeNetworkBackend(run);
+    return new BridgeNetworkBackend(run, ownerOf(stateDir));
   } catch {
     await run(['ip', 'link', 'del', probe]).catch(() => {});
     return new SocketNetworkBackend(stateDir);

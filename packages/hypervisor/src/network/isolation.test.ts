@@ -9,9 +9,8 @@ import { QemuDriver } from '../qemu/qemu.driver.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { nftTableExists, qemuLeftovers } from '../test-support/host.js';
 import { SerialReader } from '../test-support/serial.js';
-import { BridgeNetworkBackend } from './bridge.network.js';
+import { BridgeNetworkBackend, ownerOf } from './bridge.network.js';
 import type { LabNetworkBackend } from './lab-network.js';
-import { bridgeName } from './names.js';
 import { SocketNetworkBackend } from './socket.network.js';
 
 const images = demoImages();
@@ -35,18 +34,17 @@ async function guest(driver: HypervisorDriver, name: string, network: string, ip
 const pingOk = async (serial: SerialReader, ip: string) =>
   (await serial.run(`ping -c 2 -w 3 ${ip} >/dev/null 2>&1; echo rc=$?`)).includes('rc=0');
 
-function isolationSuite(
-  label: string,
-  makeBackend: (stateDir: string) => LabNetworkBackend,
-  extra?: (ctx: { driver: HypervisorDriver; a1: SerialReader; labA: string }) => void,
-) {
+type SuiteContext = { driver: HypervisorDriver; network: LabNetworkBackend; a1: SerialReader; labA: string };
+
+function isolationSuite(label: string, makeBackend: (stateDir: string) => LabNetworkBackend, extra?: (ctx: SuiteContext) => void) {
   describe(`lab network isolation (${label})`, () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), `ctp-iso-${label}-`));
-    const driver = new QemuDriver({ stateDir, network: makeBackend(path.join(stateDir, 'net')), probeKernel: images.attacker.kernel });
+    const network = makeBackend(path.join(stateDir, 'net'));
+    const driver = new QemuDriver({ stateDir, network, probeKernel: images.attacker.kernel });
     const id = Math.random().toString(36).slice(2, 7);
     const labA = `i${id}-a-lan`;
     const labB = `i${id}-b-lan`;
-    const ctx = {} as { driver: HypervisorDriver; a1: SerialReader; a2: SerialReader; b1: SerialReader; labA: string };
+    const ctx = { network } as SuiteContext & { a2: SerialReader; b1: SerialReader };
 
     beforeAll(async () => {
       await driver.createNetwork({ name: labA, group: `i${id}-a` });
@@ -96,14 +94,14 @@ function isolationSuite(
 
 isolationSuite(
   'bridge',
-  () => new BridgeNetworkBackend(runCommand),
+  (stateDir) => new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
   (ctx) => {
     it("keeps guests from the host's services, even when the host has an address on their segment", async () => {
       // A listener on every host address, and (as if misconfigured) a host address on lab A's bridge.
       const server = net.createServer((socket) => socket.end('HOST-SECRET\n'));
       await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
       const port = (server.address() as net.AddressInfo).port;
-      const bridge = bridgeName(ctx.labA);
+      const bridge = (ctx.network as BridgeNetworkBackend).bridgeOf(ctx.labA);
       await runCommand(['ip', 'addr', 'add', '10.0.0.1/24', 'dev', bridge]);
       try {
         expect(nftTableExists()).toBe(true);

@@ -5,14 +5,14 @@ export function shortHash(text: string, length = 8): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
 }
 
-/** The bridge of a lab network: `ctpb` + 8 hex characters. */
-export function bridgeName(network: string): string {
-  return `ctpb${shortHash(network)}`;
+/** The bridge of a lab network of one installation (`owner`): `ctpb` + 8 hex characters. */
+export function bridgeName(owner: string, network: string): string {
+  return `ctpb${shortHash(`${owner}/${network}`)}`;
 }
 
-/** The tap of one NIC of a VM: `ctpt` + 8 hex characters. */
-export function tapName(vmName: string, nicIndex: number): string {
-  return `ctpt${shortHash(`${vmName}#${nicIndex}`)}`;
+/** The tap of one NIC of a VM of one installation: `ctpt` + 8 hex characters. */
+export function tapName(owner: string, vmName: string, nicIndex: number): string {
+  return `ctpt${shortHash(`${owner}/${vmName}#${nicIndex}`)}`;
 }
 
 /** A locally administered MAC derived from the VM name and NIC index, stable across restarts. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCommand } from '../command-runner.js';
 import { runDriverContract } from '../contract/contract.suite.js';
-import { BridgeNetworkBackend } from '../network/bridge.network.js';
+import { BridgeNetworkBackend, ownerOf } from '../network/bridge.network.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { qemuLeftovers } from '../test-support/host.js';
 import { QemuDriver } from './qemu.driver.js';
@@ -13,7 +13,11 @@ runDriverContract(
   async () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-qemu-contract-'));
     const images = demoImages();
-    const driver = new QemuDriver({ stateDir, network: new BridgeNetworkBackend(runCommand), probeKernel: images.attacker.kernel });
+    const driver = new QemuDriver({
+      stateDir,
+      network: new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
+      probeKernel: images.attacker.kernel,
+    });
     return {
       driver,
       image: images.attacker,

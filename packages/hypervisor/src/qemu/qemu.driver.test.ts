@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../command-runner.js';
-import { BridgeNetworkBackend } from '../network/bridge.network.js';
+import { BridgeNetworkBackend, ownerOf } from '../network/bridge.network.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { qemuLeftovers, qemuProcesses } from '../test-support/host.js';
 import { SerialReader } from '../test-support/serial.js';
@@ -13,7 +13,7 @@ import { QemuDriver } from './qemu.driver.js';
 describe('QEMU driver with a real guest', () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-qemu-'));
   const images = demoImages();
-  const network = new BridgeNetworkBackend(runCommand);
+  const network = new BridgeNetworkBackend(runCommand, ownerOf(stateDir));
   const make = () => new QemuDriver({ stateDir, network, probeKernel: images.attacker.kernel });
   let driver = make();
   const id = Math.random().toString(36).slice(2, 8);
