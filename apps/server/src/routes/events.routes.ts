@@ -82,12 +82,12 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
         socket.send(JSON.stringify(event));
       };
       // Subscribe first, then replay, so nothing falls between the two; duplicates are skipped by id.
-      let lastSent = request.query.since ?? Number.MAX_SAFE_INTEGER;
+      let lastSent = request.query.since ?? -1;
       const pending: LabEvent[] = [];
       let replaying = request.query.since !== undefined;
       const unsubscribe = events.follow(actor, (event) => {
         if (replaying) pending.push(event);
-        else if (event.id > lastSent || lastSent === Number.MAX_SAFE_INTEGER) {
+        else if (event.id > lastSent) {
           lastSent = event.id;
           send(event);
         }
