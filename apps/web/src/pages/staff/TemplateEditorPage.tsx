@@ -38,9 +38,14 @@ export function TemplateEditorPage() {
   const isNew = !templateId || templateId === 'new';
   const exported = useExportTemplateQuery(templateId ?? '', { skip: isNew });
   const [source, setSource] = useState(isNew ? STARTER : '');
+  // The text is loaded once per template: a later refetch must not overwrite what is being typed.
+  const [loadedFor, setLoadedFor] = useState<string | null>(null);
   useEffect(() => {
-    if (!isNew && exported.data !== undefined) setSource(exported.data);
-  }, [isNew, exported.data]);
+    if (!isNew && exported.data !== undefined && loadedFor !== templateId) {
+      setSource(exported.data);
+      setLoadedFor(templateId!);
+    }
+  }, [isNew, exported.data, loadedFor, templateId]);
   const [create, created] = useCreateTemplateMutation();
   const [update, updated] = useUpdateTemplateMutation();
   const [saved, setSaved] = useState(false);
@@ -57,7 +62,10 @@ export function TemplateEditorPage() {
     const result = isNew ? await create(source) : await update({ id: templateId!, yaml: source });
     if ('data' in result && result.data) {
       setSaved(true);
-      if (isNew) void navigate(`/staff/templates/${result.data.id}`);
+      if (isNew) {
+        setLoadedFor(result.data.id);
+        void navigate(`/staff/templates/${result.data.id}`);
+      }
     }
   };
 
