@@ -112,7 +112,7 @@ describe('the platform in a real browser', () => {
 
   it('lets an admin create a student, and shows it in the audit log', async () => {
     const page = await signIn('admin', 'admin-password');
-    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'Users', exact: true }).click();
     await page.getByRole('button', { name: 'New user' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Username').fill('student1');
@@ -120,10 +120,10 @@ describe('the platform in a real browser', () => {
     await dialog.getByRole('button', { name: 'Create' }).click();
     await page.getByRole('row', { name: 'user student1' }).waitFor();
     await page.screenshot({ path: path.join(shots, 'admin-users.png') });
-    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('link', { name: 'Audit', exact: true }).click();
     await page.getByRole('cell', { name: 'user.create' }).first().waitFor();
     await page.screenshot({ path: path.join(shots, 'admin-audit.png') });
-    await page.getByRole('link', { name: 'System' }).click();
+    await page.getByRole('link', { name: 'System', exact: true }).click();
     await page.getByText(/Hypervisor: qemu/).waitFor();
     await page.screenshot({ path: path.join(shots, 'admin-system.png') });
   });
@@ -132,7 +132,7 @@ describe('the platform in a real browser', () => {
 
   it('lets the student start the demo lab, watch it reach running live, and use its consoles', async () => {
     const page = await signIn('student1', 'student-password');
-    await page.getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('link', { name: 'Catalog', exact: true }).click();
     await page.getByRole('button', { name: 'start Network basics' }).click();
     await page.waitForURL(/\/labs\/[0-9a-f-]{36}$/);
     labUrl = page.url();
@@ -211,8 +211,8 @@ describe('the platform in a real browser', () => {
 
   it('shows an instructor the validation error of a template at its line', async () => {
     const page = await signIn('teacher', 'teacher-password');
-    await page.getByRole('link', { name: 'Templates' }).click();
-    await page.getByRole('link', { name: 'New template' }).click();
+    await page.getByRole('link', { name: 'Templates', exact: true }).click();
+    await page.getByRole('link', { name: 'New template', exact: true }).click();
     await page.getByRole('button', { name: 'Create' }).click();
     await page.waitForURL(/\/staff\/templates\/[0-9a-f-]{36}$/);
     await page.getByText('Saved.').waitFor();
