@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCommand } from '../command-runner.js';
 import { runDriverContract } from '../contract/contract.suite.js';
-import { BridgeNetworkBackend, ownerOf } from '../network/bridge.network.js';
+import { BridgeNetworkBackend, ownerOf } from './network/bridge.network.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { qemuLeftovers } from '../test-support/host.js';
 import { QemuDriver } from './qemu.driver.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../command-runner.js';
-import { BridgeNetworkBackend, ownerOf } from '../network/bridge.network.js';
+import { BridgeNetworkBackend, ownerOf } from './network/bridge.network.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { qemuLeftovers, qemuProcesses } from '../test-support/host.js';
 import { SerialReader } from '../test-support/serial.js';

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -16,11 +16,14 @@ import {
   type VmState,
 } from '../driver.js';
 import { HypervisorError } from '../errors.js';
-import type { LabNetworkBackend } from '../network/lab-network.js';
-import { macFor } from '../network/names.js';
+import type { LabNetworkBackend } from './network/lab-network.js';
+import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
+import { qemuArgs } from './qemu-args.js';
+import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
 import { SerialHub } from './serial-hub.js';
+import { VmStateStore, type StoredVm } from './vm-state.store.js';
 
 export interface QemuDriverOptions {
   /** Where each VM keeps its spec, overlay, sockets, pidfile and serial log. */
@@ -32,13 +35,6 @@ export interface QemuDriverOptions {
   /** A kernel to boot when probing KVM (a VM may start with KVM and then hang); e.g. the demo kernel. */
   probeKernel?: string;
 }
-
-interface StoredVm {
-  spec: VmSpec;
-  macs: string[];
-}
-
-const QEMU_IMG_TIMEOUT = 60_000;
 
 /**
  * The QEMU driver: each VM is a daemonized `qemu-system-x86_64` on a qcow2 overlay of a read-only
@@ -52,11 +48,14 @@ export class QemuDriver implements HypervisorDriver {
   private readonly qemu: string;
   private host: Promise<HostInfo> | undefined;
   private readonly hubs = new Map<string, Promise<SerialHub>>();
+  private readonly store: VmStateStore;
+  private readonly img: QemuImg;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.run = options.runner ?? runCommand;
     this.qemu = options.qemuBinary ?? 'qemu-system-x86_64';
-    mkdirSync(options.stateDir, { recursive: true });
+    this.store = new VmStateStore(options.stateDir);
+    this.img = new QemuImg(this.run);
   }
 
   probe(): Promise<HostInfo> {
@@ -102,36 +101,32 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   async listVms(): Promise<VmInfo[]> {
-    const names = existsSync(this.options.stateDir) ? readdirSync(this.options.stateDir) : [];
-    const vms = await Promise.all(names.filter((n) => existsSync(this.file(n, 'spec.json'))).map((n) => this.getVm(n)));
+    const vms = await Promise.all(this.store.names().map((n) => this.getVm(n)));
     return vms.filter((vm): vm is VmInfo => vm !== null);
   }
 
   async getVm(name: string): Promise<VmInfo | null> {
     if (!isValidName(name)) return null;
-    const stored = this.stored(name);
+    const stored = this.store.read(name);
     if (!stored) return null;
     return this.info(name, stored, await this.state(name));
   }
 
   async createVm(spec: VmSpec): Promise<VmInfo> {
     this.checkName(spec.name);
-    const existing = this.stored(spec.name);
+    const existing = this.store.read(spec.name);
     if (existing) return this.info(spec.name, existing, await this.state(spec.name));
     for (const nic of spec.nics) {
       if (!(await this.options.network.list()).some((n) => n.name === nic.network))
         throw new HypervisorError('not_found', `network ${nic.network} does not exist`);
     }
-    const dir = this.dir(spec.name);
-    mkdirSync(dir, { recursive: true });
+    this.store.makeDir(spec.name);
     try {
-      const disk = this.file(spec.name, 'disk.qcow2');
+      const disk = this.store.paths(spec.name).disk;
       if (spec.image.kind === 'disk') {
         if (!existsSync(spec.image.path)) throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
         // A linked clone: the base is only read, the overlay takes the writes.
-        await this.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', spec.image.path, '-F', spec.image.format, disk], {
-          timeoutMs: QEMU_IMG_TIMEOUT,
-        });
+        await this.img.createOverlay(disk, spec.image.path, spec.image.format);
       } else if (spec.image.kind === 'appliance') {
         throw new HypervisorError(
           'unsupported',
@@ -142,13 +137,13 @@ export class QemuDriver implements HypervisorDriver {
           if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
         }
         // Kernel images have no disk, but RAM snapshots need a qcow2 disk to live in.
-        await this.run(['qemu-img', 'create', '-q', '-f', 'qcow2', disk, `${spec.scratchDiskMiB ?? 64}M`], { timeoutMs: QEMU_IMG_TIMEOUT });
+        await this.img.createBlank(disk, spec.scratchDiskMiB ?? 64);
       }
       const stored: StoredVm = { spec, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
-      writeFileSync(this.file(spec.name, 'spec.json'), JSON.stringify(stored, null, 2));
+      this.store.write(spec.name, stored);
       return this.info(spec.name, stored, 'stopped');
     } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
+      this.store.remove(spec.name);
       throw error;
     }
   }
@@ -159,15 +154,17 @@ export class QemuDriver implements HypervisorDriver {
     if (state === 'running') return;
     if (state === 'paused') return this.resumeVm(name);
     const host = await this.probe();
-    this.removeSockets(name);
+    this.store.removeRunFiles(name);
     // A new boot starts a new console history: scrollback shows this run of the VM only.
-    writeFileSync(this.file(name, 'serial.log'), '');
+    this.store.resetSerialLog(name);
     const nicArgs: string[] = [];
     try {
       for (const [i, nic] of stored.spec.nics.entries()) {
         nicArgs.push(...(await this.options.network.attachNic(nic.network, name, i, stored.macs[i]!)));
       }
-      await this.run([this.qemu, ...this.argv(name, stored, host.accelerator), ...nicArgs, ...extraArgs], { timeoutMs: 30_000 });
+      const accelerator = host.accelerator === 'kvm' ? 'kvm' : 'tcg';
+      const argv = qemuArgs({ name, spec: stored.spec, accelerator, paths: this.store.paths(name), nicArgs, extra: extraArgs });
+      await this.run([this.qemu, ...argv], { timeoutMs: 30_000 });
     } catch (error) {
       await this.detachNics(name, stored);
       throw error;
@@ -176,7 +173,7 @@ export class QemuDriver implements HypervisorDriver {
 
   async stopVm(name: string, options: { timeoutMs?: number; force?: boolean } = {}): Promise<void> {
     const stored = this.require(name);
-    const pid = this.pid(name);
+    const pid = this.store.pid(name);
     if (pid !== undefined && alive(pid)) {
       if (!options.force) {
         await this.qmp(name, (q) => q.execute('system_powerdown')).catch(() => {});
@@ -190,7 +187,7 @@ export class QemuDriver implements HypervisorDriver {
       await waitForExit(pid, 3000);
     }
     this.closeHub(name);
-    this.removeSockets(name);
+    this.store.removeRunFiles(name);
     await this.detachNics(name, stored);
   }
 
@@ -211,9 +208,9 @@ export class QemuDriver implements HypervisorDriver {
 
   async destroyVm(name: string): Promise<void> {
     this.checkName(name);
-    if (!existsSync(this.dir(name))) return;
-    if (this.stored(name)) await this.stopVm(name, { force: true });
-    rmSync(this.dir(name), { recursive: true, force: true });
+    if (!this.store.exists(name)) return;
+    if (this.store.read(name)) await this.stopVm(name, { force: true });
+    this.store.remove(name);
   }
 
   async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
@@ -225,7 +222,7 @@ export class QemuDriver implements HypervisorDriver {
       const output = await this.qmp(vmName, (q) => q.hmp(`savevm ${snapshotName}`));
       if (output.trim()) throw new HypervisorError('command_failed', `savevm failed: ${output.trim()}`, { stderr: output });
     } else {
-      await this.run(['qemu-img', 'snapshot', '-c', snapshotName, this.file(vmName, 'disk.qcow2')], { timeoutMs: QEMU_IMG_TIMEOUT });
+      await this.img.createSnapshot(this.store.paths(vmName).disk, snapshotName);
     }
     const snapshot = (await this.listSnapshots(vmName)).find((s) => s.name === snapshotName);
     if (!snapshot) throw new HypervisorError('command_failed', `snapshot ${snapshotName} was not recorded`);
@@ -234,13 +231,8 @@ export class QemuDriver implements HypervisorDriver {
 
   async listSnapshots(vmName: string): Promise<SnapshotInfo[]> {
     this.require(vmName);
-    const { stdout } = await this.run(['qemu-img', 'info', '--output=json', '--force-share', this.file(vmName, 'disk.qcow2')], {
-      timeoutMs: QEMU_IMG_TIMEOUT,
-    });
-    const info = JSON.parse(stdout) as { snapshots?: { name: string; 'date-sec': number; 'vm-state-size': number }[] };
-    return (info.snapshots ?? [])
-      .map((s) => ({ name: s.name, createdAt: new Date(s['date-sec'] * 1000), withMemory: s['vm-state-size'] > 0 }))
-      .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    const snapshots = await this.img.snapshots(this.store.paths(vmName).disk);
+    return snapshots.map((s) => ({ name: s.name, createdAt: s.createdAt, withMemory: s.vmStateSize > 0 }));
   }
 
   async revertSnapshot(vmName: string, snapshotName: string): Promise<void> {
@@ -257,7 +249,7 @@ export class QemuDriver implements HypervisorDriver {
       await this.startVm(vmName, ['-loadvm', snapshotName]);
     } else {
       if (running) await this.stopVm(vmName, { force: true });
-      await this.run(['qemu-img', 'snapshot', '-a', snapshotName, this.file(vmName, 'disk.qcow2')], { timeoutMs: QEMU_IMG_TIMEOUT });
+      await this.img.applySnapshot(this.store.paths(vmName).disk, snapshotName);
     }
   }
 
@@ -265,7 +257,7 @@ export class QemuDriver implements HypervisorDriver {
     if (!(await this.listSnapshots(vmName)).some((s) => s.name === snapshotName)) return;
     const state = await this.state(vmName);
     if (state === 'running' || state === 'paused') await this.qmp(vmName, (q) => q.hmp(`delvm ${snapshotName}`));
-    else await this.run(['qemu-img', 'snapshot', '-d', snapshotName, this.file(vmName, 'disk.qcow2')], { timeoutMs: QEMU_IMG_TIMEOUT });
+    else await this.img.deleteSnapshot(this.store.paths(vmName).disk, snapshotName);
   }
 
   async createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
@@ -287,14 +279,15 @@ export class QemuDriver implements HypervisorDriver {
     void state;
     if (kind === 'vnc') {
       return new Promise((resolve, reject) => {
-        const socket = net.connect(this.file(vmName, 'vnc.sock'));
+        const socket = net.connect(this.store.paths(vmName).vncSocket);
         socket.once('connect', () => resolve(socket));
         socket.once('error', (error) => reject(new HypervisorError('invalid_state', `VNC is not available: ${error.message}`)));
       });
     }
     let hub = this.hubs.get(vmName);
     if (!hub) {
-      hub = SerialHub.connect(this.file(vmName, 'serial.sock'), this.file(vmName, 'serial.log'), () => this.hubs.delete(vmName));
+      const paths = this.store.paths(vmName);
+      hub = SerialHub.connect(paths.serialSocket, paths.serialLog, () => this.hubs.delete(vmName));
       this.hubs.set(vmName, hub);
       hub.catch(() => this.hubs.delete(vmName));
     }
@@ -308,56 +301,8 @@ export class QemuDriver implements HypervisorDriver {
 
   // --- internals ---
 
-  private argv(name: string, stored: StoredVm, accelerator: 'kvm' | 'tcg' | 'hardware' | 'none'): string[] {
-    const { spec } = stored;
-    const f = (file: string) => this.file(name, file);
-    const args = [
-      '-name',
-      name,
-      '-machine',
-      'pc',
-      '-accel',
-      accelerator === 'kvm' ? 'kvm' : 'tcg',
-      '-smp',
-      String(spec.cpus),
-      '-m',
-      String(spec.memoryMiB),
-      '-nodefaults',
-      '-no-user-config',
-      '-vga',
-      'std',
-      '-display',
-      'none',
-      '-vnc',
-      `unix:${f('vnc.sock')}`,
-      '-qmp',
-      `unix:${f('qmp.sock')},server=on,wait=off`,
-      // The log keeps what the guest printed while nobody watched: the consoles' scrollback.
-      '-chardev',
-      `socket,id=serial0,path=${f('serial.sock')},server=on,wait=off,logfile=${f('serial.log')},logappend=on`,
-      '-serial',
-      'chardev:serial0',
-      '-drive',
-      `file=${f('disk.qcow2')},if=virtio,format=qcow2,cache=unsafe`,
-      '-daemonize',
-      '-pidfile',
-      f('qemu.pid'),
-    ];
-    if (spec.image.kind === 'kernel') {
-      args.push(
-        '-kernel',
-        spec.image.kernel,
-        '-initrd',
-        spec.image.initrd,
-        '-append',
-        [spec.image.cmdline, spec.kernelArgs].filter(Boolean).join(' '),
-      );
-    }
-    return args;
-  }
-
   private async state(name: string): Promise<VmState> {
-    const pid = this.pid(name);
+    const pid = this.store.pid(name);
     if (pid === undefined || !alive(pid)) return 'stopped';
     try {
       const status = await this.qmp(name, (q) => q.execute<{ status: string }>('query-status'), 2000);
@@ -372,7 +317,7 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   private async qmp<T>(name: string, use: (client: QmpClient) => Promise<T>, timeoutMs = 5000): Promise<T> {
-    const client = await QmpClient.connect(this.file(name, 'qmp.sock'), timeoutMs);
+    const client = await QmpClient.connect(this.store.paths(name).qmpSocket, timeoutMs);
     try {
       return await use(client);
     } finally {
@@ -397,16 +342,6 @@ export class QemuDriver implements HypervisorDriver {
     hub?.then((h) => h.close()).catch(() => {});
   }
 
-  private removeSockets(name: string): void {
-    for (const file of ['qmp.sock', 'serial.sock', 'vnc.sock', 'qemu.pid']) {
-      try {
-        unlinkSync(this.file(name, file));
-      } catch {
-        // not there
-      }
-    }
-  }
-
   private info(name: string, stored: StoredVm, state: VmState): VmInfo {
     return {
       name,
@@ -418,40 +353,15 @@ export class QemuDriver implements HypervisorDriver {
     };
   }
 
-  private pid(name: string): number | undefined {
-    try {
-      const pid = Number(readFileSync(this.file(name, 'qemu.pid'), 'utf8').trim());
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  private stored(name: string): StoredVm | undefined {
-    try {
-      return JSON.parse(readFileSync(this.file(name, 'spec.json'), 'utf8')) as StoredVm;
-    } catch {
-      return undefined;
-    }
-  }
-
   private require(name: string): StoredVm {
     this.checkName(name);
-    const stored = this.stored(name);
+    const stored = this.store.read(name);
     if (!stored) throw new HypervisorError('not_found', `VM ${name} does not exist`);
     return stored;
   }
 
   private checkName(name: string): void {
     if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
-  }
-
-  private dir(name: string): string {
-    return path.join(this.options.stateDir, name);
-  }
-
-  private file(name: string, file: string): string {
-    return path.join(this.options.stateDir, name, file);
   }
 }
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { NFT_TABLE } from '../network/bridge.network.js';
+import { NFT_TABLE } from '../qemu/network/bridge.network.js';
 
 /** QEMU processes whose command line mentions `marker` (e.g. a state directory). */
 export function qemuProcesses(marker: string): string[] {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HypervisorError } from '../errors.js';
-import { shortHash } from '../network/names.js';
+import { shortHash } from '../short-hash.js';
 import { ScriptedRunner, type Expected } from '../test-support/scripted-runner.js';
 import { VirtualBoxDriver } from './virtualbox.driver.js';
 

@@ -18,7 +18,7 @@ import {
   type VmState,
 } from '../driver.js';
 import { HypervisorError } from '../errors.js';
-import { shortHash } from '../network/names.js';
+import { shortHash } from '../short-hash.js';
 import { parseListVms } from './list-vms.parser.js';
 import { parseMachineReadable } from './machine-readable.parser.js';
 import { parseSnapshotList } from './snapshot-list.parser.js';

@@ -1,4 +1,4 @@
-import type { NetworkInfo, NetworkSpec } from '../driver.js';
+import type { NetworkInfo, NetworkSpec } from '../../driver.js';
 
 /**
  * How the QEMU driver builds isolated lab networks. Two implementations:

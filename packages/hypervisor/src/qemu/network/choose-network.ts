@@ -1,4 +1,4 @@
-import type { CommandRunner } from '../command-runner.js';
+import type { CommandRunner } from '../../command-runner.js';
 import { BridgeNetworkBackend, ownerOf } from './bridge.network.js';
 import type { LabNetworkBackend } from './lab-network.js';
 import { SocketNetworkBackend } from './socket.network.js';

@@ -1,6 +1,6 @@
-import type { NetworkInfo, NetworkSpec } from '../driver.js';
-import type { CommandRunner } from '../command-runner.js';
-import { HypervisorError } from '../errors.js';
+import type { NetworkInfo, NetworkSpec } from '../../driver.js';
+import type { CommandRunner } from '../../command-runner.js';
+import { HypervisorError } from '../../errors.js';
 import type { LabNetworkBackend } from './lab-network.js';
 import path from 'node:path';
 import { bridgeName, shortHash, tapName } from './names.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { NetworkInfo, NetworkSpec } from '../driver.js';
-import { HypervisorError } from '../errors.js';
+import type { NetworkInfo, NetworkSpec } from '../../driver.js';
+import { HypervisorError } from '../../errors.js';
 import type { LabNetworkBackend } from './lab-network.js';
 import { shortHash } from './names.js';
 

@@ -1,9 +1,6 @@
-import { createHash } from 'node:crypto';
+import { shortHash } from '../../short-hash.js';
 
-/** A short stable hash, so derived device names fit Linux's 15-character limit. */
-export function shortHash(text: string, length = 8): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length);
-}
+export { shortHash };
 
 /** The bridge of a lab network of one installation (`owner`): `ctpb` + 8 hex characters. */
 export function bridgeName(owner: string, network: string): string {

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type { VmSpec } from '../driver.js';
+import { qemuArgs, type QemuArgsInput } from './qemu-args.js';
+import { VmStateStore } from './vm-state.store.js';
+
+const store = new VmStateStore('/var/lib/ctp/vms');
+const D = '/var/lib/ctp/vms/lab1-box';
+const kernelSpec: VmSpec = {
+  name: 'lab1-box',
+  image: { kind: 'kernel', kernel: '/images/vmlinuz', initrd: '/images/attacker.initrd', cmdline: 'console=ttyS0 quiet' },
+  cpus: 1,
+  memoryMiB: 128,
+  nics: [{ network: 'lab1-lan' }],
+  kernelArgs: 'ctp.hostname=box ctp.ip=10.0.0.10/24',
+};
+const input = (over: Partial<QemuArgsInput> = {}): QemuArgsInput => ({
+  name: 'lab1-box',
+  spec: kernelSpec,
+  accelerator: 'tcg',
+  paths: store.paths('lab1-box'),
+  ...over,
+});
+
+/** The arguments every VM gets, up to and including the pidfile. */
+const common = (accel: string, cpus: string, mem: string) => [
+  '-name',
+  'lab1-box',
+  '-machine',
+  'pc',
+  '-accel',
+  accel,
+  '-smp',
+  cpus,
+  '-m',
+  mem,
+  '-nodefaults',
+  '-no-user-config',
+  '-vga',
+  'std',
+  '-display',
+  'none',
+  '-vnc',
+  `unix:${D}/vnc.sock`,
+  '-qmp',
+  `unix:${D}/qmp.sock,server=on,wait=off`,
+  '-chardev',
+  `socket,id=serial0,path=${D}/serial.sock,server=on,wait=off,logfile=${D}/serial.log,logappend=on`,
+  '-serial',
+  'chardev:serial0',
+  '-drive',
+  `file=${D}/disk.qcow2,if=virtio,format=qcow2,cache=unsafe`,
+  '-daemonize',
+  '-pidfile',
+  `${D}/qemu.pid`,
+];
+
+describe('QEMU argv builder: exact argv', () => {
+  it('boots a kernel image with its command line and per-VM arguments, NICs and extras last', () => {
+    const nicArgs = [
+      '-netdev',
+      'tap,id=nic0,ifname=ctpt01234567,script=no,downscript=no',
+      '-device',
+      'virtio-net-pci,netdev=nic0,mac=52:54:00:00:00:01',
+    ];
+    expect(qemuArgs(input({ nicArgs, extra: ['-loadvm', 'clean'] }))).toEqual([
+      ...common('tcg', '1', '128'),
+      '-kernel',
+      '/images/vmlinuz',
+      '-initrd',
+      '/images/attacker.initrd',
+      '-append',
+      'console=ttyS0 quiet ctp.hostname=box ctp.ip=10.0.0.10/24',
+      ...nicArgs,
+      '-loadvm',
+      'clean',
+    ]);
+  });
+
+  it('boots a disk image from its overlay, with KVM, without kernel arguments', () => {
+    const spec: VmSpec = {
+      ...kernelSpec,
+      image: { kind: 'disk', path: '/images/debian.qcow2', format: 'qcow2' },
+      cpus: 2,
+      memoryMiB: 1024,
+      nics: [],
+    };
+    expect(qemuArgs(input({ spec, accelerator: 'kvm' }))).toEqual(common('kvm', '2', '1024'));
+  });
+
+  it('leaves out an empty kernel argument list instead of adding a trailing space', () => {
+    const { kernelArgs: _, ...spec } = kernelSpec;
+    const argv = qemuArgs(input({ spec }));
+    expect(argv[argv.indexOf('-append') + 1]).toBe('console=ttyS0 quiet');
+  });
+
+  it('is pure: the same input gives the same argv', () => {
+    expect(qemuArgs(input())).toEqual(qemuArgs(input()));
+  });
+});

@@ -1,0 +1,84 @@
+import type { VmSpec } from '../driver.js';
+import type { VmPaths } from './vm-state.store.js';
+
+/**
+ * Everything the QEMU command line of one VM depends on. The builder is pure: the same input
+ * always gives the same argv, so `qemu-args.test.ts` asserts exact argv without starting QEMU.
+ */
+export interface QemuArgsInput {
+  name: string;
+  spec: VmSpec;
+  accelerator: 'kvm' | 'tcg';
+  /** Where the VM's disk, sockets, pidfile and serial log live (from the VM state store). */
+  paths: VmPaths;
+  /** NIC arguments as the lab network backend returns them from `attachNic`, in NIC order. */
+  nicArgs?: string[];
+  /** Appended last (e.g. `-loadvm <snapshot>` when a stopped VM reverts to a RAM snapshot). */
+  extra?: string[];
+}
+
+/**
+ * The argv (without the binary) of a daemonized QEMU for one VM, built from named sections in a
+ * fixed order. To add a device, add a section function and list it in `SECTIONS`; each section
+ * sees the whole input and returns its arguments, or none.
+ */
+export function qemuArgs(input: QemuArgsInput): string[] {
+  return SECTIONS.flatMap((section) => section(input));
+}
+
+type Section = (input: QemuArgsInput) => string[];
+
+/** Machine, accelerator, CPUs and RAM; no default devices, no host config files. */
+export const machineArgs: Section = ({ name, spec, accelerator }) => [
+  '-name',
+  name,
+  '-machine',
+  'pc',
+  '-accel',
+  accelerator,
+  '-smp',
+  String(spec.cpus),
+  '-m',
+  String(spec.memoryMiB),
+  '-nodefaults',
+  '-no-user-config',
+];
+
+/** A VGA screen served over VNC on a unix socket (the browser's graphical console). */
+export const displayArgs: Section = ({ paths }) => ['-vga', 'std', '-display', 'none', '-vnc', `unix:${paths.vncSocket}`];
+
+/** QMP, the driver's control channel. */
+export const controlArgs: Section = ({ paths }) => ['-qmp', `unix:${paths.qmpSocket},server=on,wait=off`];
+
+/** The serial port on a unix socket; the log keeps what the guest printed while nobody watched (the consoles' scrollback). */
+export const serialArgs: Section = ({ paths }) => [
+  '-chardev',
+  `socket,id=serial0,path=${paths.serialSocket},server=on,wait=off,logfile=${paths.serialLog},logappend=on`,
+  '-serial',
+  'chardev:serial0',
+];
+
+/** The VM's own qcow2 overlay (every image kind gets one: RAM snapshots live in it). */
+export const diskArgs: Section = ({ paths }) => ['-drive', `file=${paths.disk},if=virtio,format=qcow2,cache=unsafe`];
+
+/** QEMU forks into the background once the VM is set up, and writes its pid. */
+export const daemonArgs: Section = ({ paths }) => ['-daemonize', '-pidfile', paths.pidFile];
+
+/** Direct kernel boot for kernel images; disk images boot from their disk. */
+export const bootArgs: Section = ({ spec }) =>
+  spec.image.kind === 'kernel'
+    ? [
+        '-kernel',
+        spec.image.kernel,
+        '-initrd',
+        spec.image.initrd,
+        '-append',
+        [spec.image.cmdline, spec.kernelArgs].filter(Boolean).join(' '),
+      ]
+    : [];
+
+export const nicSection: Section = ({ nicArgs }) => nicArgs ?? [];
+
+export const extraSection: Section = ({ extra }) => extra ?? [];
+
+const SECTIONS: Section[] = [machineArgs, displayArgs, controlArgs, serialArgs, diskArgs, daemonArgs, bootArgs, nicSection, extraSection];
