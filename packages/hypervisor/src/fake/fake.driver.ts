@@ -1,6 +1,9 @@
 import { PassThrough, type Duplex } from 'node:stream';
 import {
   isValidName,
+  type GuestCommand,
+  type GuestExecResult,
+  type GuestFile,
   type HostInfo,
   type HypervisorDriver,
   type NetworkInfo,
@@ -13,7 +16,43 @@ import { HypervisorError } from '../errors.js';
 
 interface MemoryVm {
   info: VmInfo;
-  snapshots: (SnapshotInfo & { state: VmInfo['state'] })[];
+  snapshots: (SnapshotInfo & { state: VmInfo['state']; files: Map<string, FakeGuestFile> })[];
+  /** The guest's files written over the private channel, by path. */
+  files: Map<string, FakeGuestFile>;
+  execHandler?: FakeGuestExecHandler;
+}
+
+/** A file the fake guest holds, as written by `guestWriteFile`. */
+export interface FakeGuestFile {
+  content: Buffer;
+  mode?: number;
+  owner?: string;
+}
+
+/** Answers `guestExec` for one fake VM; `files` is the VM's current file map (the handler may change it). */
+export type FakeGuestExecHandler = (command: GuestCommand, files: Map<string, FakeGuestFile>) => GuestExecResult | Promise<GuestExecResult>;
+
+/**
+ * The fake guest's default answers: `cat PATH` prints a written file, `test -f PATH` tells whether
+ * it exists, `sh -c SCRIPT` runs a plain `cat`/`test -f` script the same way and otherwise exits 0
+ * when a path the script names exists (1 when none does); anything else is "not found" (127).
+ */
+export function defaultGuestExec(command: GuestCommand, files: Map<string, FakeGuestFile>): GuestExecResult {
+  const [program, ...args] = command.argv;
+  const ok = (stdout = ''): GuestExecResult => ({ exitCode: 0, stdout, stderr: '' });
+  if (program === 'cat' && args.length > 0) {
+    const missing = args.find((a) => !files.has(a));
+    if (missing) return { exitCode: 1, stdout: '', stderr: `cat: can't open '${missing}': No such file or directory\n` };
+    return ok(args.map((a) => files.get(a)!.content.toString('utf8')).join(''));
+  }
+  if (program === 'test' && args[0] === '-f' && args.length === 2) return { exitCode: files.has(args[1]!) ? 0 : 1, stdout: '', stderr: '' };
+  if (program === 'sh' && args[0] === '-c' && args[1] !== undefined) {
+    const words = args[1].trim().split(/\s+/);
+    if (!/[|;&<>$`()]/.test(args[1]) && (words[0] === 'cat' || words[0] === 'test'))
+      return defaultGuestExec({ ...command, argv: words }, files);
+    return { exitCode: words.some((w) => files.has(w)) ? 0 : 1, stdout: '', stderr: '' };
+  }
+  return { exitCode: 127, stdout: '', stderr: `${program ?? ''}: not found\n` };
 }
 
 /**
@@ -40,6 +79,7 @@ export class FakeDriver implements HypervisorDriver {
         pause: true,
         consoles: ['serial', 'vnc'],
         networkIsolation: 'memory',
+        guestAgent: true,
       },
       notes: [],
     };
@@ -82,7 +122,7 @@ export class FakeDriver implements HypervisorDriver {
       nics: spec.nics.map((n, i) => ({ network: n.network, mac: n.mac ?? `52:54:00:00:00:${i.toString(16).padStart(2, '0')}` })),
       consoles: ['serial', 'vnc'],
     };
-    this.vms.set(spec.name, { info, snapshots: [] });
+    this.vms.set(spec.name, { info, snapshots: [], files: new Map() });
     return { ...info };
   }
   async startVm(name: string): Promise<void> {
@@ -112,7 +152,13 @@ export class FakeDriver implements HypervisorDriver {
   async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
     const vm = this.vm(vmName);
     if (!isValidName(snapshotName)) throw new HypervisorError('invalid', `invalid name "${snapshotName}"`);
-    const snapshot = { name: snapshotName, createdAt: new Date(), withMemory: vm.info.state === 'running', state: vm.info.state };
+    const snapshot = {
+      name: snapshotName,
+      createdAt: new Date(),
+      withMemory: vm.info.state === 'running',
+      state: vm.info.state,
+      files: copyFiles(vm.files),
+    };
     vm.snapshots = [...vm.snapshots.filter((s) => s.name !== snapshotName), snapshot];
     return { name: snapshot.name, createdAt: snapshot.createdAt, withMemory: snapshot.withMemory };
   }
@@ -124,6 +170,8 @@ export class FakeDriver implements HypervisorDriver {
     const snapshot = vm.snapshots.find((s) => s.name === snapshotName);
     if (!snapshot) throw new HypervisorError('not_found', `snapshot ${snapshotName} does not exist`);
     vm.info.state = snapshot.withMemory ? 'running' : 'stopped';
+    // Like a real guest: what was written after the snapshot is gone.
+    vm.files = copyFiles(snapshot.files);
   }
   async deleteSnapshot(vmName: string, snapshotName: string): Promise<void> {
     const vm = this.vm(vmName);
@@ -147,4 +195,48 @@ export class FakeDriver implements HypervisorDriver {
     if (vm.info.state === 'stopped') throw new HypervisorError('invalid_state', `VM ${vmName} is stopped`);
     return new PassThrough();
   }
+
+  async waitForGuestAgent(vmName: string, _timeoutMs?: number): Promise<void> {
+    this.runningVm(vmName);
+    this.check('waitForGuestAgent', vmName);
+  }
+
+  async guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult> {
+    const vm = this.runningVm(vmName);
+    this.check('guestExec', vmName);
+    if (command.argv.length === 0) throw new HypervisorError('invalid', 'guestExec needs a program (argv[0])');
+    return (vm.execHandler ?? defaultGuestExec)(command, vm.files);
+  }
+
+  async guestWriteFile(vmName: string, file: GuestFile): Promise<void> {
+    const vm = this.runningVm(vmName);
+    this.check('guestWriteFile', vmName);
+    if (!file.path.startsWith('/')) throw new HypervisorError('invalid', `guest path "${file.path}" is not absolute`);
+    const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : Buffer.from(file.content);
+    vm.files.set(file.path, {
+      content,
+      ...(file.mode !== undefined ? { mode: file.mode } : {}),
+      ...(file.owner ? { owner: file.owner } : {}),
+    });
+  }
+
+  /** Test helper: the files written into a VM over the private channel, by path. */
+  guestFiles(vmName: string): Map<string, FakeGuestFile> {
+    return this.vm(vmName).files;
+  }
+
+  /** Test helper: make `guestExec` on this VM answer with `handler` (omit it to restore the default). */
+  onGuestExec(vmName: string, handler?: FakeGuestExecHandler): void {
+    this.vm(vmName).execHandler = handler;
+  }
+
+  private runningVm(name: string): MemoryVm {
+    const vm = this.vm(name);
+    if (vm.info.state !== 'running') throw new HypervisorError('invalid_state', `VM ${name} is ${vm.info.state}`);
+    return vm;
+  }
+}
+
+function copyFiles(files: Map<string, FakeGuestFile>): Map<string, FakeGuestFile> {
+  return new Map([...files].map(([path, file]) => [path, { ...file, content: Buffer.from(file.content) }]));
 }

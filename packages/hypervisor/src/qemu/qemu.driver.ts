@@ -5,6 +5,9 @@ import type { Duplex } from 'node:stream';
 import { runCommand, type CommandRunner } from '../command-runner.js';
 import {
   isValidName,
+  type GuestCommand,
+  type GuestExecResult,
+  type GuestFile,
   type ConsoleKind,
   type HostInfo,
   type HypervisorDriver,
@@ -15,7 +18,7 @@ import {
   type VmSpec,
   type VmState,
 } from '../driver.js';
-import { HypervisorError } from '../errors.js';
+import { HypervisorError, unsupported } from '../errors.js';
 import type { LabNetworkBackend } from './network/lab-network.js';
 import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
@@ -74,6 +77,7 @@ export class QemuDriver implements HypervisorDriver {
           pause: true,
           consoles: ['serial', 'vnc'],
           networkIsolation: this.options.network.isolation,
+          guestAgent: false,
         },
         notes: choice.notes,
       };
@@ -297,6 +301,18 @@ export class QemuDriver implements HypervisorDriver {
   /** Lets go of console connections; VMs keep running (they outlive the driver by design). */
   close(): void {
     for (const name of [...this.hubs.keys()]) this.closeHub(name);
+  }
+
+  async waitForGuestAgent(_vmName: string, _timeoutMs?: number): Promise<void> {
+    throw unsupported('qemu', 'the guest channel (yet)');
+  }
+
+  async guestExec(_vmName: string, _command: GuestCommand): Promise<GuestExecResult> {
+    throw unsupported('qemu', 'the guest channel (yet)');
+  }
+
+  async guestWriteFile(_vmName: string, _file: GuestFile): Promise<void> {
+    throw unsupported('qemu', 'the guest channel (yet)');
   }
 
   // --- internals ---

@@ -6,6 +6,9 @@ import type { Duplex } from 'node:stream';
 import { runCommand, type CommandRunner } from '../command-runner.js';
 import {
   isValidName,
+  type GuestCommand,
+  type GuestExecResult,
+  type GuestFile,
   type BaseImage,
   type ConsoleKind,
   type HostInfo,
@@ -17,7 +20,7 @@ import {
   type VmSpec,
   type VmState,
 } from '../driver.js';
-import { HypervisorError } from '../errors.js';
+import { HypervisorError, unsupported } from '../errors.js';
 import { shortHash } from '../short-hash.js';
 import { parseListVms } from './list-vms.parser.js';
 import { parseMachineReadable } from './machine-readable.parser.js';
@@ -99,6 +102,7 @@ export class VirtualBoxDriver implements HypervisorDriver {
         pause: true,
         consoles: vnc ? ['serial', 'vnc'] : ['serial'],
         networkIsolation: 'intnet',
+        guestAgent: false,
       },
       notes: vnc ? [] : ['No VNC extension pack: VRDE speaks RDP only, so the screen console is unavailable'],
     };
@@ -291,6 +295,18 @@ export class VirtualBoxDriver implements HypervisorDriver {
       socket.once('connect', () => resolve(socket));
       socket.once('error', (error) => reject(new HypervisorError('invalid_state', `${kind} console unavailable: ${error.message}`)));
     });
+  }
+
+  async waitForGuestAgent(_vmName: string, _timeoutMs?: number): Promise<void> {
+    throw unsupported('virtualbox', 'the guest channel (yet)');
+  }
+
+  async guestExec(_vmName: string, _command: GuestCommand): Promise<GuestExecResult> {
+    throw unsupported('virtualbox', 'the guest channel (yet)');
+  }
+
+  async guestWriteFile(_vmName: string, _file: GuestFile): Promise<void> {
+    throw unsupported('virtualbox', 'the guest channel (yet)');
   }
 
   // --- internals ---
