@@ -3,6 +3,7 @@ import type { HypervisorDriver, VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
+import { kernelSettingArgs } from '../services/guest-settings.js';
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -16,7 +17,7 @@ export function labPrefix(labId: string): string {
 
 type NicRecord = { network: string; address: string | null };
 
-/** The kernel command line that configures a demo guest: hostname, addresses, settings. */
+/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings. */
 export function guestArgs(
   labId: string,
   vmName: string,
@@ -31,7 +32,7 @@ export function guestArgs(
     args.push(`ctp.ip${i}=${nic.address}/${bits}`);
     if (i === 0) args.push(`ctp.ip=${nic.address}/${bits}`);
   });
-  for (const [key, value] of Object.entries(settings)) args.push(`ctp.${key}=${value}`);
+  args.push(...kernelSettingArgs(settings));
   return args.join(' ');
 }
 

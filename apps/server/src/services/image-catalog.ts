@@ -20,21 +20,22 @@ const DEMO_CMDLINE = 'console=tty0 console=ttyS0 quiet panic=-1';
  * `demo-attacker` and `demo-target`, plus any images registered in addition.
  */
 export function createImageCatalog(imagesDir: string = DEFAULT_IMAGES_DIR, extra: Record<string, BaseImage> = {}): ImageCatalog {
-  const images: Record<string, BaseImage> = { ...extra };
+  // A Map, not an object: a template's image name such as `constructor` must not find Object's members.
+  const images = new Map<string, BaseImage>(Object.entries(extra));
   const kernel = path.join(imagesDir, 'vmlinuz');
   for (const role of ['attacker', 'target']) {
     const initrd = path.join(imagesDir, `${role}.initrd`);
-    images[`demo-${role}`] = { kind: 'kernel', kernel, initrd, cmdline: DEMO_CMDLINE };
+    images.set(`demo-${role}`, { kind: 'kernel', kernel, initrd, cmdline: DEMO_CMDLINE });
   }
   return {
     resolve: (name) => {
-      const image = images[name];
+      const image = images.get(name);
       if (!image) return undefined;
       // A demo image exists only once the build script has run.
       if (image.kind === 'kernel' && !(existsSync(image.kernel) && existsSync(image.initrd))) return undefined;
       if (image.kind === 'disk' && !existsSync(image.path)) return undefined;
       return image;
     },
-    names: () => Object.keys(images).sort(),
+    names: () => [...images.keys()].sort(),
   };
 }
