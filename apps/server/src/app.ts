@@ -4,12 +4,13 @@ import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { registerInputGuard, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
@@ -29,6 +30,9 @@ registerAjvFormats();
 
 export const API_PREFIX = '/api/v1';
 
+/** What a client-given `X-Request-Id` may look like to be kept. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
 declare module 'fastify' {
   interface FastifyInstance {
     registeredRoutes: { method: string; url: string; websocket: boolean }[];
@@ -46,15 +50,16 @@ export async function buildApp(
     logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // Not `requestIdHeader`: Fastify would then take the header as it is, without asking genReqId.
+    requestIdHeader: false,
     // Keep a caller's request id only when it is short and plain; otherwise make one.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(strictValidatorCompiler);
 
   // Every route the app serves, so that tests can prove each one is covered by the access matrix.
   const routes: { method: string; url: string; websocket: boolean }[] = [];
@@ -71,6 +76,8 @@ export async function buildApp(
       return reply.redirect(`https://${request.host}${request.url}`, 308);
     }
   });
+  // Before authentication, so that no hostile value reaches a query or the audit trail unchecked.
+  registerInputGuard(app);
 
   await app.register(fastifyHelmet, {
     // Swagger UI ships its own scripts and styles from our origin only.
@@ -99,7 +106,7 @@ export async function buildApp(
   registerAuthentication(app, services.auth);
   registerAuditTrail(app, services.audit);
 
-  registerMetrics(app, services.metrics, services.repositories.labs);
+  registerMetrics(app, services.metrics, services.repositories.labs, config.metricsToken);
   await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(

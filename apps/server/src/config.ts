@@ -16,6 +16,8 @@ export interface Config {
   trustProxy: boolean;
   logLevel: string;
   bodyLimitBytes: number;
+  /** Bearer token `/metrics` requires; without one, only loopback callers may scrape. */
+  metricsToken: string | undefined;
   /** Failed logins allowed per account and per address within `loginWindowSeconds`. */
   loginMaxFailures: number;
   loginWindowSeconds: number;
@@ -75,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: bool(env, 'CTP_TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || 'info',
     bodyLimitBytes: int(env, 'CTP_BODY_LIMIT', 1024 * 1024),
+    metricsToken: env.CTP_METRICS_TOKEN || undefined,
     loginMaxFailures: int(env, 'CTP_LOGIN_MAX_FAILURES', 5),
     loginWindowSeconds: int(env, 'CTP_LOGIN_WINDOW', 15 * 60),
     jobConcurrency: int(env, 'CTP_JOB_CONCURRENCY', 10),

@@ -4,6 +4,7 @@ import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.reposit
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
+import { publicStepError } from '../services/public-errors.js';
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -41,7 +42,7 @@ class StepFailure extends Error {
     readonly step: string,
     override readonly cause: unknown,
   ) {
-    super(cause instanceof Error ? cause.message : String(cause));
+    super(publicStepError(cause));
   }
 }
 
@@ -136,8 +137,8 @@ export class LabRunner {
     try {
       await run();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await this.labs.updateStep(lab.id, seq, { status: 'failed', finishedAt: new Date(), error: message });
+      // Users read step errors: no driver names, paths or commands (the job's own log keeps the detail).
+      await this.labs.updateStep(lab.id, seq, { status: 'failed', finishedAt: new Date(), error: publicStepError(error) });
       throw new StepFailure(name, error);
     }
     await this.labs.updateStep(lab.id, seq, { status: 'done', finishedAt: new Date() });

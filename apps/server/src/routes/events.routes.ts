@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type {} from '@fastify/websocket';
 import Type from 'typebox';
-import { EventsQuery, EventTicket, LabEvent } from '@ctp/contracts';
+import { EventId, EventsQuery, EventTicket, LabEvent } from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
 import type { EventsService } from '../services/events.service.js';
 import type { TicketService } from '../services/ticket.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 const StreamQuery = Type.Object(
-  { ticket: Type.String({ maxLength: 100 }), since: Type.Optional(Type.Integer({ minimum: 0 })) },
+  { ticket: Type.String({ maxLength: 100 }), since: Type.Optional(EventId) },
   { additionalProperties: false },
 );
 

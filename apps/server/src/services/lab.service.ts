@@ -145,6 +145,7 @@ export class LabService {
   async addMember(actor: Actor, id: string, userId: string): Promise<LabDetail> {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, 'lab.manageMembers', await this.resourceOf(lab));
+    if (lab.status === 'deleting' || lab.status === 'deleted') throw conflict(`The lab is ${lab.status}; it takes no new members`);
     const user = await this.users.findById(userId);
     if (!user || user.disabled) throw notFound('User');
     if (user.id === lab.userId) throw conflict('The owner is already in the lab');

@@ -1,0 +1,92 @@
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import type { TSchema } from 'typebox';
+import { AppError } from '../errors.js';
+
+/** JSON bodies nest at most this deep (a template needs about 6 levels). */
+export const MAX_BODY_DEPTH = 32;
+
+type Problem = { field: string; message: string };
+
+/** `body` + `tasks`/`0` → `body.tasks[0]`. */
+function childPath(path: string, key: string | number): string {
+  return typeof key === 'number' ? `${path}[${key}]` : `${path}.${key}`;
+}
+
+/**
+ * The first string (value or key) carrying a NUL byte, or the first place nested deeper than
+ * `maxDepth`, walking iteratively so that no input can exhaust the stack.
+ */
+export function findHostileValue(value: unknown, root: string, maxDepth = MAX_BODY_DEPTH): Problem | undefined {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: root, depth: 0 }];
+  while (stack.length) {
+    const { value: current, path, depth } = stack.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return { field: path, message: 'must not contain NUL bytes' };
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    if (depth >= maxDepth) return { field: path, message: `is nested more than ${maxDepth} levels deep` };
+    if (Array.isArray(current)) {
+      current.forEach((item, i) => stack.push({ value: item, path: childPath(path, i), depth: depth + 1 }));
+      continue;
+    }
+    for (const [key, item] of Object.entries(current)) {
+      if (key.includes('\u0000')) return { field: path, message: 'must not have a property name containing NUL bytes' };
+      stack.push({ value: item, path: childPath(path, key), depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+function refuse(problem: Problem): AppError {
+  return new AppError(400, 'validation_failed', `Invalid request: ${problem.field} ${problem.message}`, [problem]);
+}
+
+/**
+ * Refuses NUL bytes in every path parameter, query value and body string (and over-deep bodies)
+ * before anything else runs, authentication and the audit trail included: PostgreSQL cannot
+ * store a NUL in text, and no field of this API has a use for one.
+ */
+export function registerInputGuard(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const problem =
+      findHostileValue(request.params, 'params', 2) ??
+      findHostileValue(request.query, 'querystring', 3) ??
+      (request.url.includes('%00') || request.url.includes('\u0000') ? { field: 'url', message: 'must not contain NUL bytes' } : undefined);
+    if (problem) throw refuse(problem);
+  });
+  app.addHook('preValidation', async (request) => {
+    const problem = findHostileValue(request.body, 'body');
+    if (problem) throw refuse(problem);
+  });
+}
+
+type SchemaWithProperties = { properties?: Record<string, { type?: unknown }> };
+
+/**
+ * TypeBox's compiler, plus one rule for query and path parameters: an integer must be written as
+ * plain digits. (Its conversion would otherwise read `1.5` or `1e3` as a number first.)
+ */
+export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = (route) => {
+  const validate = TypeBoxValidatorCompiler(route);
+  if (route.httpPart !== 'querystring' && route.httpPart !== 'params') return validate;
+  const properties = (route.schema as SchemaWithProperties).properties ?? {};
+  const integers = Object.entries(properties)
+    .filter(([, schema]) => schema.type === 'integer')
+    .map(([name]) => name);
+  if (!integers.length) return validate;
+  return (value: unknown) => {
+    const given = (value ?? {}) as Record<string, unknown>;
+    for (const name of integers) {
+      const raw = given[name];
+      if (typeof raw === 'string' && !/^-?\d{1,20}$/.test(raw))
+        return {
+          error: [
+            { keyword: 'integer', instancePath: `/${name}`, schemaPath: '#', params: {}, message: 'must be a whole number in digits' },
+          ],
+        };
+    }
+    return validate(value);
+  };
+};
