@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorBody } from '@ctp/contracts';
 import { HypervisorError } from '@ctp/hypervisor';
-import { AppError } from '../errors.js';
+import { AppError, CONTROL_CHARACTERS } from '../errors.js';
 import { hypervisorMessage, hypervisorStatus } from '../services/public-errors.js';
 
 type Detail = { field?: string; message: string };
@@ -25,7 +25,7 @@ function validationDetails(error: FastifyError): Detail[] {
 }
 
 const printable = (text: string, max = 500) => {
-  const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  const clean = text.replace(CONTROL_CHARACTERS, ' ');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 };
 

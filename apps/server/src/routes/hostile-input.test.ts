@@ -5,9 +5,9 @@ import { DEMO_TEMPLATE } from '../services/template.service.js';
 import { makeLab } from '../test-support/lab-helpers.js';
 import { createTestApp, createUser, signedIn, type TestContext } from '../test-support/test-app.js';
 
-/** What an error body must never carry: SQL, a stack, a file path, a driver VM name. */
+/** What an error body must never carry: SQL, a stack, a file path, a driver VM name, a NUL. */
 export const LEAK =
-  /insert into|select .* from|"audit_events"|\bat .*\(.*:\d+:\d+\)|node_modules|\/src\/|\/var\/|\/tmp\/|l[0-9a-f]{16}-|\u0000/i;
+  /insert into|select .* from|"audit_events"|\bat .*\(.*:\d+:\d+\)|node_modules|\/src\/|\/var\/|\/tmp\/|l[0-9a-f]{16}-|\\u0000/i;
 
 describe('hostile input', () => {
   let ctx: TestContext;

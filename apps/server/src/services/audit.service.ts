@@ -2,6 +2,7 @@ import type { AuditList, AuditOutcome, AuditQuery } from '@ctp/contracts';
 import { presentAuditEvent } from '../presenters.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
 import { authorize, type Actor } from '../policy/policy.js';
+import { CONTROL_CHARACTERS } from '../errors.js';
 
 export interface AuditRecord {
   actor?: { id: string; username: string } | null;
@@ -17,11 +18,10 @@ export interface AuditRecord {
 
 // Refused requests are recorded too, so every value may be hostile: the trail keeps a bounded,
 // printable version of it (PostgreSQL refuses NUL in text; a megabyte of garbage helps no one).
-const CONTROL = /[\u0000-\u001f\u007f]/g;
 
 /** A string as the audit trail stores it: no control characters, at most `max` characters. */
 export function auditText(value: string, max = 200): string {
-  const clean = value.replace(CONTROL, '');
+  const clean = value.replace(CONTROL_CHARACTERS, '');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 

@@ -1,3 +1,4 @@
+import { CONTROL_CHARACTERS } from '../errors.js';
 import { HypervisorError, type HypervisorErrorCode } from '@ctp/hypervisor';
 
 // What users may read about a failure. Hypervisor messages name driver VMs (`l5accdb638da3426b-attacker`),
@@ -31,7 +32,7 @@ export function redactInternals(message: string): string {
   const clean = message
     .replace(DRIVER_NAME, (_match, vm: string | undefined) => (vm ? `"${vm}"` : 'the lab'))
     .replace(FILE_PATH, '[path]')
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(CONTROL_CHARACTERS, ' ')
     .trim();
   return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
 }
