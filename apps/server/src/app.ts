@@ -5,7 +5,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
@@ -58,6 +58,26 @@ export async function buildApp(
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false } },
+    // Long path parameters reach their route, whose schema refuses them with a named field (and
+    // the audit trail records the attempt); Node's header limit bounds URLs anyway.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    // A URL the router cannot even decode: the one error body, recorded like any refused request.
+    frameworkErrors: async (error, request, reply) => {
+      request.log.info({ code: error.code }, 'bad URL');
+      if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method))
+        await services.audit
+          .record({
+            action: 'http.bad_url',
+            outcome: 'failure',
+            statusCode: 400,
+            ip: request.ip,
+            requestId: request.id,
+            details: { url: request.url },
+          })
+          .catch((err: unknown) => request.log.error({ err }, 'audit of a bad URL failed'));
+      const body = { error: { code: 'bad_url', message: 'The URL is not valid (a path parameter is badly encoded or too long)' } };
+      return (reply as FastifyReply).status(400).header('x-request-id', request.id).send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(strictValidatorCompiler);
 

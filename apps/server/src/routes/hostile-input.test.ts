@@ -34,6 +34,15 @@ describe('hostile input', () => {
     expect(event!.targetId).toBe('abc');
   });
 
+  it('answers a badly encoded or very long path parameter with the error body, and records it', async () => {
+    const bad = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs/%E0%A4%A/start', headers: { 'x-request-id': 'bad-url-1' } });
+    expectClean4xx(bad);
+    expect(bad.json().error.code).toBe('bad_url');
+    expect((await auditRows()).find((e) => e.requestId === 'bad-url-1')).toMatchObject({ action: 'http.bad_url', statusCode: 400 });
+    const long = await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${'x'.repeat(5000)}/start`, headers: admin.headers });
+    expectClean4xx(long, 'params.id');
+  });
+
   it('refuses NUL bytes in query strings, login names, template titles, YAML text and JSON keys, naming the field', async () => {
     const h = admin.headers;
     expectClean4xx(await ctx.app.inject({ url: '/api/v1/users?search=a%00b', headers: h }), 'querystring.search');
