@@ -166,6 +166,32 @@ describe('host networks', () => {
     expect(parseProcRoutes(text).map((r) => `${r.iface} ${formatCidr(r.cidr)}`)).toEqual(['eth0 192.0.2.0/24', 'tun0 10.0.0.0/8']);
   });
 
+  it('takes interface networks and routes, skipping loopback, IPv6, lab devices and duplicates', () => {
+    const entry = (address: string, cidr: string, extra: object = {}) => ({
+      address,
+      cidr,
+      netmask: '',
+      mac: '00:00:00:00:00:00',
+      family: 'IPv4' as const,
+      internal: false,
+      ...extra,
+    });
+    const interfaces = {
+      lo: [entry('127.0.0.1', '127.0.0.1/8', { internal: true })],
+      eth0: [entry('192.0.2.2', '192.0.2.2/24'), { ...entry('fe80::1', 'fe80::1/64'), family: 'IPv6' as const, scopeid: 0 }],
+      eth1: [entry('172.16.5.9', '172.16.5.9/12'), entry('10.9.9.9', '10.9.9.9/24', { cidr: null })],
+      ctpb12345678: [entry('10.0.0.1', '10.0.0.1/24')],
+    };
+    const routes = [
+      'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT',
+      'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+      'ctpbabcdef01\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+      'tun0\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0',
+    ].join('\n');
+    expect(hostNetworks(interfaces, routes).map(formatCidr)).toEqual(['192.0.2.0/24', '172.16.0.0/12', '192.168.0.0/16']);
+    expect(hostNetworks({}, '')).toEqual([]);
+  });
+
   it("finds every IPv4 network of this host's interfaces", () => {
     const found = hostNetworks().map(formatCidr);
     const expected = Object.entries(networkInterfaces())

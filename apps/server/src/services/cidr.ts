@@ -133,14 +133,26 @@ export function parseProcRoutes(text: string): { iface: string; cidr: Cidr }[] {
 /** Lab bridges and taps of any installation on this host (`ctpb…`, `ctpt…`) are not the host's networks. */
 const isLabDevice = (iface: string) => iface.startsWith('ctp');
 
+/** Reads the routing table, or nothing where there is none (not Linux). */
+function readRoutes(): string {
+  try {
+    return readFileSync('/proc/net/route', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /**
  * The networks this host is on: its interfaces' IPv4 networks (loopback and lab devices aside)
  * and its routes. A lab network overlapping one of them would shadow real hosts, so templates
  * may not use them.
  */
-export function hostNetworks(): Cidr[] {
+export function hostNetworks(
+  interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces(),
+  routes: string = readRoutes(),
+): Cidr[] {
   const found: Cidr[] = [];
-  for (const [iface, addresses] of Object.entries(networkInterfaces())) {
+  for (const [iface, addresses] of Object.entries(interfaces)) {
     if (isLabDevice(iface)) continue;
     for (const entry of addresses ?? []) {
       if (entry.family !== 'IPv4' || entry.internal || !entry.cidr) continue;
@@ -148,11 +160,7 @@ export function hostNetworks(): Cidr[] {
       if (parsed) found.push({ base: (parsed.address & maskOf(parsed.bits)) >>> 0, bits: parsed.bits });
     }
   }
-  try {
-    for (const route of parseProcRoutes(readFileSync('/proc/net/route', 'utf8'))) if (!isLabDevice(route.iface)) found.push(route.cidr);
-  } catch {
-    // Not Linux: the interfaces are all we know.
-  }
+  for (const route of parseProcRoutes(routes)) if (!isLabDevice(route.iface)) found.push(route.cidr);
   const unique = new Map(found.map((cidr) => [formatCidr(cidr), cidr]));
   return [...unique.values()];
 }
