@@ -2,44 +2,9 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
 import { AppError } from '../errors.js';
+import { findHostileValue } from '../services/hostile-values.js';
 
-/** JSON bodies nest at most this deep (a template needs about 6 levels). */
-export const MAX_BODY_DEPTH = 32;
-
-type Problem = { field: string; message: string };
-
-/** `body` + `tasks`/`0` → `body.tasks[0]`. */
-function childPath(path: string, key: string | number): string {
-  return typeof key === 'number' ? `${path}[${key}]` : `${path}.${key}`;
-}
-
-/**
- * The first string (value or key) carrying a NUL byte, or the first place nested deeper than
- * `maxDepth`, walking iteratively so that no input can exhaust the stack.
- */
-export function findHostileValue(value: unknown, root: string, maxDepth = MAX_BODY_DEPTH): Problem | undefined {
-  const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: root, depth: 0 }];
-  while (stack.length) {
-    const { value: current, path, depth } = stack.pop()!;
-    if (typeof current === 'string') {
-      if (current.includes('\u0000')) return { field: path, message: 'must not contain NUL bytes' };
-      continue;
-    }
-    if (current === null || typeof current !== 'object') continue;
-    if (depth >= maxDepth) return { field: path, message: `is nested more than ${maxDepth} levels deep` };
-    if (Array.isArray(current)) {
-      current.forEach((item, i) => stack.push({ value: item, path: childPath(path, i), depth: depth + 1 }));
-      continue;
-    }
-    for (const [key, item] of Object.entries(current)) {
-      if (key.includes('\u0000')) return { field: path, message: 'must not have a property name containing NUL bytes' };
-      stack.push({ value: item, path: childPath(path, key), depth: depth + 1 });
-    }
-  }
-  return undefined;
-}
-
-function refuse(problem: Problem): AppError {
+function refuse(problem: { field: string; message: string }): AppError {
   return new AppError(400, 'validation_failed', `Invalid request: ${problem.field} ${problem.message}`, [problem]);
 }
 

@@ -68,6 +68,17 @@ describe('hostile input', () => {
       payload: stringify({ ...DEMO_TEMPLATE, title: 'Lab' }).replace('title: Lab', 'title: "Lab\0"'),
     });
     expectClean4xx(yaml, 'body.config');
+    // A YAML escape makes a NUL only once parsed: the template validation refuses it, naming the field and line.
+    for (const escape of ['\\0', '\\x00', '\\u0000']) {
+      const escaped = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/templates',
+        headers: { ...h, 'content-type': 'application/yaml' },
+        payload: stringify({ ...DEMO_TEMPLATE, title: 'Lab' }).replace('title: Lab', `title: "Lab${escape}"`),
+      });
+      expectClean4xx(escaped);
+      expect(escaped.json().error.details).toEqual([expect.objectContaining({ field: 'title', line: expect.any(Number) })]);
+    }
     const key = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/users',

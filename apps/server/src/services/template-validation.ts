@@ -2,6 +2,7 @@ import { LabTemplateConfig } from '@ctp/contracts';
 import { Compile } from 'typebox/compile';
 import { LineCounter, parse as parseYaml, parseDocument, YAMLParseError } from 'yaml';
 import { AppError } from '../errors.js';
+import { findHostileValue } from './hostile-values.js';
 import { formatCidr, hostAddressProblem, overlaps, parseIpv4, parseLabCidr, reservedBlock, type Cidr } from './cidr.js';
 
 export interface TemplateProblem {
@@ -116,7 +117,11 @@ export function validateTemplate(
     }
   }
   let problems: TemplateProblem[];
-  if (!checker.Check(config)) {
+  // YAML escapes (`"\0"`) make NUL bytes the raw text did not have; the schema says nothing of them.
+  const hostile = findHostileValue(config, '');
+  if (hostile) {
+    problems = [{ field: hostile.field || 'config', message: hostile.message }];
+  } else if (!checker.Check(config)) {
     problems = [...checker.Errors(config)].map((e) => {
       const params = e.params as Record<string, unknown>;
       const extra =
