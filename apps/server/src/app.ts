@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
-import { registerInputGuard, strictValidatorCompiler } from './plugins/input-guard.js';
+import { registerInputGuard, registerStrictFormats, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
@@ -27,6 +27,7 @@ import { usersRoutes } from './routes/users.routes.js';
 import type { Services } from './services.js';
 
 registerAjvFormats();
+registerStrictFormats();
 
 export const API_PREFIX = '/api/v1';
 

@@ -1,6 +1,7 @@
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
+import Format from 'typebox/format';
 import { AppError } from '../errors.js';
 import { findHostileValue } from '../services/hostile-values.js';
 
@@ -55,3 +56,19 @@ export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = (route) =
     return validate(value);
   };
 };
+
+/** The first instant of year 1 (PostgreSQL has no year 0). */
+const FIRST_YEAR_ONE = new Date('0001-01-01T00:00:00Z').getTime();
+
+/**
+ * Narrows `date-time` (after `registerAjvFormats`) to instants a Date and PostgreSQL can hold:
+ * the RFC 3339 grammar alone lets through leap seconds (`23:59:60`, not a Date) and year 0.
+ */
+export function registerStrictFormats(): void {
+  const grammar = Format.Get('date-time') ?? (() => true);
+  Format.Set('date-time', (value) => {
+    if (!grammar(value)) return false;
+    const time = Date.parse(value);
+    return Number.isFinite(time) && time >= FIRST_YEAR_ONE;
+  });
+}

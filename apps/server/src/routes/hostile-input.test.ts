@@ -109,6 +109,14 @@ describe('hostile input', () => {
     },
   );
 
+  it.each(['2024-01-01T23:59:60Z', '0000-01-01T00:00:00Z', '0001-01-01T00:30:00+01:00', '2024-02-30T00:00:00Z'])(
+    'refuses audit?since=%s (a date-time no Date or PostgreSQL can hold)',
+    async (since) => {
+      const response = await ctx.app.inject({ url: `/api/v1/audit?since=${encodeURIComponent(since)}`, headers: admin.headers });
+      expectClean4xx(response, 'querystring.since');
+    },
+  );
+
   it('accepts events?since= up to the largest safe integer', async () => {
     const response = await ctx.app.inject({ url: `/api/v1/events?since=${Number.MAX_SAFE_INTEGER}`, headers: admin.headers });
     expect(response.statusCode, response.body).toBe(200);

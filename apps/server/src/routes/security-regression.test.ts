@@ -83,7 +83,12 @@ function hostileValues(s: JsonSchema, where: Where): { label: string; value: unk
   ];
   if (variants(s).some((v) => v.format === 'uuid'))
     values.push({ label: 'a non-UUID id', value: 'not-a-uuid' }, { label: 'an SQL fragment', value: "1' OR '1'='1" });
-  if (variants(s).some((v) => v.format === 'date-time')) values.push({ label: 'a bad date', value: '2024-13-45T99:99:99Z' });
+  if (variants(s).some((v) => v.format === 'date-time'))
+    values.push(
+      { label: 'a bad date', value: '2024-13-45T99:99:99Z' },
+      { label: 'a leap second', value: '2024-01-01T23:59:60Z' },
+      { label: 'year 0', value: '0000-01-01T00:00:00Z' },
+    );
   const numeric = types.includes('integer') || types.includes('number');
   if (numeric) {
     values.push({ label: 'a huge number', value: where === 'body' ? 1e20 : '99999999999999999999' });
