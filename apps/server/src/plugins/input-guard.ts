@@ -10,7 +10,7 @@ function refuse(problem: { field: string; message: string }): AppError {
 }
 
 /**
- * Refuses NUL bytes in every path parameter, query value and body string (and over-deep bodies)
+ * Refuses NUL bytes (and lone surrogates) in every path parameter, query value and body string (and over-deep bodies)
  * before anything else runs, authentication and the audit trail included: PostgreSQL cannot
  * store a NUL in text, and no field of this API has a use for one.
  */

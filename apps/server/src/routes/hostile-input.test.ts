@@ -89,6 +89,37 @@ describe('hostile input', () => {
     expect((await ctx.services.repositories.templates.list({ limit: 1, offset: 0 })).total).toBe(0);
   });
 
+  it('refuses lone UTF-16 surrogates (no UTF-8 text holds them) in a login name, a body key and a template', async () => {
+    for (const payload of [
+      '{"username":"\\ud800x","password":"long enough pw"}',
+      '{"username":"x\\udc00","password":"long enough pw"}',
+      '{"username":"admin","password":"long enough pw","\\ud800":1}',
+    ]) {
+      const response = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'surrogate-1' },
+        payload,
+      });
+      expectClean4xx(response, 'body' + (payload.includes('"\\ud800":') ? '' : '.username'));
+    }
+    const yaml = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/templates',
+      headers: { ...admin.headers, 'content-type': 'application/yaml' },
+      payload: stringify({ ...DEMO_TEMPLATE, title: 'Lab' }).replace('title: Lab', 'title: "Lab\\ud800"'),
+    });
+    expectClean4xx(yaml);
+    expect(yaml.json().error.details).toEqual([expect.objectContaining({ field: 'title' })]);
+    // A well-formed pair is fine.
+    const pair = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { username: 'x\u{1F600}', password: 'long enough pw' },
+    });
+    expect(pair.statusCode, pair.body).toBe(401);
+  });
+
   it('refuses 5,000-level nested JSON in a task field', async () => {
     const nested = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
     const config = JSON.stringify({ ...DEMO_TEMPLATE, tasks: [{ id: 'deep', title: 'Deep', extra: '__NESTED__' }] });

@@ -101,6 +101,8 @@ function hostileValues(s: JsonSchema, where: Where): { label: string; value: unk
       values.push({ label: 'above the maximum', value: where === 'body' ? maximum + 1 : String(maximum + 1) });
   }
   if (where === 'body') {
+    // (A URL cannot carry one: percent-decoding makes U+FFFD of it.)
+    values.push({ label: 'a lone surrogate', value: 'x\ud800' });
     for (const [label, value] of [
       ['a number', 12345],
       ['a boolean', true],

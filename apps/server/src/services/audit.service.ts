@@ -3,6 +3,9 @@ import { presentAuditEvent } from '../presenters.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
 import { authorize, type Actor } from '../policy/policy.js';
 import { CONTROL_CHARACTERS } from '../errors.js';
+import { LONE_SURROGATE } from './hostile-values.js';
+
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
 export interface AuditRecord {
   actor?: { id: string; username: string } | null;
@@ -21,7 +24,7 @@ export interface AuditRecord {
 
 /** A string as the audit trail stores it: no control characters, at most `max` characters. */
 export function auditText(value: string, max = 200): string {
-  const clean = value.replace(CONTROL_CHARACTERS, '');
+  const clean = value.replace(CONTROL_CHARACTERS, '').replace(LONE_SURROGATES, '\uFFFD');
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
