@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
+import type { VmSpec } from '@ctp/hypervisor';
+import { waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 
 describe('template rules through the API', () => {
   let ctx: TestContext;
   let headers: Record<string, string>;
   beforeAll(async () => {
-    ctx = await createTestApp();
+    ctx = await createTestApp({}, { background: true });
     headers = (await signedIn(ctx, 'instructor')).headers;
   });
   afterAll(() => ctx.close());
@@ -52,6 +54,32 @@ describe('template rules through the API', () => {
       const exported = parse((await ctx.app.inject({ url: `/api/v1/templates/${id}/export`, headers })).body);
       expect(view.config.vms[0].settings).toEqual(settings);
       expect(exported.vms[0].settings).toEqual(view.config.vms[0].settings);
+    }
+  });
+
+  it('gives the guest plain settings on its kernel command line, never a secret', async () => {
+    const settings = { motd: 'hello', port: '4444', flag: 'CTF{never-on-cmdline}', admin_password: 'pw-never-there' };
+    const created = (await post(withSettings(settings), true)).json();
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${created.id}/publish`, headers });
+    const specs: VmSpec[] = [];
+    const createVm = ctx.driver.createVm.bind(ctx.driver);
+    ctx.driver.createVm = async (spec) => {
+      specs.push(spec);
+      return createVm(spec);
+    };
+    try {
+      const lab = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers, payload: { templateId: created.id } });
+      expect(lab.statusCode, lab.body).toBe(202);
+      await waitForLab(ctx, headers, lab.json().id, (l) => l.status === 'running');
+    } finally {
+      ctx.driver.createVm = createVm;
+    }
+    const attacker = specs.find((s) => s.name.endsWith('-attacker'))!;
+    expect(attacker.kernelArgs!.split(' ')).toEqual(expect.arrayContaining(['ctp.hostname=attacker', 'ctp.motd=hello', 'ctp.port=4444']));
+    for (const spec of specs) {
+      expect(spec.kernelArgs).not.toContain('CTF{never-on-cmdline}');
+      expect(spec.kernelArgs).not.toContain('pw-never-there');
+      expect(spec.kernelArgs).not.toMatch(/ctp\.(flag|admin_password)=/);
     }
   });
 
