@@ -29,11 +29,14 @@ export class SerialReader {
   async run(command: string, timeoutMs = 30_000): Promise<string> {
     const marker = `M${Math.random().toString(36).slice(2, 10)}`;
     const typed = `echo ${marker}-$?-END`;
+    const from = this.text.length;
     this.stream.write(`${command}; ${typed}\n`);
     const done = new RegExp(`${marker}-\\d+-END`);
-    await this.waitFor(done, timeoutMs);
-    const start = this.text.indexOf(typed);
-    const rest = this.text.slice(start >= 0 ? start + typed.length : 0);
+    await this.waitFor(done, timeoutMs, from);
+    // Without the echo of the typed line, the command's own words could pass for its output.
+    const start = this.text.indexOf(typed, from);
+    if (start < 0) throw new Error(`the console did not echo "${typed}"; it said: ${this.text.slice(from).slice(-800)}`);
+    const rest = this.text.slice(start + typed.length);
     return rest.slice(0, rest.search(done));
   }
 

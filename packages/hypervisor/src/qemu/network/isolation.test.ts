@@ -86,7 +86,7 @@ function isolationSuite(label: string, makeBackend: (stateDir: string) => LabNet
       await driver.destroyNetwork(labA);
       await driver.destroyNetwork(labB);
       driver.close();
-      const left = qemuLeftovers(stateDir).filter((l) => !l.startsWith('file net'));
+      const left = qemuLeftovers(stateDir, ownerOf(path.join(stateDir, 'net'))).filter((l) => !l.startsWith('file net'));
       expect(left).toEqual([]);
     }, 60_000);
   });
