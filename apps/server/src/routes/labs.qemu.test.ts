@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabEvent } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
-import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader } from '@ctp/hypervisor/test-support';
+import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader, testAcceleratorCache } from '@ctp/hypervisor/test-support';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
@@ -20,6 +20,7 @@ describe('labs on real QEMU', { timeout: 180_000 }, () => {
     stateDir,
     network: new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
     probeKernel: images.attacker.kernel,
+    acceleratorCacheFile: testAcceleratorCache(),
   });
   let ctx: TestContext;
   let base: string;
