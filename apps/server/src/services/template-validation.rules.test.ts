@@ -103,7 +103,7 @@ vms:
   it('refuses duplicate names, unknown images and networks, and duplicate tasks', () => {
     const { details, message } = problems(
       template((t) => {
-        t.networks.push({ name: 'lan', cidr: '10.0.0.0/24' });
+        t.networks.push({ name: 'lan', cidr: '10.9.0.0/24' });
         t.vms.push({ name: 'attacker', image: 'nope', nics: [{ network: 'wan' }] });
         t.tasks.push({ id: 'recon', title: 'Again' });
       }),
@@ -127,57 +127,9 @@ vms:
     );
   });
 
-  it.each([
-    ['10.0.0.0/7', false],
-    ['10.0.0.0/8', true],
-    ['10.0.0.0/30', true],
-    ['10.0.0.0/31', false],
-    ['10.0.0.0/32', false],
-    ['10.0.0.0/0', false],
-    ['256.0.0.0/24', false],
-    ['10.0.0.255/24', true],
-  ])('takes %s as a network: %s', (cidr, ok) => {
-    const t = template((c) => {
-      c.networks = [{ name: 'lan', cidr }];
-      c.vms = [{ name: 'box', image: 'demo-target', nics: [{ network: 'lan' }] }];
-    });
-    if (ok) expect(validateTemplate(t, imageExists).networks[0]!.cidr).toBe(cidr);
-    else
-      expect(problems(t).details).toEqual([
-        { field: 'networks[0].cidr', message: `"${cidr}" is not an IPv4 network with a prefix of /8 to /30` },
-      ]);
-  });
-
-  it.each([
-    ['10.0.0.0/24', '10.0.0.0', true],
-    ['10.0.0.0/24', '10.0.0.255', true],
-    ['10.0.0.0/24', '10.0.1.0', false],
-    ['10.0.0.0/24', '9.255.255.255', false],
-    ['10.0.0.0/8', '10.255.255.255', true],
-    ['10.0.0.0/8', '11.0.0.0', false],
-    ['192.168.4.0/22', '192.168.7.1', true],
-    ['192.168.4.0/22', '192.168.8.1', false],
-    ['172.16.0.0/12', '172.31.0.1', true],
-    ['172.16.0.0/12', '172.32.0.1', false],
-    ['128.0.0.0/8', '128.1.2.3', true],
-    ['200.0.0.0/8', '201.0.0.1', false],
-  ])('in %s, takes %s as an address inside it: %s', (cidr, address, inside) => {
-    const t = template((c) => {
-      c.networks = [{ name: 'lan', cidr }];
-      c.vms = [{ name: 'box', image: 'demo-target', nics: [{ network: 'lan', address }] }];
-    });
-    if (inside) expect(validateTemplate(t, imageExists).vms[0]!.nics[0]!.address).toBe(address);
-    else expect(problems(t).details).toEqual([{ field: 'vms[0].nics[0].address', message: `${address} is outside network "lan"` }]);
-  });
-
-  it('refuses an address used twice on one network, but not the same address on two networks', () => {
+  it('refuses an address used twice on one network', () => {
     const twice = template((t) => (t.vms[1]!.nics[0]!.address = '10.0.0.10'));
     expect(problems(twice).details).toEqual([{ field: 'vms[1].nics[0].address', message: '10.0.0.10 is already used by attacker' }]);
-    const apart = template((t) => {
-      t.networks[1]!.cidr = '10.0.0.0/24';
-      t.vms[1]!.nics[1]!.address = '10.0.0.10';
-    });
-    expect(validateTemplate(apart, imageExists).vms).toHaveLength(2);
   });
 
   it('checks no address on a network whose CIDR is bad, and takes NICs without an address', () => {

@@ -29,6 +29,13 @@ describe('SerialReader.run', () => {
     expect(await reader.run('true')).toBe('\r\n');
   });
 
+  it('finds the echo even where the terminal wrapped the line', async () => {
+    // Busybox wraps at 80 columns: the echo of a long line has line breaks inside it.
+    const wrap = (line: string) => `${line.slice(0, 60)} \r\n${line.slice(60, 62)}\r${line.slice(62)}\r\n`;
+    const reader = new SerialReader(terminal((line) => `${wrap(line)}${shell(() => 'out\r\n')(line)}`));
+    expect(await reader.run(`echo ${'x'.repeat(50)}`)).toBe('\r\nout\r\n');
+  });
+
   it('throws when the console did not echo the command, instead of returning the whole text', async () => {
     // No echo: the words of the command would otherwise be matched against the console's past.
     const reader = new SerialReader(terminal(shell(() => '')));

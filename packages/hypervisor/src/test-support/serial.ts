@@ -33,11 +33,14 @@ export class SerialReader {
     this.stream.write(`${command}; ${typed}\n`);
     const done = new RegExp(`${marker}-\\d+-END`);
     await this.waitFor(done, timeoutMs, from);
-    // Without the echo of the typed line, the command's own words could pass for its output.
-    const start = this.text.indexOf(typed, from);
-    if (start < 0) throw new Error(`the console did not echo "${typed}"; it said: ${this.text.slice(from).slice(-800)}`);
-    const rest = this.text.slice(start + typed.length);
-    return rest.slice(0, rest.search(done));
+    // Without the echo of the typed line, the command's own words could pass for its output. The
+    // terminal wraps a long line at its width, so the echo may have line breaks anywhere in it.
+    const echo = new RegExp([...typed].map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(?: ?\r?\n|\r)*'));
+    const rest = this.text.slice(from);
+    const found = echo.exec(rest);
+    if (!found) throw new Error(`the console did not echo "${typed}"; it said: ${rest.slice(-800)}`);
+    const after = rest.slice(found.index + found[0].length);
+    return after.slice(0, after.search(done));
   }
 
   close(): void {
