@@ -5,20 +5,22 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabEvent } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
-import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader } from '@ctp/hypervisor/test-support';
+import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader, testAcceleratorCache } from '@ctp/hypervisor/test-support';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 
 // The demo lab on real QEMU guests, driven only through the HTTP and WebSocket API.
-describe('labs on real QEMU', () => {
+// Booting takes seconds on TCG and much longer on a busy host: each test waits up to 90 s for its guests.
+describe('labs on real QEMU', { timeout: 180_000 }, () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-labs-qemu-'));
   const images = demoImages();
   const driver = new QemuDriver({
     stateDir,
     network: new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
     probeKernel: images.attacker.kernel,
+    acceleratorCacheFile: testAcceleratorCache(),
   });
   let ctx: TestContext;
   let base: string;
@@ -98,6 +100,39 @@ describe('labs on real QEMU', () => {
     expect(update.width).toBeGreaterThan(0);
     expect(update.rectangles).toBeGreaterThan(0);
     vnc.destroy();
+  });
+
+  it("lets an instructor watch a student's console without typing into the guest", async () => {
+    const teacher = await signedIn(ctx, 'instructor');
+    const vmId = vmOf(labA, 'attacker').id;
+    const watch = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${vmId}/console-tickets`,
+      headers: teacher.headers,
+      payload: { kind: 'serial' },
+    });
+    expect(watch.json().readOnly).toBe(true);
+    const watcherStream = await openWebSocketStream(`${base}${watch.json().url}`);
+    const watcher = new SerialReader(watcherStream);
+    const student = await serial(alice.headers, vmId);
+    // The student's typing runs in the guest, and the watcher sees it.
+    expect(await student.run('echo student-$((6*7))')).toContain('student-42');
+    await watcher.waitFor('student-42', 10_000);
+    // The watcher types a command and leaves; once the server has closed its session, it has
+    // handled everything the watcher sent before.
+    watcherStream.write('touch /root/watcher-was-here\n');
+    watcher.close();
+    await expect
+      .poll(
+        async () =>
+          (await ctx.services.repositories.audit.list({ limit: 10, offset: 0, action: 'console.close', actorId: teacher.user.id })).total,
+        { timeout: 10_000 },
+      )
+      .toBe(1);
+    const listing = await student.run('ls -a /root; echo listed');
+    expect(listing).toContain('listed');
+    expect(listing).not.toContain('watcher-was-here');
+    student.close();
   });
 
   it("runs a second student's lab at the same time, on its own segment", async () => {

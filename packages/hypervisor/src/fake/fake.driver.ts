@@ -1,6 +1,7 @@
-import { PassThrough, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import {
   isValidName,
+  type ConsoleKind,
   type GuestCommand,
   type GuestExecResult,
   type GuestFile,
@@ -13,6 +14,7 @@ import {
   type VmSpec,
 } from '../driver.js';
 import { HypervisorError } from '../errors.js';
+import { FakeConsole } from './fake-console.js';
 
 interface MemoryVm {
   info: VmInfo;
@@ -20,6 +22,7 @@ interface MemoryVm {
   /** The guest's files written over the private channel, by path. */
   files: Map<string, FakeGuestFile>;
   execHandler?: FakeGuestExecHandler;
+  consoles: Map<string, FakeConsole>;
 }
 
 /** A file the fake guest holds, as written by `guestWriteFile`. */
@@ -59,7 +62,8 @@ export function defaultGuestExec(command: GuestCommand, files: Map<string, FakeG
  * An in-memory driver for unit tests of the services above the VM layer — never for users. It
  * keeps the contract (idempotent by name, typed errors, no internal ids) and passes the same
  * contract suite as the real drivers. `failOn` makes the named operation fail, to test error paths.
- * Its serial console echoes what is written to it.
+ * Each console is one stream per VM shared by all viewers (as QEMU's is), echoing what is typed;
+ * `console(vm, kind)` tells what reached the guest.
  */
 export class FakeDriver implements HypervisorDriver {
   readonly kind = 'fake';
@@ -122,7 +126,7 @@ export class FakeDriver implements HypervisorDriver {
       nics: spec.nics.map((n, i) => ({ network: n.network, mac: n.mac ?? `52:54:00:00:00:${i.toString(16).padStart(2, '0')}` })),
       consoles: ['serial', 'vnc'],
     };
-    this.vms.set(spec.name, { info, snapshots: [], files: new Map() });
+    this.vms.set(spec.name, { info, snapshots: [], files: new Map(), consoles: new Map() });
     return { ...info };
   }
   async startVm(name: string): Promise<void> {
@@ -130,7 +134,9 @@ export class FakeDriver implements HypervisorDriver {
     this.vm(name).info.state = 'running';
   }
   async stopVm(name: string, _options?: { timeoutMs?: number; force?: boolean }): Promise<void> {
-    this.vm(name).info.state = 'stopped';
+    const vm = this.vm(name);
+    vm.info.state = 'stopped';
+    this.closeConsoles(vm);
   }
   async rebootVm(name: string): Promise<void> {
     this.vm(name).info.state = 'running';
@@ -147,6 +153,8 @@ export class FakeDriver implements HypervisorDriver {
   }
   async destroyVm(name: string): Promise<void> {
     if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
+    const vm = this.vms.get(name);
+    if (vm) this.closeConsoles(vm);
     this.vms.delete(name);
   }
   async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
@@ -190,10 +198,22 @@ export class FakeDriver implements HypervisorDriver {
   async listNetworks(): Promise<NetworkInfo[]> {
     return [...this.networks.values()];
   }
-  async openConsole(vmName: string): Promise<Duplex> {
+  async openConsole(vmName: string, kind: ConsoleKind = 'serial'): Promise<Duplex> {
+    return this.console(vmName, kind).open();
+  }
+
+  /** The shared console of a running VM (tests read `typed` to see what reached the guest). */
+  console(vmName: string, kind: ConsoleKind = 'serial'): FakeConsole {
     const vm = this.vm(vmName);
     if (vm.info.state === 'stopped') throw new HypervisorError('invalid_state', `VM ${vmName} is stopped`);
-    return new PassThrough();
+    let shared = vm.consoles.get(kind);
+    if (!shared) vm.consoles.set(kind, (shared = new FakeConsole()));
+    return shared;
+  }
+
+  private closeConsoles(vm: MemoryVm): void {
+    for (const shared of vm.consoles.values()) shared.close();
+    vm.consoles.clear();
   }
 
   async waitForGuestAgent(vmName: string, _timeoutMs?: number): Promise<void> {

@@ -37,6 +37,8 @@ export interface QemuDriverOptions {
   qemuBinary?: string;
   /** A kernel to boot when probing KVM (a VM may start with KVM and then hang); e.g. the demo kernel. */
   probeKernel?: string;
+  /** Where the accelerator probe's answer is kept (default `stateDir/.accelerator.json`); drivers may share one. */
+  acceleratorCacheFile?: string;
 }
 
 /**
@@ -86,10 +88,10 @@ export class QemuDriver implements HypervisorDriver {
     return this.host;
   }
 
-  /** The accelerator choice, probed once per QEMU version and kept in the state directory. */
+  /** The accelerator choice, probed once per QEMU version and kept in a cache file (the state directory's by default). */
   private async accelerator(version: string): Promise<{ accelerator: 'kvm' | 'tcg'; notes: string[] }> {
     const wanted = this.options.accelerator ?? 'auto';
-    const cacheFile = path.join(this.options.stateDir, '.accelerator.json');
+    const cacheFile = this.options.acceleratorCacheFile ?? path.join(this.options.stateDir, '.accelerator.json');
     if (wanted === 'auto') {
       try {
         const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { version: string; accelerator: 'kvm' | 'tcg'; notes: string[] };
