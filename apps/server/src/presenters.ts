@@ -19,7 +19,7 @@ import type { UserRow } from './repositories/users.repository.js';
 // The one place that shapes database rows into the wire format; secrets never get past here.
 
 /** A user as the API shows it (never the password hash). */
-export function presentUser(row: UserRow): User {
+export function presentUser(row: Omit<UserRow, 'passwordHash'>): User {
   return {
     id: row.id,
     username: row.username,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { makeLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase } from '../test-support/test-database.js';
+import { tryUpgrade } from '../test-support/ws-client.js';
 
 /** Opens a console WebSocket and collects the bytes it receives as text. */
 function connect(url: string): Promise<{ socket: WebSocket; received: () => string }> {
@@ -59,20 +60,16 @@ describe('console tickets and sessions (memory driver)', () => {
     const issued = (await ticket(vm.id, alice.headers)).json();
     const { socket } = await connect(`${base}${issued.url}`);
     socket.close();
-    const reuse = await ctx.app.inject({ url: issued.url });
-    expect(reuse.statusCode).toBe(401);
+    const reuse = await tryUpgrade(`${base}${issued.url}`);
+    expect(reuse.status).toBe(401);
     const forOther = (await ticket(vm.id, alice.headers)).json();
-    const wrongVm = await ctx.app.inject({
-      url: `/api/v1/vms/${other.vm.id}/console/serial?ticket=${encodeURIComponent(forOther.ticket)}`,
-    });
-    expect(wrongVm.statusCode).toBe(401);
+    const wrongVm = await tryUpgrade(`${base}/api/v1/vms/${other.vm.id}/console/serial?ticket=${encodeURIComponent(forOther.ticket)}`);
+    expect(wrongVm.status).toBe(401);
     const wrongKind = (await ticket(vm.id, alice.headers)).json();
-    expect(
-      (await ctx.app.inject({ url: `/api/v1/vms/${vm.id}/console/vnc?ticket=${encodeURIComponent(wrongKind.ticket)}` })).statusCode,
-    ).toBe(401);
+    expect((await tryUpgrade(`${base}/api/v1/vms/${vm.id}/console/vnc?ticket=${encodeURIComponent(wrongKind.ticket)}`)).status).toBe(401);
     const expiring = (await ticket(vm.id, alice.headers)).json();
     await ctx.services.database.db.execute(`update access_tickets set expires_at = now() - interval '1 second'` as never);
-    expect((await ctx.app.inject({ url: expiring.url })).statusCode).toBe(401);
+    expect((await tryUpgrade(`${base}${expiring.url}`)).status).toBe(401);
     expect((await ticket(vm.id, bob.headers)).statusCode).toBe(404);
   });
 
@@ -87,8 +84,8 @@ describe('console tickets and sessions (memory driver)', () => {
     await vi.waitUntil(() => student.received().includes('whoami'), { timeout: 5000, interval: 20 });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(student.received()).not.toContain('rm -rf');
-    const third = await ctx.app.inject({ url: (await ticket(vm.id, alice.headers)).json().url });
-    expect(third.statusCode).toBe(429);
+    const third = await tryUpgrade(`${base}${(await ticket(vm.id, alice.headers)).json().url}`);
+    expect(third.status).toBe(429);
     const events = (await ctx.services.repositories.events.since(0, 100)).filter(
       (e) => e.labId === lab.id && e.type === 'console.watching',
     );

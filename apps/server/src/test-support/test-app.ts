@@ -43,7 +43,9 @@ export async function createTestApp(
   const services = createServices(config, await testDatabase(), { driver, images: createImageCatalog(fakeImagesDir), ...options.infra });
   const app = await buildApp(config, services, false, { webDist: options.webDist ?? false });
   await app.ready();
+  // Sessions listen in every test app, as on a server: caching and socket revocation as in production.
   if (options.background) await services.startBackground();
+  else await services.sessions.start();
   return {
     app,
     services,
@@ -51,6 +53,7 @@ export async function createTestApp(
     driver,
     close: async () => {
       if (options.background) await services.stopBackground();
+      else await services.sessions.stop();
       await app.close();
     },
   };
