@@ -25,7 +25,7 @@ describe('console tickets and sessions (memory driver)', () => {
   let bob: Awaited<ReturnType<typeof signedIn>>;
   let teacher: Awaited<ReturnType<typeof signedIn>>;
   beforeAll(async () => {
-    ctx = await createTestApp({ consoleSessionsPerVm: 2 });
+    ctx = await createTestApp({ consoleSessionsPerVm: 2, corsOrigins: ['https://lms.example.edu'] });
     await ctx.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
   });
@@ -92,5 +92,84 @@ describe('console tickets and sessions (memory driver)', () => {
     expect(events[0]?.data).toMatchObject({ watcher: teacher.user.username, watching: true, vm: 'box' });
     watcher.socket.close();
     student.socket.close();
+  });
+
+  it('takes a slot only for an open socket: plain GETs with valid tickets neither spend the ticket nor take a slot', async () => {
+    const { vm } = await makeLab(ctx, alice.user.id);
+    // The VM allows 2 sessions here; six plain GETs (no upgrade) must not use them up.
+    const tickets = [];
+    for (let i = 0; i < 6; i++) {
+      const issued = (await ticket(vm.id, alice.headers)).json();
+      const plain = await ctx.app.inject({ url: issued.url });
+      expect(plain.statusCode).toBe(426);
+      tickets.push(issued);
+    }
+    expect(ctx.services.consoles.openSessions(vm.id)).toBe(0);
+    // The tickets were not spent by the plain GETs: two of them open real consoles now.
+    const first = await connect(`${base}${tickets[0].url}`);
+    const second = await connect(`${base}${tickets[1].url}`);
+    expect(ctx.services.consoles.openSessions(vm.id)).toBe(2);
+    expect((await tryUpgrade(`${base}${tickets[2].url}`)).status).toBe(429);
+    first.socket.close();
+    await vi.waitUntil(() => ctx.services.consoles.openSessions(vm.id) === 1, { timeout: 2000, interval: 20 });
+    const third = await connect(`${base}${tickets[3].url}`);
+    third.socket.send('echo again\n');
+    await vi.waitUntil(() => third.received().includes('echo again'), { timeout: 5000, interval: 20 });
+    second.socket.close();
+    third.socket.close();
+    await vi.waitUntil(() => ctx.services.consoles.openSessions(vm.id) === 0, { timeout: 2000, interval: 20 });
+  });
+
+  it('gives the slot back when the console cannot be opened', async () => {
+    const { vm } = await makeLab(ctx, alice.user.id);
+    const failing = vi.spyOn(ctx.driver, 'openConsole').mockRejectedValue(new Error('console socket is gone'));
+    try {
+      for (let i = 0; i < 3; i++) {
+        const result = await tryUpgrade(`${base}${(await ticket(vm.id, alice.headers)).json().url}`);
+        // The upgrade succeeded, then the server closed with "internal error" and freed the slot.
+        expect(result.status).toBe(101);
+        expect((await result.socket!.closed).code).toBe(1011);
+      }
+    } finally {
+      failing.mockRestore();
+    }
+    expect(ctx.services.consoles.openSessions(vm.id)).toBe(0);
+    const ok = await connect(`${base}${(await ticket(vm.id, alice.headers)).json().url}`);
+    ok.socket.close();
+  });
+
+  it('spends no ticket on a request that fails validation', async () => {
+    const { vm } = await makeLab(ctx, alice.user.id);
+    const issued = (await ticket(vm.id, alice.headers)).json();
+    const extra = await tryUpgrade(`${base}${issued.url}&extra=1`);
+    expect(extra.status).toBe(400);
+    const badKind = await tryUpgrade(`${base}/api/v1/vms/${vm.id}/console/telnet?ticket=${encodeURIComponent(issued.ticket)}`);
+    expect(badKind.status).toBe(400);
+    const ok = await connect(`${base}${issued.url}`);
+    ok.socket.close();
+  });
+
+  it("checks a browser's Origin: this site and CTP_CORS_ORIGINS open, another site is refused, none is allowed", async () => {
+    const { vm } = await makeLab(ctx, alice.user.id);
+    const host = new URL(base).host;
+    const attempt = async (origin?: string) => {
+      const result = await tryUpgrade(`${base}${(await ticket(vm.id, alice.headers)).json().url}`, origin ? { origin } : {});
+      result.socket?.ws.close();
+      return result.status;
+    };
+    expect(await attempt('https://evil.example')).toBe(403);
+    expect(await attempt('null')).toBe(403);
+    expect(await attempt(`http://${host}`)).toBe(101);
+    expect(await attempt('https://lms.example.edu')).toBe(101);
+    expect(await attempt()).toBe(101);
+    // The event stream checks the same way.
+    const events = async (origin: string) => {
+      const issued = (await ctx.app.inject({ method: 'POST', url: '/api/v1/events/tickets', headers: alice.headers })).json();
+      const result = await tryUpgrade(`${base}${issued.url}`, { origin });
+      result.socket?.ws.close();
+      return result.status;
+    };
+    expect(await events('https://evil.example')).toBe(403);
+    expect(await events(`http://${host}`)).toBe(101);
   });
 });
