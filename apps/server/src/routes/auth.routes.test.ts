@@ -55,7 +55,7 @@ describe('auth routes', () => {
     ]);
   });
 
-  it('rate-limits failed logins per account, even with the right password afterwards', async () => {
+  it('refuses an (account, address) pair after its failures, even with the right password, but not other accounts', async () => {
     const carol = await createUser(ctx, 'student', 'carol');
     for (let i = 0; i < 3; i++) {
       const r = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'carol', password: 'wrong-one' } });
