@@ -60,7 +60,9 @@ export class AuditRepository {
         pair: sql<number>`count(*) filter (where ${and(account, address)})`.mapWith(Number),
       })
       .from(auditEvents)
-      .where(and(eq(auditEvents.action, 'auth.login'), eq(auditEvents.outcome, 'failure'), gte(auditEvents.at, since), or(account, address)));
+      .where(
+        and(eq(auditEvents.action, 'auth.login'), eq(auditEvents.outcome, 'failure'), gte(auditEvents.at, since), or(account, address)),
+      );
     return { account: row?.account ?? 0, address: row?.address ?? 0, pair: row?.pair ?? 0 };
   }
 

@@ -19,8 +19,8 @@ describe('sign-in throttling without lockout', () => {
 
   /** The audit records of sign-ins to `username`, oldest first. */
   const audited = async (username: string) =>
-    (await ctx.services.repositories.audit.list({ limit: 100, offset: 0, action: 'auth.login', targetId: username }))
-      .rows.sort((a, b) => Number(a.id) - Number(b.id))
+    (await ctx.services.repositories.audit.list({ limit: 100, offset: 0, action: 'auth.login', targetId: username })).rows
+      .sort((a, b) => Number(a.id) - Number(b.id))
       .map((row) => ({ outcome: row.outcome, ip: row.ip, ...(row.details as { reason?: string; delayMs?: number }) }));
 
   it('grows the per-account delay with failures from many addresses, and the right password from a clean address still signs in', async () => {

@@ -149,7 +149,10 @@ describe('auth routes', () => {
       [none, 'invalid_token'],
       [hs512, 'invalid_token'],
       // A token without a session epoch (issued before epochs existed) cannot be checked: refused.
-      [forge({ alg: 'HS256', typ: 'JWT' }, { sub: hank.id, username: 'hank', role: 'admin', iat: now, exp: now + 600 }, secret), 'invalid_token'],
+      [
+        forge({ alg: 'HS256', typ: 'JWT' }, { sub: hank.id, username: 'hank', role: 'admin', iat: now, exp: now + 600 }, secret),
+        'invalid_token',
+      ],
       ['not.a.jwt', 'invalid_token'],
     ];
     for (const [token, code] of cases) {

@@ -70,10 +70,13 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
       });
       try {
         // The slot is taken only now that a socket is really open, and given back when it closes.
-        session = await consoles.start(request.consoleGrant!, { ip: request.ip, requestId: request.id }, (code, reason) => end(reason, code));
+        session = await consoles.start(request.consoleGrant!, { ip: request.ip, requestId: request.id }, (code, reason) =>
+          end(reason, code),
+        );
       } catch (error) {
         const tooMany = error instanceof AppError && error.status === 429;
-        if (socket.readyState === socket.OPEN) socket.close(tooMany ? 4429 : 1011, tooMany ? error.message.slice(0, 100) : 'console unavailable');
+        if (socket.readyState === socket.OPEN)
+          socket.close(tooMany ? 4429 : 1011, tooMany ? error.message.slice(0, 100) : 'console unavailable');
         if (!tooMany) request.log.warn({ err: error }, 'console open failed');
         return;
       }

@@ -72,7 +72,7 @@ describe('revocation of sessions and open sockets, on two instances', () => {
   /** Every socket is closed with `code` within 2 s of `since`. */
   async function expectClosed(sockets: WatchedClient[], code: number, since: number) {
     for (const socket of sockets) {
-      const closed = await Promise.race([socket.closed, new Promise<undefined>((resolve) => setTimeout(resolve, 2000))]);
+      const closed = await Promise.race([socket.closed, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000))]);
       expect(closed, 'socket still open 2 s after the revocation').toBeDefined();
       expect(closed!.code).toBe(code);
       expect(closed!.at - since).toBeLessThan(2000);
@@ -92,8 +92,14 @@ describe('revocation of sessions and open sockets, on two instances', () => {
       name: 'user disabled by an admin',
       role: 'student',
       act: async ({ admin, member }) =>
-        (await ctx.app.inject({ method: 'PATCH', url: `/api/v1/users/${member.user.id}`, headers: admin.headers, payload: { disabled: true } }))
-          .statusCode,
+        (
+          await ctx.app.inject({
+            method: 'PATCH',
+            url: `/api/v1/users/${member.user.id}`,
+            headers: admin.headers,
+            payload: { disabled: true },
+          })
+        ).statusCode,
     },
     {
       name: 'role lowered by an admin',
@@ -124,7 +130,8 @@ describe('revocation of sessions and open sockets, on two instances', () => {
     {
       name: 'sign out everywhere',
       role: 'student',
-      act: async ({ member }) => (await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: member.headers })).statusCode,
+      act: async ({ member }) =>
+        (await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: member.headers })).statusCode,
     },
   ];
 
@@ -154,7 +161,11 @@ describe('revocation of sessions and open sockets, on two instances', () => {
     const sockets = [...(await openSockets(ctx, base, member, vm.id)), ...(await openSockets(peer, peer.base, member, vm.id))];
     const [ownerConsole, ownerEvents] = await openSockets(peer, peer.base, owner, vm.id);
     const actedAt = Date.now();
-    const removed = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${lab.id}/members/${member.user.id}`, headers: owner.headers });
+    const removed = await ctx.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/labs/${lab.id}/members/${member.user.id}`,
+      headers: owner.headers,
+    });
     expect(removed.statusCode, removed.body).toBe(200);
     await expectClosed(sockets, CLOSE_ACCESS_REVOKED, actedAt);
     // The member's session lives on; only this lab is gone from it, on both instances.

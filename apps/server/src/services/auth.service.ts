@@ -71,7 +71,9 @@ export class AuthService {
     const failures = await this.auditRepo.loginFailures(username, ctx.ip, since);
     if (failures.pair >= this.limits.maxFailuresPerPair || failures.address >= this.limits.maxFailuresPerAddress) {
       await this.recordLogin(username, null, 'denied', ctx, 429, { reason: 'rate_limited' });
-      throw tooManyRequests(`Too many failed sign-ins from your address; try again in ${Math.ceil(this.limits.windowSeconds / 60)} minutes`);
+      throw tooManyRequests(
+        `Too many failed sign-ins from your address; try again in ${Math.ceil(this.limits.windowSeconds / 60)} minutes`,
+      );
     }
     const delayMs = signInDelayMs(failures.account, this.limits);
     if (delayMs > 0) await this.slowDown(ctx.ip, delayMs, username, ctx);
@@ -151,7 +153,11 @@ export class AuthService {
     const user = await this.sessions.user(claims.sub);
     if (!user || user.disabled) throw unauthorized('Account is disabled or no longer exists');
     if (user.sessionEpoch !== claims.epoch) {
-      throw new AppError(401, 'session_ended', 'This session was ended (password reset, role change or sign-out everywhere); sign in again');
+      throw new AppError(
+        401,
+        'session_ended',
+        'This session was ended (password reset, role change or sign-out everywhere); sign in again',
+      );
     }
     return { id: user.id, username: user.username, role: user.role as Actor['role'] };
   }

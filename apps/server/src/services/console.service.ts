@@ -74,7 +74,11 @@ export class ConsoleService {
    * `close`, or at once when opening fails) and watches the user's access, calling `revoked`
    * when it is lost (user disabled, sessions ended, removed from the lab, lab deleted).
    */
-  async start(grant: ConsoleGrant, meta: { ip: string; requestId: string }, revoked: (code: number, reason: string) => void): Promise<ConsoleSession> {
+  async start(
+    grant: ConsoleGrant,
+    meta: { ip: string; requestId: string },
+    revoked: (code: number, reason: string) => void,
+  ): Promise<ConsoleSession> {
     const { holder: actor, vm, lab, readOnly, kind } = grant;
     this.checkLimits(actor.id, vm.id);
     this.bump(this.perUser, actor.id, 1);

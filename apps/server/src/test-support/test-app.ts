@@ -102,7 +102,7 @@ export async function signedIn(ctx: TestContext, role: Role) {
  */
 export async function createPeerApp(ctx: TestContext): Promise<TestContext & { base: string }> {
   const database = process.env.DATABASE_URL ? await openDatabase({ databaseUrl: process.env.DATABASE_URL }) : ctx.services.database;
-  const services = createServices(ctx.config, database, { driver: ctx.driver, images: ctx.services.images });
+  const services = createServices(ctx.config, database, { driver: ctx.services.driver, images: ctx.services.images });
   const app = await buildApp(ctx.config, services, false, { webDist: false });
   await app.ready();
   await services.sessions.start();
