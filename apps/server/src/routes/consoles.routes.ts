@@ -68,6 +68,16 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
         browserGone = true;
         end('browser closed');
       });
+      const early: Buffer[] = [];
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        const bytes = isBinary ? data : Buffer.from(data.toString(), 'utf8');
+        if (!session) {
+          if (early.length < 64) early.push(bytes);
+          return;
+        }
+        // Watchers see, they do not type.
+        if (!session.readOnly) session.stream.write(bytes);
+      });
       try {
         // The slot is taken only now that a socket is really open, and given back when it closes.
         session = await consoles.start(request.consoleGrant!, { ip: request.ip, requestId: request.id }, (code, reason) =>
@@ -98,11 +108,8 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
       });
       stream.on('end', () => end('console closed by the VM'));
       stream.on('error', () => end('console error', 1011));
-      socket.on('message', (data: Buffer, isBinary: boolean) => {
-        // Watchers see, they do not type.
-        if (session.readOnly) return;
-        stream.write(isBinary ? data : Buffer.from(data.toString(), 'utf8'));
-      });
+      // What the browser typed while the console was being opened goes first.
+      if (!session.readOnly) for (const bytes of early.splice(0)) stream.write(bytes);
     },
   );
 };
