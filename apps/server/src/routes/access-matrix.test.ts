@@ -159,8 +159,10 @@ const MATRIX: Record<string, Entry> = {
     expect: othersLab(201),
   },
   'GET /api/v1/vms/:id/console/:kind': {
+    // Without a WebSocket upgrade (inject cannot make one) everyone gets 426, before any ticket
+    // is looked at; upgrades with bad tickets are refused 401 in consoles.routes.test.ts.
     request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/console/serial?ticket=nope` }),
-    expect: everyone(401),
+    expect: everyone(426),
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
@@ -168,7 +170,8 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },
   // Without a valid ticket the WebSocket is refused before the upgrade, whoever asks.
-  'GET /api/v1/events/stream': { request: () => ({ url: '/api/v1/events/stream?ticket=nope' }), expect: everyone(401) },
+  // As the console: 426 without an upgrade; upgrades with bad tickets: events.routes.test.ts.
+  'GET /api/v1/events/stream': { request: () => ({ url: '/api/v1/events/stream?ticket=nope' }), expect: everyone(426) },
 };
 
 describe('access-control matrix', () => {
