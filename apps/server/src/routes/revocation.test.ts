@@ -190,10 +190,11 @@ describe('revocation of sessions and open sockets, on two instances', () => {
 
   it(`lab deleted: consoles of it closed (${CLOSE_ACCESS_REVOKED}) on both instances`, async () => {
     const { owner, member, lab, vm } = await sharedLab('student');
+    // The deletion is made through the first instance (the peer runs no job workers).
     const [here] = await openSockets(ctx, base, member, vm.id);
     const [there] = await openSockets(peer, peer.base, owner, vm.id);
     const actedAt = Date.now();
-    const deleted = await peer.app.inject({ method: 'DELETE', url: `/api/v1/labs/${lab.id}`, headers: owner.headers });
+    const deleted = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${lab.id}`, headers: owner.headers });
     expect(deleted.statusCode, deleted.body).toBe(202);
     await expectClosed([here!, there!], CLOSE_ACCESS_REVOKED, actedAt);
   });
