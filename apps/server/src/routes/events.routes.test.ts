@@ -111,6 +111,16 @@ describe('live events', () => {
     expect(JSON.parse(wrongKind.body).error.message).toMatch(/something else/);
   });
 
+  it('spends no ticket on a stream request that fails validation, and refuses other sites', async () => {
+    const issued = (await ctx.app.inject({ method: 'POST', url: '/api/v1/events/tickets', headers: alice.headers })).json();
+    expect((await tryUpgrade(`${base}${issued.url}&since=-1`)).status).toBe(400);
+    expect((await tryUpgrade(`${base}${issued.url}&other=1`)).status).toBe(400);
+    expect((await tryUpgrade(`${base}${issued.url}`, { origin: 'https://evil.example' })).status).toBe(403);
+    const opened = await tryUpgrade(`${base}${issued.url}`);
+    expect(opened.status).toBe(101);
+    opened.socket!.ws.close();
+  });
+
   it('delivers events published by another instance through NOTIFY', async () => {
     const database = await testDatabase();
     const other = new EventBus(ctx.services.repositories.events, database);
