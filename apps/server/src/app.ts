@@ -132,14 +132,14 @@ export async function buildApp(
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (api) => {
-      await api.register(authRoutes, { auth: services.auth, users: services.users, secureCookies: config.https });
+      await api.register(authRoutes, { auth: services.auth, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
       await api.register(templatesRoutes, { templates: services.templates });
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(vmsRoutes, { labs: services.labs });
-      await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
-      await api.register(consolesRoutes, { consoles: services.consoles });
+      await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
+      await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
     },
     { prefix: API_PREFIX },

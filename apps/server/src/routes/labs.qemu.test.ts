@@ -9,7 +9,9 @@ import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader, testAccelerat
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { CLOSE_ACCESS_REVOKED, CLOSE_SESSION_ENDED } from '../services/sessions.service.js';
+import { createPeerApp, createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { openSocket } from '../test-support/ws-client.js';
 
 // The demo lab on real QEMU guests, driven only through the HTTP and WebSocket API.
 // Booting takes seconds on TCG and much longer on a busy host: each test waits up to 90 s for its guests.
@@ -159,6 +161,109 @@ describe('labs on real QEMU', { timeout: 180_000 }, () => {
       payload: { kind: 'serial' },
     });
     expect(denied.statusCode).toBe(404);
+  });
+
+  it("closes a revoked user's real console and event sockets within 2 s, on this instance and another", async () => {
+    // A second API instance on the same database and hypervisor (see revocation.test.ts for what
+    // each database pass proves); the revocations are made through the first.
+    const peer = await createPeerApp(ctx);
+    try {
+      const admin = await signedIn(ctx, 'admin');
+      const [carol, dan, erin, fay] = [
+        await signedIn(ctx, 'student'),
+        await signedIn(ctx, 'instructor'),
+        await signedIn(ctx, 'student'),
+        await signedIn(ctx, 'student'),
+      ];
+      for (const who of [carol, dan, erin, fay]) {
+        const added = await ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/labs/${labA.id}/members`,
+          headers: alice.headers,
+          payload: { userId: who.user.id },
+        });
+        expect(added.statusCode, added.body).toBe(200);
+      }
+      const vmId = vmOf(labA, 'target').id;
+      /** A serial console of the running guest that really runs a command. */
+      const liveConsole = async (app: TestContext, wsBase: string, who: typeof carol) => {
+        const ticket = await app.app.inject({
+          method: 'POST',
+          url: `/api/v1/vms/${vmId}/console-tickets`,
+          headers: who.headers,
+          payload: { kind: 'serial' },
+        });
+        const socket = await openSocket(`${wsBase}${ticket.json().url}`);
+        socket.ws.send('echo rv$((6*7))\n');
+        await expect.poll(() => socket.received().includes('rv42'), { timeout: 10_000 }).toBe(true);
+        return socket;
+      };
+      const eventStream = async (app: TestContext, wsBase: string, who: typeof carol) => {
+        const ticket = (await app.app.inject({ method: 'POST', url: '/api/v1/events/tickets', headers: who.headers })).json();
+        const socket = await openSocket(`${wsBase}${ticket.url}`);
+        await expect.poll(() => socket.received().includes('"ready"'), { timeout: 5000 }).toBe(true);
+        return socket;
+      };
+      const cases = [
+        {
+          who: carol,
+          code: CLOSE_ACCESS_REVOKED,
+          act: () => ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${labA.id}/members/${carol.user.id}`, headers: alice.headers }),
+        },
+        {
+          who: dan,
+          code: CLOSE_SESSION_ENDED,
+          act: () =>
+            ctx.app.inject({ method: 'PATCH', url: `/api/v1/users/${dan.user.id}`, headers: admin.headers, payload: { role: 'student' } }),
+        },
+        {
+          who: erin,
+          code: CLOSE_SESSION_ENDED,
+          act: () =>
+            ctx.app.inject({ method: 'PATCH', url: `/api/v1/users/${erin.user.id}`, headers: admin.headers, payload: { disabled: true } }),
+        },
+        {
+          who: fay,
+          code: CLOSE_SESSION_ENDED,
+          act: () =>
+            ctx.app.inject({
+              method: 'POST',
+              url: `/api/v1/users/${fay.user.id}/password`,
+              headers: admin.headers,
+              payload: { password: 'an entirely new one' },
+            }),
+        },
+      ];
+      for (const { who, code, act } of cases) {
+        const sockets = [
+          await liveConsole(ctx, base, who),
+          await liveConsole(peer, peer.base, who),
+          await eventStream(ctx, base, who),
+          await eventStream(peer, peer.base, who),
+        ];
+        const actedAt = Date.now();
+        expect([200, 204]).toContain((await act()).statusCode);
+        for (const socket of sockets) {
+          const closed = await Promise.race([
+            socket.closed,
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000)),
+          ]);
+          expect(closed?.code, `closed within 2 s with ${code}`).toBe(code);
+          expect(closed!.at - actedAt).toBeLessThan(2000);
+        }
+        for (const app of [ctx, peer]) {
+          const me = await app.app.inject({ url: '/api/v1/auth/me', headers: who.headers });
+          expect(me.statusCode).toBe(code === CLOSE_SESSION_ENDED ? 401 : 200);
+          const lab = await app.app.inject({ url: `/api/v1/labs/${labA.id}`, headers: who.headers });
+          expect(lab.statusCode).toBe(code === CLOSE_SESSION_ENDED ? 401 : 404);
+        }
+      }
+      await expect
+        .poll(() => ctx.services.consoles.openSessions(vmId) + peer.services.consoles.openSessions(vmId) <= 1, { timeout: 2000 })
+        .toBe(true);
+    } finally {
+      await peer.close();
+    }
   });
 
   it('resets a changed VM to its initial state', async () => {

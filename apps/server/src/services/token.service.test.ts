@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { hashRefreshToken, loadOrCreateJwtSecret, newRefreshToken, TokenService } from './token.service.js';
 
 const secret = 'a-secret-of-at-least-32-characters-long';
-const claims = { sub: '11111111-1111-4111-8111-111111111111', username: 'alice', role: 'student' as const };
+const claims = { sub: '11111111-1111-4111-8111-111111111111', username: 'alice', role: 'student' as const, epoch: 0 };
 
 /** A JWT signed by hand, so tests can make the tokens the service must refuse. */
 function jwt(header: { alg: string; typ?: string }, payload: object, key = secret): string {
