@@ -75,7 +75,7 @@ describe('guest agent client', () => {
   it('kills a command still running at its timeout and reports exit code 124', async () => {
     let killed = false;
     const { socketPath, seen } = await agent((command) => {
-      if (command.execute === 'guest-exec') return { return: { pid: command.arguments!.path === 'kill' ? 2 : 1 } };
+      if (command.execute === 'guest-exec') return { return: { pid: command.arguments!.path === 'sh' ? 2 : 1 } };
       if (command.arguments?.pid === 2) {
         killed = true;
         return { return: { exited: true, exitcode: 0 } };
@@ -90,7 +90,9 @@ describe('guest agent client', () => {
         stderr: '',
         timedOut: true,
       });
-      expect(seen.find((c) => c.execute === 'guest-exec' && c.arguments!.path === 'kill')?.arguments?.arg).toEqual(['-KILL', '1']);
+      const kill = seen.find((c) => c.execute === 'guest-exec' && c.arguments!.path === 'sh')?.arguments?.arg as string[];
+      expect(kill[1]).toContain('kill -KILL');
+      expect(kill.slice(2)).toEqual(['sh', '1']);
     } finally {
       client.close();
     }

@@ -101,19 +101,28 @@ export class GuestAgentClient {
 
   /**
    * Runs a program in the guest (found on the agent's PATH), feeding `input` to stdin, and polls
-   * until it exits. A program still running at the timeout is killed and reported with exit code
-   * 124 and `timedOut`; one killed by a signal reports 128 + the signal, as a shell would.
+   * until it exits. A program still running at the timeout is killed with its children and
+   * reported with exit code 124 and `timedOut`; one killed by a signal reports 128 + the signal,
+   * and one that cannot be started 127 (or 126), as a shell would.
    */
   async exec(command: GuestCommand): Promise<GuestExecResult> {
     const [program, ...args] = command.argv;
     if (!program) throw new HypervisorError('invalid', 'guestExec needs a program (argv[0])');
     const timeoutMs = command.timeoutMs ?? DEFAULT_EXEC_TIMEOUT;
-    const { pid } = await this.execute<{ pid: number }>('guest-exec', {
-      path: program,
-      arg: args,
-      'capture-output': true,
-      ...(command.input !== undefined ? { 'input-data': Buffer.from(command.input, 'utf8').toString('base64') } : {}),
-    });
+    let pid: number;
+    try {
+      ({ pid } = await this.execute<{ pid: number }>('guest-exec', {
+        path: program,
+        arg: args,
+        'capture-output': true,
+        ...(command.input !== undefined ? { 'input-data': Buffer.from(command.input, 'utf8').toString('base64') } : {}),
+      }));
+    } catch (error) {
+      // A program that cannot be started answers as a shell would: 127 not found, 126 not executable.
+      const stderr = error instanceof HypervisorError ? (error.stderr ?? '') : '';
+      if (!/Failed to execute child process/.test(stderr)) throw error;
+      return { exitCode: /Permission denied/.test(stderr) ? 126 : 127, stdout: '', stderr: `${stderr}\n` };
+    }
     const deadline = Date.now() + timeoutMs;
     let delay = 10;
     for (;;) {
@@ -180,8 +189,10 @@ export class GuestAgentClient {
       });
   }
 
+  /** Kills the program and everything it started (stopped first, so that nothing forks meanwhile). */
   private async kill(pid: number): Promise<void> {
-    await this.exec({ argv: ['kill', '-KILL', String(pid)], timeoutMs: 5000 }).catch(() => {});
+    const script = 't() { kill -STOP "$1"; for c in $(pgrep -P "$1"); do t "$c"; done; kill -KILL "$1"; }; t "$1" 2>/dev/null';
+    await this.exec({ argv: ['sh', '-c', script, 'sh', String(pid)], timeoutMs: 5000 }).catch(() => {});
   }
 
   /** After a kill, collect the output the program had produced (and free the agent's record of it). */
