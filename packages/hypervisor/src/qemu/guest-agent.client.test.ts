@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HypervisorError } from '../errors.js';
-import { GuestAgentClient, checkGuestPath } from './guest-agent.client.js';
+import { checkGuestPath } from '../guest-file.js';
+import { GuestAgentClient } from './guest-agent.client.js';
 
 type Command = { execute: string; arguments?: Record<string, unknown> };
 
@@ -127,7 +128,7 @@ describe('guest agent client', () => {
     expect(written.join('')).toBe(content);
     const [prepare, finish] = scripts as string[][];
     expect(prepare!.slice(0, 4)).toEqual(['-c', 'mkdir -p -- "$1" && umask 077 && : > "$2"', 'sh', '/etc/ctp']);
-    expect(prepare![4]).toMatch(/^\/etc\/ctp\/\.ctp-\d+\.tmp$/);
+    expect(prepare![4]).toMatch(/^\/etc\/ctp\/\.ctp-[0-9a-f]{12}\.tmp$/);
     expect(finish).toEqual([
       '-c',
       'chmod 640 "$1" && chown -- "$3" "$1" && mv -f -- "$1" "$2"',

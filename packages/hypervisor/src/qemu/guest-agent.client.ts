@@ -1,8 +1,8 @@
 import { randomInt } from 'node:crypto';
 import net from 'node:net';
-import path from 'node:path';
 import type { GuestCommand, GuestExecResult, GuestFile } from '../driver.js';
 import { HypervisorError } from '../errors.js';
+import { writePlan } from '../guest-file.js';
 
 /** The sentinel byte qemu-ga puts before a `guest-sync-delimited` answer (never part of UTF-8 JSON). */
 const SENTINEL = 0xff;
@@ -137,21 +137,12 @@ export class GuestAgentClient {
     }
   }
 
-  /**
-   * Writes a file: parent directories are created, the content goes to a private temporary file
-   * beside the target (mode 0600 while it is written), which then gets its mode and owner and is
-   * renamed over the target, so no reader ever sees a partial file or a looser mode.
-   */
+  /** Writes a file the way `writePlan` describes, the content in chunks of `guest-file-write`. */
   async writeFile(file: GuestFile): Promise<void> {
-    checkGuestPath(file.path);
-    if (file.owner !== undefined && !/^[a-z_][a-z0-9_.-]*(:[a-z_][a-z0-9_.-]*)?$|^\d+(:\d+)?$/i.test(file.owner))
-      throw new HypervisorError('invalid', `owner "${file.owner}" is not user or user:group`);
-    const mode = file.mode ?? 0o644;
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new HypervisorError('invalid', `mode ${mode} is not a file mode`);
-    const temporary = path.posix.join(path.posix.dirname(file.path), `.ctp-${randomInt(1, 2 ** 31)}.tmp`);
-    await this.shell('mkdir -p -- "$1" && umask 077 && : > "$2"', [path.posix.dirname(file.path), temporary]);
+    const plan = writePlan(file);
+    await this.shell(plan.prepare);
     try {
-      const handle = await this.execute<number>('guest-file-open', { path: temporary, mode: 'w' });
+      const handle = await this.execute<number>('guest-file-open', { path: plan.temporary, mode: 'w' });
       try {
         const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
         for (let offset = 0; offset < content.length; offset += WRITE_CHUNK) {
@@ -163,14 +154,9 @@ export class GuestAgentClient {
       } finally {
         await this.execute('guest-file-close', { handle });
       }
-      const chown = file.owner !== undefined ? ' && chown -- "$3" "$1"' : '';
-      await this.shell(`chmod ${mode.toString(8)} "$1"${chown} && mv -f -- "$1" "$2"`, [
-        temporary,
-        file.path,
-        ...(file.owner ? [file.owner] : []),
-      ]);
+      await this.shell(plan.finish);
     } catch (error) {
-      await this.shell('rm -f -- "$1"', [temporary]).catch(() => {});
+      await this.shell(['rm -f -- "$1"', 'sh', plan.temporary]).catch(() => {});
       throw error;
     }
   }
@@ -180,9 +166,9 @@ export class GuestAgentClient {
     this.socket.destroy();
   }
 
-  /** Runs a fixed shell script with arguments as `$1...` (never spliced into the script) and fails on a non-zero exit. */
-  private async shell(script: string, args: string[]): Promise<void> {
-    const outcome = await this.exec({ argv: ['sh', '-c', script, 'sh', ...args], timeoutMs: 15_000 });
+  /** Runs `sh -c SCRIPT sh ARGS...` (arguments never spliced into the script) and fails on a non-zero exit. */
+  private async shell(scriptAndArgs: string[]): Promise<void> {
+    const outcome = await this.exec({ argv: ['sh', '-c', ...scriptAndArgs], timeoutMs: 15_000 });
     if (outcome.exitCode !== 0)
       throw new HypervisorError('command_failed', `guest command failed (${outcome.exitCode}): ${outcome.stderr.trim()}`, {
         stderr: outcome.stderr,
@@ -273,12 +259,6 @@ export class GuestAgentClient {
       waiter.reject(error);
     }
   }
-}
-
-/** Guest paths must be absolute and plain: no NUL or newline, no `..` segment. */
-export function checkGuestPath(guestPath: string): void {
-  if (!guestPath.startsWith('/') || /[\0\n\r]/.test(guestPath) || guestPath.split('/').includes('..') || guestPath.endsWith('/'))
-    throw new HypervisorError('invalid', `guest path "${guestPath}" must be an absolute file path`);
 }
 
 function result(status: ExecStatus, timedOut: boolean): GuestExecResult {
