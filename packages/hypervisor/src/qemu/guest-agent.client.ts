@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import type { GuestCommand, GuestExecResult, GuestFile } from '../driver.js';
 import { HypervisorError } from '../errors.js';
 import { writePlan } from '../guest-file.js';
+import { connectUnix } from './unix-socket.js';
 
 /** The sentinel byte qemu-ga puts before a `guest-sync-delimited` answer (never part of UTF-8 JSON). */
 const SENTINEL = 0xff;
@@ -54,21 +55,7 @@ export class GuestAgentClient {
 
   /** Connects to the agent socket and resynchronises; throws `timeout` when the agent does not answer in time. */
   static async connect(socketPath: string, timeoutMs = 5000): Promise<GuestAgentClient> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(socketPath);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new HypervisorError('timeout', `guest agent socket ${socketPath} did not accept`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        resolve(s);
-      });
-      s.once('error', (error) => {
-        clearTimeout(timer);
-        reject(new HypervisorError('invalid_state', `guest agent socket ${socketPath}: ${error.message}`, { cause: error }));
-      });
-    });
+    const socket = await connectUnix(socketPath, timeoutMs, 'guest agent socket');
     const client = new GuestAgentClient(socket);
     try {
       await client.sync(timeoutMs);

@@ -29,21 +29,27 @@ export class QemuGuestChannel {
     throw new HypervisorError('timeout', `the guest agent did not answer within ${timeoutMs} ms (${last})`);
   }
 
-  /** Runs a command in the guest. */
-  exec(socketPath: string, command: GuestCommand): Promise<GuestExecResult> {
+  /** Runs a command in the guest, once `ready` (the caller's state check, run in turn) passes. */
+  exec(socketPath: string, command: GuestCommand, ready: () => Promise<void>): Promise<GuestExecResult> {
     if (command.argv.length === 0 || !command.argv[0]) throw new HypervisorError('invalid', 'guestExec needs a program (argv[0])');
-    return this.session(socketPath, 5000, (agent) => agent.exec(command));
+    return this.session(socketPath, 5000, (agent) => agent.exec(command), ready);
   }
 
-  /** Writes a file in the guest. */
-  writeFile(socketPath: string, file: GuestFile): Promise<void> {
-    return this.session(socketPath, 5000, (agent) => agent.writeFile(file));
+  /** Writes a file in the guest, once `ready` passes. */
+  writeFile(socketPath: string, file: GuestFile, ready: () => Promise<void>): Promise<void> {
+    return this.session(socketPath, 5000, (agent) => agent.writeFile(file), ready);
   }
 
-  /** Runs `use` on a fresh connection once every earlier operation on this socket has finished. */
-  private session<T>(socketPath: string, connectTimeoutMs: number, use: (agent: GuestAgentClient) => Promise<T>): Promise<T> {
+  /** Runs `ready`, then `use` on a fresh connection, once every earlier operation on this socket has finished. */
+  private session<T>(
+    socketPath: string,
+    connectTimeoutMs: number,
+    use: (agent: GuestAgentClient) => Promise<T>,
+    ready?: () => Promise<void>,
+  ): Promise<T> {
     const previous = this.queues.get(socketPath) ?? Promise.resolve();
     const run = previous.then(async () => {
+      await ready?.();
       const agent = await GuestAgentClient.connect(socketPath, connectTimeoutMs);
       try {
         return await use(agent);

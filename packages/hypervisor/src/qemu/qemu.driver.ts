@@ -314,14 +314,13 @@ export class QemuDriver implements HypervisorDriver {
 
   async guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult> {
     const socket = this.guestAgentSocket(vmName);
-    await this.requireGuestChannel(vmName);
-    return this.guest.exec(socket, command);
+    // The state check queues with the VM's other guest operations: QMP, too, serves one client at a time.
+    return this.guest.exec(socket, command, () => this.requireGuestChannel(vmName));
   }
 
   async guestWriteFile(vmName: string, file: GuestFile): Promise<void> {
     const socket = this.guestAgentSocket(vmName);
-    await this.requireGuestChannel(vmName);
-    return this.guest.writeFile(socket, file);
+    return this.guest.writeFile(socket, file, () => this.requireGuestChannel(vmName));
   }
 
   // --- internals ---
