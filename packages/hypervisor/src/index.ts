@@ -14,3 +14,4 @@ export * from './virtualbox/machine-readable.parser.js';
 export * from './virtualbox/list-vms.parser.js';
 export * from './virtualbox/snapshot-list.parser.js';
 export * from './images/image.store.js';
+export * from './guest-file.js';

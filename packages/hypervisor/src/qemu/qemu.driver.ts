@@ -22,6 +22,7 @@ import { HypervisorError, unsupported } from '../errors.js';
 import type { LabNetworkBackend } from './network/lab-network.js';
 import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
+import { QemuGuestChannel } from './guest-channel.js';
 import { qemuArgs } from './qemu-args.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
@@ -54,6 +55,7 @@ export class QemuDriver implements HypervisorDriver {
   private host: Promise<HostInfo> | undefined;
   private readonly hubs = new Map<string, Promise<SerialHub>>();
   private readonly store: VmStateStore;
+  private readonly guest = new QemuGuestChannel();
   private readonly img: QemuImg;
 
   constructor(private readonly options: QemuDriverOptions) {
@@ -79,7 +81,7 @@ export class QemuDriver implements HypervisorDriver {
           pause: true,
           consoles: ['serial', 'vnc'],
           networkIsolation: this.options.network.isolation,
-          guestAgent: false,
+          guestAgent: true,
         },
         notes: choice.notes,
       };
@@ -305,16 +307,22 @@ export class QemuDriver implements HypervisorDriver {
     for (const name of [...this.hubs.keys()]) this.closeHub(name);
   }
 
-  async waitForGuestAgent(_vmName: string, _timeoutMs?: number): Promise<void> {
-    throw unsupported('qemu', 'the guest channel (yet)');
+  async waitForGuestAgent(vmName: string, timeoutMs = 60_000): Promise<void> {
+    // A VM still loading a saved state is paused for a moment: its agent answers once it runs.
+    const socket = this.guestAgentSocket(vmName);
+    await this.requireRunning(vmName);
+    await this.guest.waitForAgent(socket, timeoutMs);
   }
 
-  async guestExec(_vmName: string, _command: GuestCommand): Promise<GuestExecResult> {
-    throw unsupported('qemu', 'the guest channel (yet)');
+  async guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult> {
+    const socket = this.guestAgentSocket(vmName);
+    // The state check queues with the VM's other guest operations: QMP, too, serves one client at a time.
+    return this.guest.exec(socket, command, () => this.requireGuestChannel(vmName));
   }
 
-  async guestWriteFile(_vmName: string, _file: GuestFile): Promise<void> {
-    throw unsupported('qemu', 'the guest channel (yet)');
+  async guestWriteFile(vmName: string, file: GuestFile): Promise<void> {
+    const socket = this.guestAgentSocket(vmName);
+    return this.guest.writeFile(socket, file, () => this.requireGuestChannel(vmName));
   }
 
   // --- internals ---
@@ -341,6 +349,19 @@ export class QemuDriver implements HypervisorDriver {
     } finally {
       client.close();
     }
+  }
+
+  /** The agent socket of a VM created with the guest channel. */
+  private guestAgentSocket(name: string): string {
+    const stored = this.require(name);
+    if (stored.spec.guestAgent === false)
+      throw unsupported('qemu', `the guest channel on VM ${name}, created without it (guestAgent: false)`);
+    return this.store.paths(name).guestAgentSocket;
+  }
+
+  private async requireGuestChannel(name: string): Promise<void> {
+    const state = await this.requireRunning(name);
+    if (state !== 'running') throw new HypervisorError('invalid_state', `VM ${name} is ${state}: its guest agent cannot answer`);
   }
 
   private async requireRunning(name: string): Promise<VmState> {
