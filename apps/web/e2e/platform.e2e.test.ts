@@ -101,6 +101,30 @@ describe('the platform in a real browser', () => {
     return page;
   }
 
+  /** Opens a VM's terminal from its row on the lab page; the rendered rows of the terminal. */
+  async function openTerminal(page: Page, row: ReturnType<Page['getByRole']>) {
+    await row.getByRole('link', { name: 'Terminal' }).click();
+    await page.getByText('connected', { exact: true }).waitFor({ timeout: 30_000 });
+    // The rendered rows only (the terminal element also holds its style sheet).
+    return page.getByTestId('console-serial').locator('.xterm-rows');
+  }
+
+  /** Types a command into the terminal (again every few seconds, while the guest may still be booting) until `expected` shows. */
+  async function typeUntil(page: Page, terminal: ReturnType<Page['locator']>, command: string, expected: string): Promise<string> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      await page.getByTestId('console-serial').click();
+      await page.keyboard.type(`${command}\n`);
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        const text = (await terminal.textContent()) ?? '';
+        if (text.includes(expected)) return text;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      if (Date.now() > deadline) throw new Error(`"${expected}" not seen in the terminal: ${await terminal.textContent()}`);
+    }
+  }
+
   it('refuses bad credentials with a clear message', async () => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(base);
@@ -174,14 +198,31 @@ describe('the platform in a real browser', () => {
     await page.screenshot({ path: path.join(shots, 'student-screen.png') });
   });
 
-  it('lets the student revert a VM and delete the lab', async () => {
+  it('lets the student revert a VM (a file made in it is gone) and delete the lab', async () => {
     const page = await signIn('student1', 'student-password');
     await page.goto(labUrl);
     await page.getByText('running', { exact: true }).first().waitFor();
-    const row = page.getByRole('row', { name: 'vm target' });
+    const row = page.getByRole('row', { name: 'vm attacker' });
+    // A file made in the guest through the terminal (the listing, upper-cased and tagged, proves it is there).
+    const terminal = await openTerminal(page, row);
+    await typeUntil(page, terminal, 'touch /root/revert-proof; ls /root | tr a-z A-Z | sed s/^/PRE-/', 'PRE-REVERT-PROOF');
+    await page.goto(labUrl);
     await row.getByRole('button', { name: 'Revert' }).click();
+    const reverted = page.waitForResponse((r) => r.url().includes('/snapshots/initial/revert'), { timeout: 90_000 });
     await page.getByRole('dialog').getByRole('button', { name: 'Revert' }).click();
+    expect((await reverted).status()).toBe(204);
+    expect(await row.getByRole('alert').count()).toBe(0);
+    // The initial snapshot is the fresh disk, taken before the first boot: the VM comes back
+    // stopped, and the student starts it.
+    await expect.poll(async () => (await row.textContent()) ?? '', { timeout: 30_000 }).toContain('stopped');
+    await row.getByRole('button', { name: 'Start' }).click();
     await expect.poll(async () => (await row.textContent()) ?? '', { timeout: 30_000 }).toContain('running');
+    expect(await row.getByRole('alert').count()).toBe(0);
+    // The guest is back at its snapshot: the file is gone (a different tag, so scrollback never counts).
+    const after = await openTerminal(page, row);
+    const listing = await typeUntil(page, after, 'ls -a /root | tr a-z A-Z | sed s/^/POST-/; echo LISTED-$((40+2))', 'LISTED-42');
+    expect(listing).not.toContain('POST-REVERT-PROOF');
+    await page.goto(labUrl);
     await page.getByRole('button', { name: 'Delete lab' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
     await page.waitForURL(`${base}/`);
