@@ -112,6 +112,16 @@ describe('QEMU argv builder: exact argv', () => {
     expect(qemuArgs(input({ spec: { ...kernelSpec, guestAgent: true } }))).toEqual(qemuArgs(input()));
   });
 
+  it('resumes a saved state with -incoming after the NICs, and bounds the TCG translation cache', () => {
+    const argv = qemuArgs(
+      input({ incomingFrom: '/var/lib/ctp/saved/ts1/memory.state', tcgTranslationCacheMiB: 32, nicArgs: ['-netdev', 'x'] }),
+    );
+    expect(argv.slice(0, 6)).toEqual(['-name', 'lab1-box', '-machine', 'pc', '-accel', 'tcg,tb-size=32']);
+    expect(argv.slice(-4)).toEqual(['-netdev', 'x', '-incoming', "exec:cat '/var/lib/ctp/saved/ts1/memory.state'"]);
+    // KVM has no translation cache.
+    expect(qemuArgs(input({ accelerator: 'kvm', tcgTranslationCacheMiB: 32 })).slice(4, 6)).toEqual(['-accel', 'kvm']);
+  });
+
   it('is pure: the same input gives the same argv', () => {
     expect(qemuArgs(input())).toEqual(qemuArgs(input()));
   });

@@ -13,6 +13,10 @@ export interface QemuArgsInput {
   paths: VmPaths;
   /** NIC arguments as the lab network backend returns them from `attachNic`, in NIC order. */
   nicArgs?: string[];
+  /** TCG's translation cache in MiB (QEMU's default is 1 GiB of address space, filled as code runs); not used with KVM. */
+  tcgTranslationCacheMiB?: number;
+  /** Resume a saved running state from this migration stream file instead of booting. */
+  incomingFrom?: string;
   /** Appended last (e.g. `-loadvm <snapshot>` when a stopped VM reverts to a RAM snapshot). */
   extra?: string[];
 }
@@ -28,14 +32,17 @@ export function qemuArgs(input: QemuArgsInput): string[] {
 
 type Section = (input: QemuArgsInput) => string[];
 
+/** The emulated machine type; a saved state loads only into the same one. */
+export const QEMU_MACHINE = 'pc';
+
 /** Machine, accelerator, CPUs and RAM; no default devices, no host config files. */
-export const machineArgs: Section = ({ name, spec, accelerator }) => [
+export const machineArgs: Section = ({ name, spec, accelerator, tcgTranslationCacheMiB }) => [
   '-name',
   name,
   '-machine',
-  'pc',
+  QEMU_MACHINE,
   '-accel',
-  accelerator,
+  accelerator === 'tcg' && tcgTranslationCacheMiB ? `tcg,tb-size=${tcgTranslationCacheMiB}` : accelerator,
   '-smp',
   String(spec.cpus),
   '-m',
@@ -96,6 +103,12 @@ export const bootArgs: Section = ({ spec }) =>
 
 export const nicSection: Section = ({ nicArgs }) => nicArgs ?? [];
 
+/**
+ * QEMU loads the saved state from the file as it starts (the shell quoting is QEMU's `exec:`,
+ * which runs the command with /bin/sh; the path is the driver's own, without quotes).
+ */
+export const incomingArgs: Section = ({ incomingFrom }) => (incomingFrom ? ['-incoming', `exec:cat '${incomingFrom}'`] : []);
+
 export const extraSection: Section = ({ extra }) => extra ?? [];
 
 const SECTIONS: Section[] = [
@@ -108,5 +121,6 @@ const SECTIONS: Section[] = [
   daemonArgs,
   bootArgs,
   nicSection,
+  incomingArgs,
   extraSection,
 ];
