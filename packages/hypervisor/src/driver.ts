@@ -153,6 +153,12 @@ export interface HostInfo {
   notes: string[];
   /** The emulated machine type (QEMU: `pc`), part of what a saved state depends on. */
   machine?: string;
+  /**
+   * A fingerprint of the devices the driver gives a VM (QEMU: of the argv it builds): a saved
+   * state loads only into the same devices, so when this changes (a new device, a new driver
+   * version) saved states must be made again.
+   */
+  deviceLayout?: string;
 }
 
 /**

@@ -211,6 +211,7 @@ export class TemplateStateService {
       hypervisorVersion: host.version,
       accelerator: host.accelerator,
       machine: host.machine ?? '',
+      deviceLayout: host.deviceLayout ?? '',
     };
     const key = createHash('sha256').update(JSON.stringify(material)).digest('hex');
     return { key, image, imageName: vm.image, version: host.version, machine: host.machine ?? '' };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmSpec } from '../driver.js';
-import { qemuArgs, type QemuArgsInput } from './qemu-args.js';
+import { deviceLayout, qemuArgs, type QemuArgsInput } from './qemu-args.js';
 import { VmStateStore } from './vm-state.store.js';
 
 const store = new VmStateStore('/var/lib/ctp/vms');
@@ -124,5 +124,8 @@ describe('QEMU argv builder: exact argv', () => {
 
   it('is pure: the same input gives the same argv', () => {
     expect(qemuArgs(input())).toEqual(qemuArgs(input()));
+    // Saved states depend on the devices: their fingerprint is stable while the builder is.
+    expect(deviceLayout()).toMatch(/^[0-9a-f]{16}$/);
+    expect(deviceLayout()).toBe(deviceLayout());
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { VmSpec } from '../driver.js';
 import type { VmPaths } from './vm-state.store.js';
 
@@ -31,6 +32,27 @@ export function qemuArgs(input: QemuArgsInput): string[] {
 }
 
 type Section = (input: QemuArgsInput) => string[];
+
+/** A fingerprint of the devices the builder gives a VM: the argv of a fixed example VM, hashed. */
+export function deviceLayout(): string {
+  const dir = '/vm';
+  const example = qemuArgs({
+    name: 'vm',
+    spec: { name: 'vm', image: { kind: 'kernel', kernel: '/k', initrd: '/i', cmdline: '' }, cpus: 1, memoryMiB: 128, nics: [] },
+    accelerator: 'tcg',
+    paths: {
+      dir,
+      spec: `${dir}/spec.json`,
+      disk: `${dir}/disk.qcow2`,
+      qmpSocket: `${dir}/qmp.sock`,
+      serialSocket: `${dir}/serial.sock`,
+      serialLog: `${dir}/serial.log`,
+      vncSocket: `${dir}/vnc.sock`,
+      pidFile: `${dir}/qemu.pid`,
+    },
+  });
+  return createHash('sha256').update(JSON.stringify(example)).digest('hex').slice(0, 16);
+}
 
 /** The emulated machine type; a saved state loads only into the same one. */
 export const QEMU_MACHINE = 'pc';

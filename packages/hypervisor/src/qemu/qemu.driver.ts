@@ -25,7 +25,7 @@ import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
 import { QemuGuestChannel } from './guest-channel.js';
 import { migrateToFile, waitForIncoming } from './migration.js';
-import { QEMU_MACHINE, qemuArgs } from './qemu-args.js';
+import { deviceLayout, QEMU_MACHINE, qemuArgs } from './qemu-args.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
 import { SavedStateStore } from './saved-state.store.js';
@@ -95,6 +95,7 @@ export class QemuDriver implements HypervisorDriver {
         },
         notes: choice.notes,
         machine: QEMU_MACHINE,
+        deviceLayout: deviceLayout(),
       };
     })();
     this.host.catch(() => (this.host = undefined));
