@@ -127,6 +127,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     enqueue,
     config.expiryWarningMinutes,
     log,
+    (name) => templateStates.inPreparation(name),
   );
 
   /** Starts what runs in the background: event delivery and the job workers. */

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
+
+const DEMO_IMAGE = { kind: 'disk' as const, path: '/images/ref.qcow2', format: 'qcow2' as const };
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase } from '../test-support/test-database.js';
@@ -94,6 +96,37 @@ describe('labs from saved template states (memory driver)', () => {
     await expect.poll(() => ctx.driver.savedStates.has(attacker!.stateName), { timeout: 20_000 }).toBe(false);
     const next = await startLab();
     expect(startSteps(next)).toEqual(['Start attacker (restored from saved state)', 'Start target (restored from saved state)']);
+  });
+
+  it('keeps the reference VM of a state being prepared from reconciliation, and removes it once abandoned', async () => {
+    const stateName = 'ts0123456789abcdef01';
+    const row = await ctx.services.repositories.templateStates.claim(
+      {
+        templateId,
+        templateVersion: 1,
+        vmName: 'attacker',
+        key: 'k'.repeat(64),
+        image: 'demo-attacker',
+        hypervisorVersion: '1',
+        machine: 'fake',
+        stateName,
+      },
+      60_000,
+    );
+    await ctx.driver.createNetwork({ name: `${stateName}-n0` });
+    await ctx.driver.createVm({
+      name: `${stateName}-ref`,
+      image: DEMO_IMAGE,
+      cpus: 1,
+      memoryMiB: 128,
+      nics: [{ network: `${stateName}-n0` }],
+    });
+    expect((await ctx.services.maintenance.reconcile()).orphansDestroyed).toEqual([]);
+    expect(ctx.driver.vms.has(`${stateName}-ref`)).toBe(true);
+    await ctx.services.repositories.templateStates.update(row!.id, { status: 'failed', error: 'server died' });
+    const report = await ctx.services.maintenance.reconcile();
+    expect(report.orphansDestroyed).toEqual([`${stateName}-ref`]);
+    expect(report.networksDestroyed).toEqual([`${stateName}-n0`]);
   });
 
   it('makes new states for a new template version, and boots VMs the template marks cold', async () => {

@@ -121,6 +121,13 @@ export class TemplateStateService {
     return this.states.vmState(vmId);
   }
 
+  /** Whether a hypervisor name (VM or network) belongs to a state being prepared now (its reference VM and networks). */
+  async inPreparation(driverName: string): Promise<boolean> {
+    const match = /^(ts[0-9a-f]{18})-/.exec(driverName);
+    if (!match) return false;
+    return (await this.states.findByStateName(match[1]!))?.status === 'preparing';
+  }
+
   /** The states of a template (for staff and tests). */
   list(templateId: string): Promise<TemplateStateRow[]> {
     return this.states.listForTemplate(templateId);
