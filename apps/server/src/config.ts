@@ -37,6 +37,10 @@ export interface Config {
   imagesDir: string | undefined;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
   accelerator: 'auto' | 'kvm' | 'tcg';
+  /** Start lab VMs from a running state saved once per template version (where the driver can). */
+  savedStates: boolean;
+  /** QEMU's TCG translation cache per VM in MiB (0: QEMU's default, up to 1 GiB). */
+  tcgTranslationCacheMiB: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -94,5 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleSessionsPerVm: int(env, 'CTP_CONSOLES_PER_VM', 6),
     imagesDir: env.CTP_IMAGES_DIR || undefined,
     accelerator: accelerator(env.CTP_ACCELERATOR),
+    savedStates: bool(env, 'CTP_SAVED_STATES', true),
+    tcgTranslationCacheMiB: int(env, 'CTP_TCG_TB_SIZE_MIB', 32),
   };
 }

@@ -8,6 +8,7 @@ import { AuditRepository } from './repositories/audit.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
+import { TemplateStatesRepository } from './repositories/template-states.repository.js';
 import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
@@ -22,6 +23,7 @@ import type { ImageCatalog } from './services/image-catalog.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
 import { SystemService } from './services/system.service.js';
+import { TemplateStateService, type GuestReady } from './services/template-state.service.js';
 import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
@@ -33,6 +35,8 @@ export interface Infrastructure {
   driver: HypervisorDriver;
   images: ImageCatalog;
   log?: (message: string, details: Record<string, unknown>) => void;
+  /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
+  guestReady?: GuestReady;
 }
 
 /** The composition root: every repository and service, wired by hand, in one place. */
@@ -46,6 +50,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs: new LabsRepository(db),
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
+    templateStates: new TemplateStatesRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -78,14 +83,33 @@ export function createServices(config: Config, database: Database, infra: Infras
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
-  const templates = new TemplateService(repositories.templates, infra.images);
   const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
+  const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
+  const templateStates = new TemplateStateService(
+    repositories.templateStates,
+    repositories.templates,
+    infra.driver,
+    infra.images,
+    prepareStates,
+    {
+      enabled: config.savedStates,
+      ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
+    },
+  );
+  const templates = new TemplateService(repositories.templates, infra.images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const metrics = createMetrics();
-  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images, (operation, outcome, seconds) => {
-    metrics.labOperations.inc({ operation, outcome });
-    metrics.labOperationSeconds.observe({ operation }, seconds);
-  });
+  const runner = new LabRunner(
+    repositories.labs,
+    infra.driver,
+    eventBus,
+    infra.images,
+    (operation, outcome, seconds) => {
+      metrics.labOperations.inc({ operation, outcome });
+      metrics.labOperationSeconds.observe({ operation }, seconds);
+    },
+    templateStates,
+  );
   const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
@@ -103,6 +127,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     enqueue,
     config.expiryWarningMinutes,
     log,
+    (name) => templateStates.inPreparation(name),
   );
 
   /** Starts what runs in the background: event delivery and the job workers. */
@@ -113,6 +138,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       labOperation: (job, finalAttempt) => runner.run(job.labId, job.operation, finalAttempt),
       expireLabs: async () => void (await maintenance.expireLabs()),
       reconcile: async () => void (await maintenance.reconcile()),
+      prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
     });
   }
 
@@ -132,6 +158,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     auth,
     users,
     templates,
+    templateStates,
     labs,
     events,
     tickets,

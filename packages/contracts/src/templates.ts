@@ -41,6 +41,13 @@ export const TemplateVm = Type.Object(
     /** Students may start, stop, reboot and revert this VM. */
     studentControl: Type.Optional(Type.Boolean({ default: true })),
     /**
+     * How labs start this VM: `saved-state` (default) resumes a running state the platform saved
+     * once per template version (falling back to a boot while there is none); `cold` always boots.
+     */
+    boot: Type.Optional(
+      Type.Union([Type.Literal('saved-state'), Type.Literal('cold')], { default: 'saved-state', description: 'saved-state or cold.' }),
+    ),
+    /**
      * Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE, except
      * secrets such as `flag`, which never go on a command line). Keys and values have a strict
      * charset so that nothing can break out of the kernel command line.

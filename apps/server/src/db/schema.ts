@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -169,6 +170,8 @@ export const vms = pgTable(
     nics: jsonb('nics').notNull().default([]),
     studentVisible: boolean('student_visible').notNull().default(true),
     studentControl: boolean('student_control').notNull().default(true),
+    // The driver's saved state this VM was created from (its disk layer), if any.
+    savedState: text('saved_state'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -268,5 +271,39 @@ export const auditEvents = pgTable(
     index('audit_events_target_idx').on(t.targetId),
     index('audit_events_ip_idx').on(t.ip, t.at),
     check('audit_events_outcome_check', sql`${t.outcome} in ('success', 'failure', 'denied')`),
+  ],
+);
+
+export const templateStates = pgTable(
+  'template_states',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => labTemplates.id, { onDelete: 'cascade' }),
+    templateVersion: integer('template_version').notNull(),
+    vmName: text('vm_name').notNull(),
+    // A hash of everything the state depends on: the template version's VM and networks, the
+    // image files, the hypervisor and its version, the machine type. Any change: a new key.
+    key: text('key').notNull(),
+    image: text('image').notNull(),
+    hypervisorVersion: text('hypervisor_version').notNull(),
+    machine: text('machine').notNull(),
+    // The name the driver keeps the state under; never shown to students.
+    stateName: text('state_name').notNull(),
+    status: text('status').notNull().default('preparing'),
+    error: text('error'),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    prepareMs: integer('prepare_ms'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // One live state per key; failed and stale ones stay until no VM uses them.
+    uniqueIndex('template_states_live_key')
+      .on(t.key)
+      .where(sql`${t.status} in ('preparing', 'ready')`),
+    index('template_states_template_idx').on(t.templateId, t.templateVersion),
+    check('template_states_status_check', sql`${t.status} in ('preparing', 'ready', 'failed', 'stale')`),
   ],
 );

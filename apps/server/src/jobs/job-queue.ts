@@ -5,6 +5,7 @@ import type { LabOperation } from './lab-runner.js';
 export const LAB_OPERATION_QUEUE = 'lab-operation';
 export const EXPIRE_LABS_QUEUE = 'expire-labs';
 export const RECONCILE_QUEUE = 'reconcile';
+export const PREPARE_STATES_QUEUE = 'prepare-template-states';
 const RETRY_LIMIT = 2;
 
 export interface LabOperationJob {
@@ -12,8 +13,15 @@ export interface LabOperationJob {
   operation: LabOperation;
 }
 
+export interface PrepareStatesJob {
+  templateId: string;
+  version: number;
+}
+
 export interface JobHandlers {
   labOperation(job: LabOperationJob, finalAttempt: boolean): Promise<void>;
+  /** Saves the running states of a template version's VMs (in the background, one at a time). */
+  prepareStates?(job: PrepareStatesJob): Promise<void>;
   expireLabs(): Promise<void>;
   reconcile(): Promise<void>;
 }
@@ -59,6 +67,18 @@ export class JobQueue {
         if (job) await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
       },
     );
+    await this.boss.createQueue(PREPARE_STATES_QUEUE, { retryLimit: 0, expireInSeconds: 900, notify: true });
+    const prepare = handlers.prepareStates;
+    if (prepare) {
+      // One at a time: preparing boots a VM, and labs come first on the host's CPUs.
+      await this.boss.work<PrepareStatesJob>(
+        PREPARE_STATES_QUEUE,
+        { localConcurrency: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+        async ([job]: Job<PrepareStatesJob>[]) => {
+          if (job) await prepare(job.data);
+        },
+      );
+    }
     await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
     await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
     if (this.options.schedules) {
@@ -70,6 +90,11 @@ export class JobQueue {
   /** Enqueues a lab operation. */
   async enqueueLabOperation(job: LabOperationJob): Promise<void> {
     await this.boss.send(LAB_OPERATION_QUEUE, job);
+  }
+
+  /** Enqueues the preparation of a template version's saved states (a job finds what is missing; extra jobs cost nothing). */
+  async enqueuePrepareStates(job: PrepareStatesJob): Promise<void> {
+    await this.boss.send(PREPARE_STATES_QUEUE, job);
   }
 
   async stop(): Promise<void> {

@@ -1,10 +1,11 @@
 import type { LabStatus, LabTemplateConfig } from '@ctp/contracts';
-import type { HypervisorDriver, VmSpec } from '@ctp/hypervisor';
+import { HypervisorError, type HypervisorDriver, type VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
 import { publicStepError } from '../services/public-errors.js';
+import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -18,15 +19,18 @@ export function labPrefix(labId: string): string {
 
 type NicRecord = { network: string; address: string | null };
 
-/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings. */
+/** One recorded step; `rename` changes its recorded name (when a VM took another path than planned). */
+type Step = { name: string; parallel?: boolean; run: (rename: (name: string) => Promise<void>) => Promise<void> };
+
+/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings (and its lab, unless it is a template's reference VM). */
 export function guestArgs(
-  labId: string,
+  labId: string | null,
   vmName: string,
   nics: NicRecord[],
   config: LabTemplateConfig,
   settings: Record<string, string> = {},
 ): string {
-  const args = [`ctp.hostname=${vmName}`, `ctp.lab=${labPrefix(labId)}`];
+  const args = [`ctp.hostname=${vmName}`, ...(labId ? [`ctp.lab=${labPrefix(labId)}`] : [])];
   nics.forEach((nic, i) => {
     if (!nic.address) return;
     const bits = config.networks.find((n) => n.name === nic.network)?.cidr.split('/')[1] ?? '24';
@@ -35,6 +39,11 @@ export function guestArgs(
   });
   args.push(...kernelSettingArgs(settings));
   return args.join(' ');
+}
+
+/** The name of a VM's start step: which path it takes and why. */
+function startStepName(vm: VmRow, choice: BootChoice): string {
+  return `Start ${vm.name} (${choice.reason})`;
 }
 
 class StepFailure extends Error {
@@ -58,6 +67,7 @@ export class LabRunner {
     private readonly events: EventBus,
     private readonly images: ImageCatalog,
     private readonly observe: (operation: LabOperation, outcome: 'success' | 'failure', seconds: number) => void = () => {},
+    private readonly states?: TemplateStateService,
   ) {}
 
   /** Runs one operation; `finalAttempt` says whether a failure ends in `error` or a retry. */
@@ -72,10 +82,17 @@ export class LabRunner {
       plan.map((s) => s.name),
     );
     try {
-      for (const [seq, step] of plan.entries()) {
+      for (let seq = 0; seq < plan.length;) {
         // A lab being deleted stops whatever else was under way.
         if (operation !== 'delete' && (await this.labs.findById(labId))?.status === 'deleting') return;
-        await this.runStep(lab, seq, plan.length, step.name, step.run);
+        // Consecutive parallel steps (one per VM) run at once, each recorded on its own.
+        let end = seq + 1;
+        while (plan[seq]!.parallel && plan[end]?.parallel) end++;
+        const group = plan.slice(seq, end);
+        const results = await Promise.allSettled(group.map((step, i) => this.runStep(lab, seq + i, plan.length, step.name, step.run)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        seq = end;
       }
     } catch (error) {
       const failure = error instanceof StepFailure ? error : new StepFailure('unknown', error);
@@ -99,24 +116,39 @@ export class LabRunner {
     });
   }
 
-  private async plan(lab: LabRow, operation: LabOperation): Promise<{ name: string; run: () => Promise<void> }[]> {
+  private async plan(lab: LabRow, operation: LabOperation): Promise<Step[]> {
     const config = lab.config as LabTemplateConfig;
     const networks = await this.labs.networksOf(lab.id);
     const machines = await this.labs.vmsOf(lab.id);
     const startAll = { name: 'Start VMs', run: () => this.eachVm(lab, machines, (vm) => this.startVm(vm)) };
     switch (operation) {
-      case 'provision':
+      case 'provision': {
+        // Each VM resumes its template's saved state where there is one, else boots; the steps say which and why.
+        const choices = await this.bootChoices(lab, config, machines);
         return [
           ...networks.map((n) => ({
             name: `Create network ${n.name}`,
             run: async () => void (await this.driver.createNetwork({ name: n.driverName, group: labPrefix(lab.id) })),
           })),
-          ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm) })),
-          // The initial state is the fresh disk, taken before the first boot: it costs
-          // milliseconds (no RAM to save while guests boot) and reset means a clean boot.
+          ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm, choices.get(vm.id)) })),
+          // The initial state is the fresh disk, taken before the first boot (or restore): it
+          // costs milliseconds, and reset means a clean boot (or the saved state again).
           { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
-          startAll,
+          ...machines.map((vm) => {
+            const choice = choices.get(vm.id)!;
+            const planned = startStepName(vm, choice);
+            return {
+              name: planned,
+              parallel: true,
+              run: async (rename: (name: string) => Promise<void>) => {
+                // The path changed since planning (the state vanished before the VM was made).
+                if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
+                await this.startChosen(lab, config, vm, choice, rename);
+              },
+            };
+          }),
         ];
+      }
       case 'start':
         return [startAll];
       case 'stop':
@@ -131,11 +163,14 @@ export class LabRunner {
     }
   }
 
-  private async runStep(lab: LabRow, seq: number, total: number, name: string, run: () => Promise<void>): Promise<void> {
+  private async runStep(lab: LabRow, seq: number, total: number, name: string, run: Step['run']): Promise<void> {
     await this.labs.updateStep(lab.id, seq, { status: 'running', startedAt: new Date(), finishedAt: null, error: null });
     await this.publish(lab, 'lab.progress', { done: seq, total, current: name });
     try {
-      await run();
+      await run(async (renamed) => {
+        name = renamed;
+        await this.labs.updateStep(lab.id, seq, { name: renamed });
+      });
     } catch (error) {
       // Users read step errors: no driver names, paths or commands (the job's own log keeps the detail).
       await this.labs.updateStep(lab.id, seq, { status: 'failed', finishedAt: new Date(), error: publicStepError(error) });
@@ -155,7 +190,46 @@ export class LabRunner {
     );
   }
 
-  private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow): Promise<void> {
+  /** How each VM starts: the template state service decides (cold boot without one). */
+  private async bootChoices(lab: LabRow, config: LabTemplateConfig, machines: VmRow[]): Promise<Map<string, BootChoice>> {
+    const choices = new Map<string, BootChoice>();
+    for (const vm of machines) {
+      const choice = this.states
+        ? await this.states.choose({ templateId: lab.templateId, templateVersion: lab.templateVersion, config }, vm.name)
+        : { reason: 'cold boot: saved states are turned off' };
+      choices.set(vm.id, choice);
+    }
+    return choices;
+  }
+
+  /**
+   * Starts a VM as chosen. A saved state that fails to load is marked stale (the next lab
+   * prepares a new one) and the VM is made again and booted; the step records why.
+   */
+  private async startChosen(
+    lab: LabRow,
+    config: LabTemplateConfig,
+    vm: VmRow,
+    choice: BootChoice,
+    rename: (name: string) => Promise<void>,
+  ) {
+    try {
+      await this.driver.startVm(vm.driverName);
+    } catch (error) {
+      if (!choice.savedState) throw error;
+      await this.states?.markStale(choice.savedState, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
+      const cold = { reason: 'cold boot: the saved state failed to load' };
+      await rename(startStepName(vm, cold));
+      await this.driver.destroyVm(vm.driverName);
+      await this.createVm(lab, config, vm, cold);
+      await this.initialSnapshot(vm);
+      await this.driver.startVm(vm.driverName);
+    }
+    await this.labs.setVmStatus(vm.id, 'running');
+    await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+  }
+
+  private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow, choice?: BootChoice): Promise<void> {
     const image = this.images.resolve(vm.image);
     if (!image) throw new Error(`base image "${vm.image}" is not available on this host`);
     const nics = vm.nics as NicRecord[];
@@ -170,7 +244,21 @@ export class LabRunner {
       kernelArgs: guestArgs(lab.id, vm.name, nics, config, templateVm?.settings),
       scratchDiskMiB: 64,
     };
-    await this.driver.createVm(spec);
+    if (choice?.savedState) {
+      try {
+        await this.driver.createVm({ ...spec, savedState: choice.savedState });
+      } catch (error) {
+        if (!(error instanceof HypervisorError && error.code === 'not_found')) throw error;
+        // The state's files went missing since the plan was made: boot instead, and say so.
+        await this.states?.markStale(choice.savedState, 'its files are missing');
+        delete choice.savedState;
+        choice.reason = 'cold boot: the saved state is missing';
+        await this.driver.createVm(spec);
+      }
+    } else {
+      await this.driver.createVm(spec);
+    }
+    await this.states?.recordVm(vm.id, choice?.savedState ?? null);
     await this.labs.setVmStatus(vm.id, 'stopped');
   }
 
@@ -191,11 +279,21 @@ export class LabRunner {
 
   private async revertVm(lab: LabRow, vm: VmRow): Promise<void> {
     await this.driver.revertSnapshot(vm.driverName, INITIAL_SNAPSHOT);
-    // A snapshot without RAM leaves the VM stopped: a reset lab runs.
+    // A snapshot without RAM leaves the VM stopped: a reset lab runs (resuming its saved state again, if it had one).
     const state = (await this.driver.getVm(vm.driverName))?.state;
-    if (state !== 'running') await this.driver.startVm(vm.driverName);
-    await this.labs.setVmStatus(vm.id, 'running');
-    await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+    if (state === 'running') {
+      await this.labs.setVmStatus(vm.id, 'running');
+      await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+      return;
+    }
+    const savedState = (await this.states?.vmState(vm.id)) ?? undefined;
+    await this.startChosen(
+      lab,
+      lab.config as LabTemplateConfig,
+      vm,
+      savedState ? { savedState, reason: 'restored from saved state' } : { reason: 'boot' },
+      async () => {},
+    );
   }
 
   private async destroyVms(lab: LabRow, machines: VmRow[]): Promise<void> {

@@ -40,6 +40,8 @@ describe('crash recovery', () => {
       CTP_ADMIN_PASSWORD: 'admin-password-1',
       CTP_JWT_SECRET: 'crash-test-secret-0123456789abcdef0123',
       LOG_LEVEL: 'info',
+      // Lab jobs only: no reference VMs booting for saved states beside them.
+      CTP_SAVED_STATES: 'false',
     });
     await server.start();
     const admin = (

@@ -42,10 +42,11 @@ describe('labs (memory driver, real jobs on the real database)', () => {
       'Create VM attacker',
       'Create VM target',
       'Take initial snapshots',
-      'Start VMs',
+      'Start attacker (cold boot: saved states are turned off)',
+      'Start target (cold boot: saved states are turned off)',
     ]);
     expect(lab.steps.every((s) => s.status === 'done' && s.durationMs !== null)).toBe(true);
-    expect(lab.progress).toEqual({ done: 5, total: 5, current: null });
+    expect(lab.progress).toEqual({ done: 6, total: 6, current: null });
     expect(lab.vms.map((vm) => [vm.name, vm.status, vm.addresses[0]?.address])).toEqual([
       ['attacker', 'running', '10.0.0.10'],
       ['target', 'running', '10.0.0.20'],

@@ -45,6 +45,8 @@ export class TemplateService {
     private readonly templates: TemplatesRepository,
     private readonly images: ImageCatalog,
     private readonly hostNetworks: () => Cidr[] = defaultHostNetworks,
+    /** Called when a version becomes the published one: its VMs' saved states are prepared in the background. */
+    private readonly onPublished?: (templateId: string, version: number) => Promise<void>,
   ) {}
 
   /** Validates a template given as an object or as YAML/JSON text. */
@@ -100,6 +102,7 @@ export class TemplateService {
       createdBy: actor.id,
     });
     if (!row) throw notFound('Template');
+    if (row.status === 'published') await this.onPublished?.(row.id, row.version);
     return presentTemplate(row);
   }
 
@@ -108,6 +111,7 @@ export class TemplateService {
     if (!current) throw notFound('Template');
     authorize(actor, 'template.publish', { ownerId: current.ownerId });
     const row = await this.templates.setStatus(id, status);
+    if (status === 'published') await this.onPublished?.(row!.id, row!.version);
     return presentTemplate(row!);
   }
 

@@ -39,10 +39,15 @@ export async function createTestApp(
     ...loadConfig({ CTP_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
     jwtSecret: 'test-secret-that-is-long-enough-0123456789',
     schedules: false,
+    // Off unless a test is about them: preparing states boots VMs in the background.
+    savedStates: false,
     ...overrides,
   };
   const driver = new FakeDriver();
-  const services = createServices(config, await testDatabase(), { driver, images: createImageCatalog(fakeImagesDir), ...options.infra });
+  // The fake's guests are ready as soon as they run; real ones say so on their console.
+  const fakeReady = options.infra?.driver ? {} : { guestReady: async () => {} };
+  const infra = { driver, images: createImageCatalog(fakeImagesDir), ...fakeReady, ...options.infra };
+  const services = createServices(config, await testDatabase(), infra);
   const app = await buildApp(config, services, false, { webDist: options.webDist ?? false });
   await app.ready();
   // Sessions listen in every test app, as on a server: caching and socket revocation as in production.
