@@ -90,7 +90,8 @@ const MATRIX: Record<string, Entry> = {
   },
   'GET /api/v1/templates/:id/export': {
     request: (f) => ({ url: `/api/v1/templates/${f.publishedTemplateId}/export` }),
-    expect: signedInOnly(200),
+    // The source holds settings, hidden VMs, answers and checks.
+    expect: staffOnly(200),
   },
 
   'POST /api/v1/labs': {

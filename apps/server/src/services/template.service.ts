@@ -1,8 +1,9 @@
-import type { LabTemplateConfig, ListTemplatesQuery, Template, TemplateList, TemplateStatus } from '@ctp/contracts';
+import type { LabTemplateConfig, ListTemplatesQuery, Template, TemplateList, TemplateStatus, TemplateView } from '@ctp/contracts';
 import { stringify as toYaml } from 'yaml';
 import { notFound } from '../errors.js';
 import { authorize, can, type Actor } from '../policy/policy.js';
-import { presentTemplate, presentTemplateSummary } from '../presenters.js';
+import { presentTemplate, presentTemplateSummary } from '../presenters/staff.presenter.js';
+import { presentStudentTemplate } from '../presenters/student.presenter.js';
 import type { TemplateRow, TemplatesRepository } from '../repositories/templates.repository.js';
 import { hostNetworks as defaultHostNetworks, type Cidr } from './cidr.js';
 import type { ImageCatalog } from './image-catalog.js';
@@ -62,8 +63,10 @@ export class TemplateService {
     return { items: rows.map(presentTemplateSummary), total, limit, offset };
   }
 
-  async get(actor: Actor, id: string): Promise<Template> {
-    return presentTemplate(await this.readable(actor, id));
+  /** A template as the actor's audience sees it: the whole config for staff, the student view for others. */
+  async get(actor: Actor, id: string): Promise<TemplateView> {
+    const row = await this.readable(actor, id);
+    return can(actor, 'template.readConfig') ? presentTemplate(row) : presentStudentTemplate(row);
   }
 
   /** The template row, if the actor may read it (404 otherwise, so drafts stay unseen). */
@@ -114,6 +117,8 @@ export class TemplateService {
   /** The template's current version as YAML, as its author wrote it, ready to edit and upload again. */
   async export(actor: Actor, id: string): Promise<string> {
     const row = await this.readable(actor, id);
+    // The source holds settings, hidden VMs, answers and checks: staff only.
+    authorize(actor, 'template.export');
     return row.source || toYaml(row.config);
   }
 
