@@ -37,6 +37,11 @@ export interface Config {
   imagesDir: string | undefined;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
   accelerator: 'auto' | 'kvm' | 'tcg';
+  /** The key per-lab secrets are derived from (else generated once into the data directory). */
+  secretsKey: string | undefined;
+  /** Task answers and checks a user may submit per minute. */
+  answersPerMinute: number;
+  checksPerMinute: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -94,5 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleSessionsPerVm: int(env, 'CTP_CONSOLES_PER_VM', 6),
     imagesDir: env.CTP_IMAGES_DIR || undefined,
     accelerator: accelerator(env.CTP_ACCELERATOR),
+    secretsKey: env.CTP_SECRETS_KEY || undefined,
+    answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
+    checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),
   };
 }

@@ -9,6 +9,7 @@ import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
 import { TemplatesRepository } from './repositories/templates.repository.js';
+import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
@@ -19,9 +20,12 @@ import { EventsService } from './services/events.service.js';
 import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
 import type { ImageCatalog } from './services/image-catalog.js';
+import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { loadOrCreateSecretsKey } from './services/secrets.js';
 import { SystemService } from './services/system.service.js';
+import { TaskService } from './services/task.service.js';
 import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
@@ -46,6 +50,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs: new LabsRepository(db),
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
+    tasks: new TasksRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -82,11 +87,21 @@ export function createServices(config: Config, database: Database, infra: Infras
   const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const metrics = createMetrics();
-  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images, (operation, outcome, seconds) => {
+  const tasks = new TaskService(
+    repositories.labs,
+    repositories.tasks,
+    audit,
+    eventBus,
+    infra.driver,
+    loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
+    { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
+  );
+  const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
+  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images, tasks, content, (operation, outcome, seconds) => {
     metrics.labOperations.inc({ operation, outcome });
     metrics.labOperationSeconds.observe({ operation }, seconds);
   });
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, {
+  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
   });
@@ -133,6 +148,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     users,
     templates,
     labs,
+    tasks,
+    content,
     events,
     tickets,
     consoles,

@@ -5,6 +5,12 @@ import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
 import { publicStepError } from '../services/public-errors.js';
+import type { LabContentDelivery } from '../services/lab-content.js';
+
+/** What the runner needs of the task content: registering a lab's secrets at provisioning. */
+export interface LabSecretsRegistry {
+  registerSecrets(labId: string, config: LabTemplateConfig): Promise<unknown>;
+}
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -57,6 +63,8 @@ export class LabRunner {
     private readonly driver: HypervisorDriver,
     private readonly events: EventBus,
     private readonly images: ImageCatalog,
+    private readonly secrets: LabSecretsRegistry,
+    private readonly content: LabContentDelivery,
     private readonly observe: (operation: LabOperation, outcome: 'success' | 'failure', seconds: number) => void = () => {},
   ) {}
 
@@ -104,6 +112,10 @@ export class LabRunner {
     const networks = await this.labs.networksOf(lab.id);
     const machines = await this.labs.vmsOf(lab.id);
     const startAll = { name: 'Start VMs', run: () => this.eachVm(lab, machines, (vm) => this.startVm(vm)) };
+    // Guests forget what was written into them when they boot again: deliver after every start.
+    const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
+      ? [{ name: 'Deliver lab content', run: async () => void (await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)))) }]
+      : [];
     switch (operation) {
       case 'provision':
         return [
@@ -115,14 +127,19 @@ export class LabRunner {
           // The initial state is the fresh disk, taken before the first boot: it costs
           // milliseconds (no RAM to save while guests boot) and reset means a clean boot.
           { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
+          { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) },
           startAll,
+          ...deliver,
         ];
       case 'start':
-        return [startAll];
+        return [startAll, ...deliver];
       case 'stop':
         return [{ name: 'Stop VMs', run: () => this.eachVm(lab, machines, (vm) => this.stopVm(vm)) }];
       case 'reset':
-        return machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) }));
+        return [
+          ...machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) })),
+          ...deliver,
+        ];
       case 'delete':
         return [
           { name: 'Destroy VMs', run: () => this.destroyVms(lab, machines) },

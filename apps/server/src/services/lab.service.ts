@@ -10,6 +10,7 @@ import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../reposit
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
+import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
 
 export interface LabLimits {
@@ -37,6 +38,7 @@ export class LabService {
     private readonly events: EventBus,
     private readonly sessions: Pick<SessionsService, 'labChanged'>,
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
+    private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
   ) {}
 
@@ -175,6 +177,8 @@ export class LabService {
     if (action === 'start') await this.driver.startVm(vm.driverName);
     if (action === 'stop') await this.driver.stopVm(vm.driverName, { timeoutMs: 3000 });
     if (action === 'reboot') await this.driver.rebootVm(vm.driverName);
+    // A booted guest has lost what was written into it: deliver the lab's files again.
+    if (action !== 'stop') await this.content.deliverLabContent(lab, vm);
     const status = action === 'stop' ? 'stopped' : 'running';
     await this.labs.setVmStatus(vm.id, status);
     await this.publish(lab.id, lab.userId, 'vm.status', { vmId: vm.id, name: vm.name, status });
@@ -200,6 +204,7 @@ export class LabService {
     if (!existing.some((s) => s.name === name)) throw notFound(`Snapshot "${name}"`);
     await this.driver.revertSnapshot(vm.driverName, name);
     const state = (await this.driver.getVm(vm.driverName))?.state ?? 'stopped';
+    if (state === 'running') await this.content.deliverLabContent(lab, vm);
     await this.labs.setVmStatus(vm.id, state);
     await this.publish(lab.id, lab.userId, 'vm.status', { vmId: vm.id, name: vm.name, status: state });
   }

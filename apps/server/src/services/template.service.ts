@@ -7,33 +7,10 @@ import { presentStudentTemplate } from '../presenters/student.presenter.js';
 import type { TemplateRow, TemplatesRepository } from '../repositories/templates.repository.js';
 import { hostNetworks as defaultHostNetworks, type Cidr } from './cidr.js';
 import type { ImageCatalog } from './image-catalog.js';
+import { DEMO_TEMPLATE } from './demo-template.js';
 import { validateTemplate } from './template-validation.js';
 
-/** The demo lab installed at first start: an attacker and a target on one network. */
-export const DEMO_TEMPLATE: LabTemplateConfig = {
-  version: 1,
-  title: 'Network basics',
-  description:
-    '# Network basics\n\nTwo machines on a private network. From `attacker` (10.0.0.10), explore `target` (10.0.0.20):\n' +
-    'find its open ports, read its web page, and grab the banner of its service on port 4444.',
-  lifetimeMinutes: 120,
-  networks: [{ name: 'lan', cidr: '10.0.0.0/24' }],
-  vms: [
-    { name: 'attacker', image: 'demo-attacker', cpus: 1, memoryMiB: 128, nics: [{ network: 'lan', address: '10.0.0.10' }] },
-    {
-      name: 'target',
-      image: 'demo-target',
-      cpus: 1,
-      memoryMiB: 128,
-      nics: [{ network: 'lan', address: '10.0.0.20' }],
-      studentControl: true,
-    },
-  ],
-  tasks: [
-    { id: 'scan', title: 'Find the open TCP ports of target', points: 10 },
-    { id: 'banner', title: 'Read the banner on port 4444', points: 10 },
-  ],
-};
+export { DEMO_TEMPLATE } from './demo-template.js';
 
 /** The text to keep for export: the uploaded YAML itself, or YAML made from a JSON body. */
 function sourceOf(input: unknown, config: LabTemplateConfig): string {
