@@ -72,7 +72,12 @@ export const AnswerBody = Type.Object(
 );
 export type AnswerBody = Static<typeof AnswerBody>;
 
-export const AnswerResult = Type.Object({ correct: Type.Boolean(), awarded: Type.Integer(), attemptsLeft: Type.Union([Type.Integer(), Type.Null()]), task: LabTask });
+export const AnswerResult = Type.Object({
+  correct: Type.Boolean(),
+  awarded: Type.Integer(),
+  attemptsLeft: Type.Union([Type.Integer(), Type.Null()]),
+  task: LabTask,
+});
 export type AnswerResult = Static<typeof AnswerResult>;
 
 export const CheckResult = Type.Object({ passed: Type.Boolean(), output: Type.String(), task: LabTask });
@@ -85,7 +90,9 @@ export const SolutionResult = Type.Object({ solution: Type.String(), task: LabTa
 export type SolutionResult = Static<typeof SolutionResult>;
 
 /** Staff only: the lab's generated secret values. */
-export const LabSecrets = Type.Object({ secrets: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), value: Type.String() })) });
+export const LabSecrets = Type.Object({
+  secrets: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), value: Type.String() })),
+});
 export type LabSecrets = Static<typeof LabSecrets>;
 
 /** Staff only: every answer, check, hint and solution reveal of a lab, newest first. */

@@ -120,7 +120,10 @@ export const TemplateCheck = Type.Object(
     run: Type.String({ minLength: 1, maxLength: 4000 }),
     expect: Type.Optional(
       Type.Object(
-        { exitCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })), stdoutRegex: Type.Optional(Type.String({ maxLength: 1000 })) },
+        {
+          exitCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+          stdoutRegex: Type.Optional(Type.String({ maxLength: 1000 })),
+        },
         { additionalProperties: false },
       ),
     ),
@@ -147,10 +150,16 @@ export const TemplateTask = Type.Object(
     points: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
     answers: Type.Optional(Type.Array(TemplateAnswer, { minItems: 1, maxItems: 20 })),
     options: Type.Optional(
-      Type.Array(Type.Object({ id: Name, text: Type.String({ minLength: 1, maxLength: 1000 }), correct: Type.Optional(Type.Boolean()) }, { additionalProperties: false }), {
-        minItems: 2,
-        maxItems: 20,
-      }),
+      Type.Array(
+        Type.Object(
+          { id: Name, text: Type.String({ minLength: 1, maxLength: 1000 }), correct: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+        {
+          minItems: 2,
+          maxItems: 20,
+        },
+      ),
     ),
     check: Type.Optional(TemplateCheck),
     hints: Type.Optional(Type.Array(TemplateHint, { maxItems: 10 })),

@@ -114,7 +114,7 @@ export class LabRunner {
     const startAll = { name: 'Start VMs', run: () => this.eachVm(lab, machines, (vm) => this.startVm(vm)) };
     // Guests forget what was written into them when they boot again: deliver after every start.
     const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
-      ? [{ name: 'Deliver lab content', run: async () => void (await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)))) }]
+      ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
       : [];
     switch (operation) {
       case 'provision':
@@ -189,6 +189,20 @@ export class LabRunner {
     };
     await this.driver.createVm(spec);
     await this.labs.setVmStatus(vm.id, 'stopped');
+  }
+
+  /** Writes the lab's inject files into its VMs over the guest channel (never the command line or console). */
+  private async deliverContent(lab: LabRow, machines: VmRow[]): Promise<void> {
+    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)));
+    if (written.includes(null)) {
+      // Staff learn that tasks depending on injected files cannot be solved here.
+      await this.events.publish(
+        lab.id,
+        'lab.warning',
+        { message: `the ${this.driver.kind} hypervisor has no guest channel: the lab's files were not delivered` },
+        { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id), staffOnly: true },
+      );
+    }
   }
 
   private async startVm(vm: VmRow): Promise<string> {

@@ -22,8 +22,7 @@ export function redactHiddenNames(text: string, hiddenNames: readonly string[]):
 function redactDeep(value: unknown, hiddenNames: readonly string[]): unknown {
   if (typeof value === 'string') return redactHiddenNames(value, hiddenNames);
   if (Array.isArray(value)) return value.map((v) => redactDeep(v, hiddenNames));
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, hiddenNames)]));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, hiddenNames)]));
   return value;
 }
 

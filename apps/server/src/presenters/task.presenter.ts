@@ -52,6 +52,8 @@ export function presentLabTask(task: TemplateTask, facts: TaskFacts, solvedIds: 
     solutionAvailable: facts.allowSolutions && task.solution !== undefined,
     solutionRevealed,
     ...(solutionRevealed && task.solution !== undefined ? { solution: task.solution } : {}),
-    ...(lastCheck ? { lastCheck: { passed: lastCheck.correct, output: lastCheck.output ?? '', at: lastCheck.createdAt.toISOString() } } : {}),
+    ...(lastCheck
+      ? { lastCheck: { passed: lastCheck.correct, output: lastCheck.output ?? '', at: lastCheck.createdAt.toISOString() } }
+      : {}),
   };
 }

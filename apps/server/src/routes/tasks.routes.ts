@@ -67,7 +67,11 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<{ tasks: TaskService }> = as
       },
     },
     async (request) => {
-      request.auditTarget = { type: 'lab', id: request.params.id, details: { taskId: request.params.taskId, hintId: request.params.hintId } };
+      request.auditTarget = {
+        type: 'lab',
+        id: request.params.id,
+        details: { taskId: request.params.taskId, hintId: request.params.hintId },
+      };
       return tasks.revealHint(actorOf(request), request.params.id, request.params.taskId, request.params.hintId);
     },
   );

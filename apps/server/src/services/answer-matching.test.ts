@@ -41,7 +41,14 @@ describe('answer matching', () => {
   });
 
   it('choice: exactly the correct options, one or several', () => {
-    const one = { id: 't', title: 'T', options: [{ id: 'a', text: 'A', correct: true }, { id: 'b', text: 'B' }] };
+    const one = {
+      id: 't',
+      title: 'T',
+      options: [
+        { id: 'a', text: 'A', correct: true },
+        { id: 'b', text: 'B' },
+      ],
+    };
     expect(isCorrect(one, ['a'], secrets)).toBe(true);
     expect(isCorrect(one, ['b'], secrets)).toBe(false);
     expect(isCorrect(one, ['a', 'b'], secrets)).toBe(false);
@@ -72,7 +79,16 @@ describe('answer matching', () => {
   it('knows a task type from what it holds', () => {
     expect(taskType({ id: 't', title: 'T' })).toBe('info');
     expect(taskType({ id: 't', title: 'T', answers: [{ equals: 'x' }] })).toBe('answer');
-    expect(taskType({ id: 't', title: 'T', options: [{ id: 'a', text: 'a' }, { id: 'b', text: 'b' }] })).toBe('choice');
+    expect(
+      taskType({
+        id: 't',
+        title: 'T',
+        options: [
+          { id: 'a', text: 'a' },
+          { id: 'b', text: 'b' },
+        ],
+      }),
+    ).toBe('choice');
     expect(taskType({ id: 't', title: 'T', check: { vm: 'a', run: 'true' } })).toBe('check');
     expect(taskType({ id: 't', title: 'T', type: 'info', answers: [{ equals: 'x' }] })).toBe('info');
   });

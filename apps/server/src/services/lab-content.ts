@@ -1,6 +1,5 @@
 import type { LabTemplateConfig } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import { guestChannelOf } from './guest-channel.js';
 import { fillPlaceholders } from './secrets.js';
 
 /** What delivery needs to know about a lab and one of its VMs. */
@@ -27,13 +26,17 @@ export class LabContentDelivery {
     return ((lab.config as LabTemplateConfig).inject ?? []).some((i) => i.vm === vmName);
   }
 
-  /** Writes every inject file of the VM; waits for the guest agent first. Idempotent (files are overwritten). */
-  async deliverLabContent(lab: DeliveryTarget['lab'], vm: DeliveryTarget['vm']): Promise<number> {
+  /**
+   * Writes every inject file of the VM; waits for the guest agent first. Idempotent (files are
+   * overwritten). Returns how many files were written, or null when this hypervisor has no guest
+   * channel (the lab then runs without them, and the caller reports it).
+   */
+  async deliverLabContent(lab: DeliveryTarget['lab'], vm: DeliveryTarget['vm']): Promise<number | null> {
     const config = lab.config as LabTemplateConfig;
     const files = (config.inject ?? []).filter((i) => i.vm === vm.name);
     if (!files.length) return 0;
-    const channel = guestChannelOf(this.driver);
-    if (!channel) throw new Error(`the ${this.driver.kind} driver has no guest channel to deliver files into VM ${vm.name}`);
+    if (!(await this.driver.probe()).capabilities.guestAgent) return null;
+    const channel = this.driver;
     await channel.waitForGuestAgent(vm.driverName, AGENT_TIMEOUT_MS);
     const values = this.secretValues(lab.id, config);
     for (const file of files) {

@@ -33,7 +33,13 @@ describe('scoring', () => {
   });
 
   it('floors the score at 0', () => {
-    const cheap = { points: 4, hints: [{ id: 'a', text: 'x', cost: 3 }, { id: 'b', text: 'y', cost: 3 }] };
+    const cheap = {
+      points: 4,
+      hints: [
+        { id: 'a', text: 'x', cost: 3 },
+        { id: 'b', text: 'y', cost: 3 },
+      ],
+    };
     expect(taskScore(cheap, progress({ revealedHints: ['a', 'b'] }))).toBe(0);
     expect(taskWorth(cheap, { revealedHints: ['a', 'b'], solutionRevealed: false })).toBe(0);
     expect(taskWorth(cheap, { revealedHints: ['a'], solutionRevealed: false })).toBe(1);

@@ -11,7 +11,10 @@ export interface TaskProgress {
 }
 
 /** What a task is worth now: points minus the costs of revealed hints, floored at 0; 0 once its solution is revealed. */
-export function taskWorth(task: Pick<TemplateTask, 'points' | 'hints'>, progress: Pick<TaskProgress, 'revealedHints' | 'solutionRevealed'>): number {
+export function taskWorth(
+  task: Pick<TemplateTask, 'points' | 'hints'>,
+  progress: Pick<TaskProgress, 'revealedHints' | 'solutionRevealed'>,
+): number {
   if (progress.solutionRevealed) return 0;
   const points = task.points ?? 0;
   const costs = (task.hints ?? [])
@@ -38,7 +41,11 @@ export function mayAttempt(task: Pick<TemplateTask, 'maxAttempts'>, attempts: nu
 }
 
 /** Locked until every required task is solved; solved once solved; open otherwise. */
-export function taskState(task: Pick<TemplateTask, 'requires'>, solved: boolean, solvedIds: ReadonlySet<string>): 'locked' | 'open' | 'solved' {
+export function taskState(
+  task: Pick<TemplateTask, 'requires'>,
+  solved: boolean,
+  solvedIds: ReadonlySet<string>,
+): 'locked' | 'open' | 'solved' {
   if (solved) return 'solved';
   return (task.requires ?? []).every((id) => solvedIds.has(id)) ? 'open' : 'locked';
 }

@@ -59,7 +59,9 @@ export function deriveSecret(key: string, labId: string, secret: TemplateSecret)
   const next = byteStream(key, labId, secret.name);
   switch (secret.type) {
     case 'flag':
-      return (secret.format ?? DEFAULT_FLAG_FORMAT).replace(/<hex:(\d{1,2})>/g, (_m, n: string) => pick(next, '0123456789abcdef', Number(n)));
+      return (secret.format ?? DEFAULT_FLAG_FORMAT).replace(/<hex:(\d{1,2})>/g, (_m, n: string) =>
+        pick(next, '0123456789abcdef', Number(n)),
+      );
     case 'password':
       return pick(next, PASSWORD_ALPHABET, secret.length ?? 16);
     case 'text':

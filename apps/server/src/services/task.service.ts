@@ -19,7 +19,6 @@ import type { TasksRepository } from '../repositories/tasks.repository.js';
 import { isCorrect, taskType } from './answer-matching.js';
 import type { AuditService } from './audit.service.js';
 import type { EventBus } from './event-bus.js';
-import { guestChannelOf } from './guest-channel.js';
 import { RateLimiter } from './rate-limiter.js';
 import { labScore, mayAttempt } from './scoring.js';
 import { deriveSecrets, fillPlaceholders, redactSecrets, secretDigest } from './secrets.js';
@@ -76,7 +75,13 @@ export class TaskService {
     const facts = await this.facts(lab);
     const solved = solvedTaskIds(facts.attempts);
     const tasks = (config.tasks ?? []).map((t) => presentLabTask(t, facts, solved));
-    return { tasks, ...labScore(config.tasks ?? [], tasks.map((t) => t.awarded)) };
+    return {
+      tasks,
+      ...labScore(
+        config.tasks ?? [],
+        tasks.map((t) => t.awarded),
+      ),
+    };
   }
 
   /** Checks an answer; refused when locked, solved, out of attempts or over the rate limit. */
@@ -92,7 +97,9 @@ export class TaskService {
     let correct = isCorrect(task, given, secrets);
     const text = Array.isArray(given) ? given.join(',') : given;
     // Another lab's secret earns nothing, even if this task's rules would accept it.
-    const sharedFrom = Array.isArray(given) ? undefined : await this.tasks.labWithSecretDigest(secretDigest(this.secretsKey, given), lab.id);
+    const sharedFrom = Array.isArray(given)
+      ? undefined
+      : await this.tasks.labWithSecretDigest(secretDigest(this.secretsKey, given), lab.id);
     if (sharedFrom) correct = false;
     await this.tasks.addAttempt({
       labId: lab.id,
@@ -137,7 +144,7 @@ export class TaskService {
     if (lab.status !== 'running') throw conflict(`The lab is ${lab.status}; checks run while it is running`);
     if (!this.checkLimit.take(actor.id)) throw tooManyRequests('Too many checks; wait a minute and try again');
     const vm = (await this.labs.vmsOf(lab.id)).find((v) => v.name === task.check!.vm);
-    const channel = guestChannelOf(this.driver);
+    const channel = (await this.driver.probe()).capabilities.guestAgent ? this.driver : undefined;
     if (!vm || !channel) throw new AppError(409, 'check_unavailable', 'This check cannot run here (no guest channel to its VM)');
     const expect = task.check.expect ?? {};
     const timeoutMs = (task.check.timeout ?? 10) * 1000;
@@ -259,7 +266,11 @@ export class TaskService {
     const solved = solvedTaskIds(facts.attempts);
     if (solved.has(task.id) && !options.allowSolved) throw conflict(`Task "${task.id}" is already solved`);
     if (!solved.has(task.id) && !(task.requires ?? []).every((id) => solved.has(id)))
-      throw new AppError(409, 'task_locked', `Task "${task.id}" is locked until ${(task.requires ?? []).join(', ')} ${(task.requires ?? []).length > 1 ? 'are' : 'is'} solved`);
+      throw new AppError(
+        409,
+        'task_locked',
+        `Task "${task.id}" is locked until ${(task.requires ?? []).join(', ')} ${(task.requires ?? []).length > 1 ? 'are' : 'is'} solved`,
+      );
     return { lab, task };
   }
 

@@ -12,10 +12,12 @@ export function contentProblems(config: LabTemplateConfig): Problem[] {
     const field = `secrets[${i}]`;
     if (secretNames.has(secret.name)) problems.push({ field: `${field}.name`, message: `duplicate secret "${secret.name}"` });
     secretNames.add(secret.name);
-    if (secret.type === 'word' && !secret.words?.length) problems.push({ field: `${field}.words`, message: 'a word secret needs a list of words' });
+    if (secret.type === 'word' && !secret.words?.length)
+      problems.push({ field: `${field}.words`, message: 'a word secret needs a list of words' });
     if (secret.type === 'port' && (secret.min ?? 1024) > (secret.max ?? 65535))
       problems.push({ field: `${field}.min`, message: 'min is above max' });
-    if (secret.format !== undefined && secret.type !== 'flag') problems.push({ field: `${field}.format`, message: 'only flags have a format' });
+    if (secret.format !== undefined && secret.type !== 'flag')
+      problems.push({ field: `${field}.format`, message: 'only flags have a format' });
   });
   const placeholders = (text: string) => [...text.matchAll(/\{\{\s*([^}\s]*)\s*\}\}/g)].map((m) => m[1]!);
   (config.inject ?? []).forEach((file, i) => {
@@ -35,13 +37,18 @@ export function contentProblems(config: LabTemplateConfig): Problem[] {
       if (!task.options) problems.push({ field: `${field}.options`, message: 'a choice task needs options' });
       else if (!task.options.some((o) => o.correct)) problems.push({ field: `${field}.options`, message: 'no option is marked correct' });
       const ids = task.options?.map((o) => o.id) ?? [];
-      ids.forEach((id, j) => ids.indexOf(id) !== j && problems.push({ field: `${field}.options[${j}].id`, message: `duplicate option "${id}"` }));
+      ids.forEach(
+        (id, j) => ids.indexOf(id) !== j && problems.push({ field: `${field}.options[${j}].id`, message: `duplicate option "${id}"` }),
+      );
     }
     if (type === 'check' && !task.check) problems.push({ field: `${field}.check`, message: 'a check task needs a check' });
     if (task.check) {
       if (!vmNames.has(task.check.vm)) problems.push({ field: `${field}.check.vm`, message: `unknown VM "${task.check.vm}"` });
+      for (const name of placeholders(task.check.run))
+        if (!secretNames.has(name)) problems.push({ field: `${field}.check.run`, message: `unknown secret "{{${name}}}"` });
       const regex = task.check.expect?.stdoutRegex;
-      if (regex !== undefined && !isValidRegex(regex)) problems.push({ field: `${field}.check.expect.stdoutRegex`, message: 'not a valid regular expression' });
+      if (regex !== undefined && !isValidRegex(regex))
+        problems.push({ field: `${field}.check.expect.stdoutRegex`, message: 'not a valid regular expression' });
     }
     (task.answers ?? []).forEach((answer, j) => {
       if ('regex' in answer && !isValidRegex(answer.regex))
@@ -50,7 +57,9 @@ export function contentProblems(config: LabTemplateConfig): Problem[] {
         problems.push({ field: `${field}.answers[${j}].secret`, message: `unknown secret "${answer.secret}"` });
     });
     const hintIds = (task.hints ?? []).map((h) => h.id);
-    hintIds.forEach((id, j) => hintIds.indexOf(id) !== j && problems.push({ field: `${field}.hints[${j}].id`, message: `duplicate hint "${id}"` }));
+    hintIds.forEach(
+      (id, j) => hintIds.indexOf(id) !== j && problems.push({ field: `${field}.hints[${j}].id`, message: `duplicate hint "${id}"` }),
+    );
     (task.requires ?? []).forEach((id, j) => {
       if (id === task.id) problems.push({ field: `${field}.requires[${j}]`, message: 'a task cannot require itself' });
       else if (!taskIds.has(id)) problems.push({ field: `${field}.requires[${j}]`, message: `unknown task "${id}"` });
@@ -59,7 +68,11 @@ export function contentProblems(config: LabTemplateConfig): Problem[] {
       problems.push({ field: `${field}.solution`, message: 'set allowSolutions: true to let students reveal solutions (or remove it)' });
   });
   const cycle = requiresCycle(tasks);
-  if (cycle) problems.push({ field: `tasks[${tasks.findIndex((t) => t.id === cycle[0])}].requires`, message: `tasks require each other in a circle: ${cycle.join(' → ')}` });
+  if (cycle)
+    problems.push({
+      field: `tasks[${tasks.findIndex((t) => t.id === cycle[0])}].requires`,
+      message: `tasks require each other in a circle: ${cycle.join(' → ')}`,
+    });
   return problems;
 }
 
