@@ -96,7 +96,7 @@ describe('templates', () => {
     const lab = (
       await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: student.headers, payload: { templateId: template.id } })
     ).json();
-    const changed = { ...DEMO_TEMPLATE, title: 'Network basics 2', vms: [DEMO_TEMPLATE.vms[0]!] };
+    const changed = { ...DEMO_TEMPLATE, title: 'Network basics 2', vms: [DEMO_TEMPLATE.vms[0]!], inject: [] };
     const updated = await ctx.app.inject({
       method: 'PUT',
       url: `/api/v1/templates/${template.id}`,
