@@ -47,7 +47,7 @@ describe('labs (memory driver, real jobs on the real database)', () => {
       'Deliver lab content',
     ]);
     expect(lab.steps.every((s) => s.status === 'done' && s.durationMs !== null)).toBe(true);
-    expect(lab.progress).toEqual({ done: 5, total: 5, current: null });
+    expect(lab.progress).toEqual({ done: 7, total: 7, current: null });
     expect(lab.vms.map((vm) => [vm.name, vm.status, vm.addresses[0]?.address])).toEqual([
       ['attacker', 'running', '10.0.0.10'],
       ['target', 'running', '10.0.0.20'],
