@@ -251,3 +251,17 @@ export type StudentTemplate = Static<typeof StudentTemplate>;
 /** A template as its reader's audience sees it. */
 export const TemplateView = Type.Union([Template, StudentTemplate]);
 export type TemplateView = Static<typeof TemplateView>;
+
+/** A CTFd `challenge.yml` (its YAML text) to turn into a task. */
+export const CtfdImportBody = Type.Object(
+  { challenge: Type.String({ minLength: 1, maxLength: 200_000 }) },
+  { additionalProperties: false },
+);
+export type CtfdImportBody = Static<typeof CtfdImportBody>;
+
+/** The task made from a CTFd challenge, and every field that could not be carried over (never silently dropped). */
+export const CtfdImportResult = Type.Object({
+  task: TemplateTask,
+  unsupported: Type.Array(Type.Object({ field: Type.String(), reason: Type.String() })),
+});
+export type CtfdImportResult = Static<typeof CtfdImportResult>;

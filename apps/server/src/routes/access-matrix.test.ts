@@ -90,6 +90,10 @@ const MATRIX: Record<string, Entry> = {
     request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/archive` }),
     expect: staffOnly(200),
   },
+  'POST /api/v1/templates/import/ctfd': {
+    request: () => ({ url: '/api/v1/templates/import/ctfd', payload: { challenge: 'name: Warm Up\nvalue: 10\nflags: [flag{x}]\n' } }),
+    expect: staffOnly(200),
+  },
   'GET /api/v1/templates/:id/export': {
     request: (f) => ({ url: `/api/v1/templates/${f.publishedTemplateId}/export` }),
     // The source holds settings, hidden VMs, answers and checks.

@@ -28,7 +28,12 @@ describe('what a student receives', () => {
     const teacher = await signedIn(ctx, 'instructor');
     student = await signedIn(ctx, 'student');
     other = await signedIn(ctx, 'student');
-    const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/templates', headers: teacher.headers, payload: { config: CONTENT_TEMPLATE } });
+    const created = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/templates',
+      headers: teacher.headers,
+      payload: { config: CONTENT_TEMPLATE },
+    });
     templateId = created.json().id;
     await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${templateId}/publish`, headers: teacher.headers });
     const lab = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: student.headers, payload: { templateId } });
@@ -58,16 +63,21 @@ describe('what a student receives', () => {
     ];
   }
   function assertClean(where: string, received: string): void {
-    for (const secret of forbidden()) expect(received.includes(secret), `${where} leaked "${secret}": ${received.slice(0, 400)}`).toBe(false);
+    for (const secret of forbidden())
+      expect(received.includes(secret), `${where} leaked "${secret}": ${received.slice(0, 400)}`).toBe(false);
   }
 
   it('finds nothing secret on any route, socket or console ticket', async () => {
     const document = (await ctx.app.inject('/api/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> };
-    const operations = Object.entries(document.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })));
+    const operations = Object.entries(document.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })),
+    );
     // Reads first, then actions; what ends the lab or the session last.
     const last = ['/labs/{id}/stop', '/labs/{id}/reset', '/labs/{id}', '/auth/logout'];
     const rank = (op: { method: string; path: string }) =>
-      (op.method === 'GET' ? 0 : 1) + (last.some((l) => op.path.endsWith(l) && op.method !== 'GET') ? 2 : 0) + (op.method === 'DELETE' ? 3 : 0);
+      (op.method === 'GET' ? 0 : 1) +
+      (last.some((l) => op.path.endsWith(l) && op.method !== 'GET') ? 2 : 0) +
+      (op.method === 'DELETE' ? 3 : 0);
     operations.sort((a, b) => rank(a) - rank(b));
     const tasks = CONTENT_TEMPLATE.tasks ?? [];
     const bodies: Record<string, object> = {
@@ -103,14 +113,23 @@ describe('what a student receives', () => {
               .replace('{hintId}', hint?.id ?? '')
               .replace('{name}', 'initial')
               .replace('{kind}', 'serial');
-            const reveals = hint ? `hint:${task!.id}:${hint.id}` : op.path.endsWith('/solution') && task ? `solution:${task.id}` : undefined;
+            const reveals = hint
+              ? `hint:${task!.id}:${hint.id}`
+              : op.path.endsWith('/solution') && task
+                ? `solution:${task.id}`
+                : undefined;
             fills.push({ url, ...(reveals ? { reveals } : {}) });
           }
         }
       }
       for (const { url, reveals } of fills) {
         const payload = bodies[`${op.method} ${op.path}`];
-        const response = await ctx.app.inject({ method: op.method as 'GET', url, headers: student.headers, ...(payload ? { payload } : {}) });
+        const response = await ctx.app.inject({
+          method: op.method as 'GET',
+          url,
+          headers: student.headers,
+          ...(payload ? { payload } : {}),
+        });
         walked++;
         expect(response.statusCode, `${op.method} ${url}: ${response.body}`).toBeLessThan(500);
         if (reveals && response.statusCode === 200) revealed.add(reveals);
@@ -124,7 +143,12 @@ describe('what a student receives', () => {
           ['word', 'REGEX-ANSWER-12'],
           ['pick', ['a', 'c']],
         ] as const) {
-          const solved = await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${labId}/tasks/${task}/answers`, headers: student.headers, payload: { answer } });
+          const solved = await ctx.app.inject({
+            method: 'POST',
+            url: `/api/v1/labs/${labId}/tasks/${task}/answers`,
+            headers: student.headers,
+            payload: { answer },
+          });
           expect(solved.json().correct, `${task}: ${solved.body}`).toBe(true);
           assertClean(`answer ${task}`, solved.body);
         }
@@ -133,7 +157,12 @@ describe('what a student receives', () => {
     expect(walked).toBeGreaterThan(document.paths ? Object.keys(document.paths).length : 0);
 
     // A console ticket for the hidden VM is refused; the visible one's console carries nothing secret.
-    const hiddenTicket = await ctx.app.inject({ method: 'POST', url: `/api/v1/vms/${hiddenVmId}/console-tickets`, headers: student.headers, payload: { kind: 'serial' } });
+    const hiddenTicket = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${hiddenVmId}/console-tickets`,
+      headers: student.headers,
+      payload: { kind: 'serial' },
+    });
     expect(hiddenTicket.statusCode).toBe(404);
     assertClean('hidden console ticket', hiddenTicket.body);
   });
@@ -156,8 +185,18 @@ describe('what a student receives', () => {
     // Live events too: a check and a hidden VM's status change.
     await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${labId}/tasks/proof/check`, headers: fresh.headers });
     const vault = (await ctx.services.repositories.labs.vmsOf(labId)).find((vm) => !vm.studentVisible)!;
-    await ctx.services.eventBus.publish(labId, 'vm.status', { vmId: vault.id, name: vault.name, status: 'running' }, { ownerId: student.user.id, memberIds: [] });
-    await ctx.services.eventBus.publish(labId, 'lab.progress', { current: `Create VM ${vault.name}` }, { ownerId: student.user.id, memberIds: [] });
+    await ctx.services.eventBus.publish(
+      labId,
+      'vm.status',
+      { vmId: vault.id, name: vault.name, status: 'running' },
+      { ownerId: student.user.id, memberIds: [] },
+    );
+    await ctx.services.eventBus.publish(
+      labId,
+      'lab.progress',
+      { current: `Create VM ${vault.name}` },
+      { ownerId: student.user.id, memberIds: [] },
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     socket.close();
     expect(received.length).toBeGreaterThan(3);

@@ -1,6 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { IdParams, LabTemplateConfig, ListTemplatesQuery, Template, TemplateBody, TemplateList, TemplateView } from '@ctp/contracts';
+import {
+  CtfdImportBody,
+  CtfdImportResult,
+  IdParams,
+  LabTemplateConfig,
+  ListTemplatesQuery,
+  Template,
+  TemplateBody,
+  TemplateList,
+  TemplateView,
+} from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
 import type { TemplateService } from '../services/template.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
@@ -101,6 +111,21 @@ export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateSer
       async (request) => templates.setStatus(actorOf(request), request.params.id, status),
     );
   }
+
+  app.post(
+    '/templates/import/ctfd',
+    {
+      config: { audit: 'template.import_ctfd' },
+      schema: {
+        tags,
+        summary: "Turn a CTFd challenge.yml into a task for a template's `tasks` (fields that cannot be carried over are listed)",
+        security: bearer,
+        body: CtfdImportBody,
+        response: { 200: CtfdImportResult, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => templates.importCtfd(actorOf(request), request.body.challenge),
+  );
 
   app.get(
     '/templates/:id/export',

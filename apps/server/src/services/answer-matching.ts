@@ -18,7 +18,7 @@ export function items(text: string): string[] {
 /** True when the regex compiles (templates are validated with this). */
 export function isValidRegex(pattern: string): boolean {
   try {
-    new RegExp(pattern, 'u');
+    new RegExp(pattern);
     return true;
   } catch {
     return false;
@@ -34,7 +34,7 @@ export function matchesAnswer(answer: TemplateAnswer, given: string, secrets: Re
   if ('regex' in answer) {
     // Anchored: the whole answer must match, not some part of it.
     if (!isValidRegex(answer.regex)) return false;
-    return new RegExp(`^(?:${answer.regex})$`, answer.caseInsensitive ? 'iu' : 'u').test(text);
+    return new RegExp(`^(?:${answer.regex})$`, answer.caseInsensitive ? 'i' : '').test(text);
   }
   if ('secret' in answer) {
     const value = secrets[answer.secret];

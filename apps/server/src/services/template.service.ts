@@ -1,4 +1,12 @@
-import type { LabTemplateConfig, ListTemplatesQuery, Template, TemplateList, TemplateStatus, TemplateView } from '@ctp/contracts';
+import type {
+  CtfdImportResult,
+  LabTemplateConfig,
+  ListTemplatesQuery,
+  Template,
+  TemplateList,
+  TemplateStatus,
+  TemplateView,
+} from '@ctp/contracts';
 import { stringify as toYaml } from 'yaml';
 import { notFound } from '../errors.js';
 import { authorize, can, type Actor } from '../policy/policy.js';
@@ -7,6 +15,7 @@ import { presentStudentTemplate } from '../presenters/student.presenter.js';
 import type { TemplateRow, TemplatesRepository } from '../repositories/templates.repository.js';
 import { hostNetworks as defaultHostNetworks, type Cidr } from './cidr.js';
 import type { ImageCatalog } from './image-catalog.js';
+import { importCtfdChallenge } from './ctfd-import.js';
 import { DEMO_TEMPLATE } from './demo-template.js';
 import { validateTemplate } from './template-validation.js';
 
@@ -97,6 +106,12 @@ export class TemplateService {
     // The source holds settings, hidden VMs, answers and checks: staff only.
     authorize(actor, 'template.export');
     return row.source || toYaml(row.config);
+  }
+
+  /** Converts a CTFd challenge.yml into a task (authors only: it carries the answers). */
+  importCtfd(actor: Actor, challenge: string): CtfdImportResult {
+    authorize(actor, 'template.create');
+    return importCtfdChallenge(challenge);
   }
 
   /** Installs the demo template at first start (published, owned by nobody). */
