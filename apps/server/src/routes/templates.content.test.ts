@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { DEMO_TEMPLATE } from '../services/demo-template.js';
 import { CONTENT_TEMPLATE } from '../test-support/content-template.js';
+import { resetDatabase } from '../test-support/test-database.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 
 const BROKEN_TASKS = `version: 1
@@ -146,5 +148,28 @@ describe('templates with training content', () => {
     });
     expect(broken.statusCode).toBe(400);
     expect(broken.json().error.message).toMatch(/no name/);
+  });
+
+  // Last: it empties the database.
+  it('brings an installed demo up to date, unless a person edited it', async () => {
+    await resetDatabase();
+    const repo = ctx.services.repositories.templates;
+    const old = { ...DEMO_TEMPLATE, secrets: undefined, inject: undefined, tasks: [{ id: 'scan', title: 'Old task', points: 10 }] };
+    const installed = await repo.create({
+      name: DEMO_TEMPLATE.title,
+      description: '',
+      config: old,
+      source: '',
+      ownerId: null,
+      status: 'published',
+    });
+    const upgraded = await ctx.services.templates.ensureDemoTemplate();
+    expect(upgraded.id).toBe(installed.id);
+    expect(upgraded.version).toBe(2);
+    expect(upgraded.config).toEqual(DEMO_TEMPLATE);
+    expect((await ctx.services.templates.ensureDemoTemplate()).version).toBe(2);
+    const admin = await signedIn(ctx, 'admin');
+    await repo.addVersion(installed.id, { name: DEMO_TEMPLATE.title, description: '', config: old, source: '', createdBy: admin.user.id });
+    expect((await ctx.services.templates.ensureDemoTemplate()).config).toEqual(old);
   });
 });

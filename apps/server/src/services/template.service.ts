@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type {
   CtfdImportResult,
   LabTemplateConfig,
@@ -114,10 +115,24 @@ export class TemplateService {
     return importCtfdChallenge(challenge);
   }
 
-  /** Installs the demo template at first start (published, owned by nobody). */
+  /**
+   * Installs the demo template at first start (published, owned by nobody), and brings an
+   * installed one up to date while no person has edited it.
+   */
   async ensureDemoTemplate(): Promise<TemplateRow> {
     const existing = await this.templates.findByName(DEMO_TEMPLATE.title);
-    if (existing) return existing;
+    if (existing) {
+      const untouched = existing.ownerId === null && (await this.templates.currentVersionAuthor(existing.id)) === null;
+      if (!untouched || isDeepStrictEqual(existing.config, DEMO_TEMPLATE)) return existing;
+      const upgraded = await this.templates.addVersion(existing.id, {
+        name: DEMO_TEMPLATE.title,
+        description: DEMO_TEMPLATE.description ?? '',
+        config: DEMO_TEMPLATE,
+        source: toYaml(DEMO_TEMPLATE),
+        createdBy: null,
+      });
+      return upgraded ?? existing;
+    }
     return this.templates.create({
       name: DEMO_TEMPLATE.title,
       description: DEMO_TEMPLATE.description ?? '',
