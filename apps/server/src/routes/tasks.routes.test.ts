@@ -157,6 +157,35 @@ describe('lab tasks on the fake driver', () => {
     expect((await mine.call('POST', '/tasks/flag/answers', { answer: mine.secrets.flag })).json().correct).toBe(true);
   });
 
+  it('never takes a value that repeats between labs by chance (a port) for a copy', async () => {
+    const config = {
+      ...CONTENT_TEMPLATE,
+      title: 'Port lab',
+      secrets: [...(CONTENT_TEMPLATE.secrets ?? []), { name: 'port', type: 'port' as const, min: 4000, max: 4000 }],
+      tasks: [...(CONTENT_TEMPLATE.tasks ?? []), { id: 'port', title: 'Which port?', points: 1, answers: [{ secret: 'port' }] }],
+    };
+    const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/templates', headers: teacher.headers, payload: { config } });
+    expect(created.statusCode, created.body).toBe(201);
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${created.json().id}/publish`, headers: teacher.headers });
+    for (let i = 0; i < 2; i++) {
+      const student = await signedIn(ctx, 'student');
+      const lab = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/labs',
+        headers: student.headers,
+        payload: { templateId: created.json().id },
+      });
+      await waitForLab(ctx, student.headers, lab.json().id, (l) => l.status === 'running');
+      const answer = await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/labs/${lab.json().id}/tasks/port/answers`,
+        headers: student.headers,
+        payload: { answer: '4000' },
+      });
+      expect(answer.json()).toMatchObject({ correct: true, awarded: 1 });
+    }
+  });
+
   it('rate-limits answers and checks per user', async () => {
     const { call, secrets } = await studentLab();
     await call('POST', '/tasks/flag/answers', { answer: secrets.flag });

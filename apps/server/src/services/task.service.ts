@@ -58,12 +58,19 @@ export class TaskService {
     return deriveSecrets(this.secretsKey, labId, config.secrets);
   }
 
-  /** Records the digests of a lab's secrets, so that an answer copied from this lab is recognised in another. */
+  /**
+   * Records the digests of a lab's unguessable secrets (flags, passwords, long texts), so that an
+   * answer copied from this lab is recognised in another. Ports and words repeat between labs by
+   * chance: they are never taken for copies.
+   */
   async registerSecrets(labId: string, config: LabTemplateConfig): Promise<Record<string, string>> {
     const values = this.secretValues(labId, config);
+    const unguessable = (config.secrets ?? []).filter(
+      (s) => s.type === 'flag' || ((s.type === 'password' || s.type === 'text') && (s.length ?? 16) >= 8),
+    );
     await this.tasks.saveSecretDigests(
       labId,
-      Object.entries(values).map(([name, value]) => ({ name, digest: secretDigest(this.secretsKey, value) })),
+      unguessable.map((s) => ({ name: s.name, digest: secretDigest(this.secretsKey, values[s.name]!) })),
     );
     return values;
   }
@@ -97,9 +104,10 @@ export class TaskService {
     let correct = isCorrect(task, given, secrets);
     const text = Array.isArray(given) ? given.join(',') : given;
     // Another lab's secret earns nothing, even if this task's rules would accept it.
-    const sharedFrom = Array.isArray(given)
-      ? undefined
-      : await this.tasks.labWithSecretDigest(secretDigest(this.secretsKey, given), lab.id);
+    // (A value that is also one of this lab's own secrets is never a copy.)
+    const ownValue = Object.values(secrets).some((v) => v.trim() === text.trim());
+    const sharedFrom =
+      Array.isArray(given) || ownValue ? undefined : await this.tasks.labWithSecretDigest(secretDigest(this.secretsKey, given), lab.id);
     if (sharedFrom) correct = false;
     await this.tasks.addAttempt({
       labId: lab.id,
