@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { DEMO_IMAGES_DIR, demoImages, SerialReader } from '@ctp/hypervisor/test-support';
+import { DEMO_TARGET_PORTS } from '../services/demo-template.js';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
@@ -86,6 +87,13 @@ describe('training content on real QEMU', () => {
       flags.push(flag!);
     }
     expect(flags[0]).not.toBe(flags[1]);
+    // The ports task's answer is target's real list of open TCP ports.
+    const scan = await (
+      await serial(students[0]!.headers, vmOf(labs[0]!, 'attacker').id)
+    ).run('for p in $(seq 1 1024) 4444 8080; do nc -w 1 10.0.0.20 $p </dev/null >/dev/null 2>&1 && echo open:$p; done', 180_000);
+    const open = [...scan.matchAll(/open:(\d+)/g)].map((m) => m[1]!);
+    expect(open.sort()).toEqual([...DEMO_TARGET_PORTS].sort());
+    expect((await answer(0, 'scan', open.reverse().join('  ,'))).json()).toMatchObject({ correct: true });
     expect((await answer(0, 'web-flag', flags[0]!)).json()).toMatchObject({ correct: true, awarded: 10 });
     expect((await answer(1, 'web-flag', flags[0]!)).json()).toMatchObject({ correct: false, awarded: 0 });
     expect((await answer(1, 'web-flag', flags[1]!)).json()).toMatchObject({ correct: true });
