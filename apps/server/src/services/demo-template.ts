@@ -2,7 +2,7 @@ import type { LabTemplateConfig } from '@ctp/contracts';
 
 /** Where the demo target serves files and reads its port-4444 banner from (written after boot over the guest channel). */
 export const DEMO_TARGET_WEB_ROOT = '/var/www';
-export const DEMO_TARGET_BANNER_FILE = '/etc/ctp/banner.txt';
+export const DEMO_TARGET_BANNER_FILE = '/etc/ctp/banner';
 /** The TCP ports the demo target listens on: telnet, HTTP and the banner service. */
 export const DEMO_TARGET_PORTS = ['23', '80', '4444'];
 
