@@ -91,7 +91,7 @@ const MATRIX: Record<string, Entry> = {
     expect: staffOnly(200),
   },
   'POST /api/v1/templates/import/ctfd': {
-    request: () => ({ url: '/api/v1/templates/import/ctfd', payload: { challenge: 'name: Warm Up\nvalue: 10\nflags: [flag{x}]\n' } }),
+    request: () => ({ url: '/api/v1/templates/import/ctfd', payload: { challenge: 'name: Warm Up\nvalue: 10\nflags:\n  - "flag{x}"\n' } }),
     expect: staffOnly(200),
   },
   'GET /api/v1/templates/:id/export': {
