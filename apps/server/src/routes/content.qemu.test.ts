@@ -102,7 +102,7 @@ describe('training content on real QEMU', () => {
     // The flag never went over the kernel command line.
     const cmdline = await (await serial(students[0]!.headers, vmOf(labs[0]!, 'target').id)).run('cat /proc/cmdline', 60_000);
     expect(cmdline).not.toContain(flags[0]!);
-  });
+  }, 480_000);
 
   it('passes the check only once the file is really written in the VM, and again after a revert', async () => {
     const attacker = await serial(students[0]!.headers, vmOf(labs[0]!, 'attacker').id);
@@ -126,5 +126,5 @@ describe('training content on real QEMU', () => {
     expect((await check(0, 'banner-file')).json()).toMatchObject({ passed: false });
     await after.run('nc -w 3 10.0.0.20 4444 </dev/null > /root/banner.txt');
     expect((await check(0, 'banner-file')).json()).toMatchObject({ passed: true });
-  });
+  }, 300_000);
 });

@@ -131,7 +131,10 @@ export function validateTemplate(
     });
     problems = problems.filter((p, i) => problems.findIndex((o) => o.field === p.field && o.message === p.message) === i);
   } else {
-    problems = [...semanticProblems(config as LabTemplateConfig, imageExists, hostNetworks), ...contentProblems(config as LabTemplateConfig)];
+    problems = [
+      ...semanticProblems(config as LabTemplateConfig, imageExists, hostNetworks),
+      ...contentProblems(config as LabTemplateConfig),
+    ];
   }
   if (problems.length) {
     if (source) problems = problems.map((p) => ({ ...p, line: lineOf(source, p.field) }));
