@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TEMPLATE, NEVER_FOR_STUDENTS } from '../test-support/content-template.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, login, signedIn, type TestContext } from '../test-support/test-app.js';
 
 /**
  * The student-view walker: a student walks EVERY route of the OpenAPI document (so a new route is
@@ -72,12 +72,13 @@ describe('what a student receives', () => {
     const operations = Object.entries(document.paths).flatMap(([path, ops]) =>
       Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path })),
     );
-    // Reads first, then actions; what ends the lab or the session last.
-    const last = ['/labs/{id}/stop', '/labs/{id}/reset', '/labs/{id}', '/auth/logout'];
+    // Reads first, then actions; what ends the lab, then what ends the session (sign-outs), last.
+    const last = ['/labs/{id}/stop', '/labs/{id}/reset', '/labs/{id}'];
     const rank = (op: { method: string; path: string }) =>
       (op.method === 'GET' ? 0 : 1) +
       (last.some((l) => op.path.endsWith(l) && op.method !== 'GET') ? 2 : 0) +
-      (op.method === 'DELETE' ? 3 : 0);
+      (op.method === 'DELETE' ? 3 : 0) +
+      (op.path.startsWith('/api/v1/auth/') && op.method !== 'GET' ? 10 : 0);
     operations.sort((a, b) => rank(a) - rank(b));
     const tasks = CONTENT_TEMPLATE.tasks ?? [];
     const bodies: Record<string, object> = {
@@ -155,6 +156,10 @@ describe('what a student receives', () => {
       }
     }
     expect(walked).toBeGreaterThan(document.paths ? Object.keys(document.paths).length : 0);
+
+    // The walk ended with signing out everywhere: sign in again.
+    const { token } = await login(ctx, student.user.username, student.user.password);
+    student = { ...student, token, headers: { authorization: `Bearer ${token}` } };
 
     // A console ticket for the hidden VM is refused; the visible one's console carries nothing secret.
     const hiddenTicket = await ctx.app.inject({
