@@ -41,6 +41,11 @@ export interface Config {
   savedStates: boolean;
   /** QEMU's TCG translation cache per VM in MiB (0: QEMU's default, up to 1 GiB). */
   tcgTranslationCacheMiB: number;
+  /** The key per-lab secrets are derived from (else generated once into the data directory). */
+  secretsKey: string | undefined;
+  /** Task answers and checks a user may submit per minute. */
+  answersPerMinute: number;
+  checksPerMinute: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -100,5 +105,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accelerator: accelerator(env.CTP_ACCELERATOR),
     savedStates: bool(env, 'CTP_SAVED_STATES', true),
     tcgTranslationCacheMiB: int(env, 'CTP_TCG_TB_SIZE_MIB', 32),
+    secretsKey: env.CTP_SECRETS_KEY || undefined,
+    answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
+    checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),
   };
 }

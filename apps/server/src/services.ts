@@ -10,6 +10,7 @@ import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
 import { TemplateStatesRepository } from './repositories/template-states.repository.js';
 import { TemplatesRepository } from './repositories/templates.repository.js';
+import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
@@ -20,10 +21,13 @@ import { EventsService } from './services/events.service.js';
 import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
 import type { ImageCatalog } from './services/image-catalog.js';
+import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { loadOrCreateSecretsKey } from './services/secrets.js';
 import { SystemService } from './services/system.service.js';
 import { TemplateStateService, type GuestReady } from './services/template-state.service.js';
+import { TaskService } from './services/task.service.js';
 import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
@@ -51,6 +55,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
     templateStates: new TemplateStatesRepository(db),
+    tasks: new TasksRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -99,18 +104,30 @@ export function createServices(config: Config, database: Database, infra: Infras
   const templates = new TemplateService(repositories.templates, infra.images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const metrics = createMetrics();
+  const tasks = new TaskService(
+    repositories.labs,
+    repositories.tasks,
+    audit,
+    eventBus,
+    infra.driver,
+    loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
+    { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
+  );
+  const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
     repositories.labs,
     infra.driver,
     eventBus,
     infra.images,
+    tasks,
+    content,
     (operation, outcome, seconds) => {
       metrics.labOperations.inc({ operation, outcome });
       metrics.labOperationSeconds.observe({ operation }, seconds);
     },
     templateStates,
   );
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, {
+  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
   });
@@ -160,6 +177,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     templates,
     templateStates,
     labs,
+    tasks,
+    content,
     events,
     tickets,
     consoles,

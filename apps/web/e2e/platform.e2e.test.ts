@@ -198,6 +198,32 @@ describe('the platform in a real browser', () => {
     await page.screenshot({ path: path.join(shots, 'student-screen.png') });
   });
 
+  it('lets the student solve a task, with a hint whose cost is confirmed first', async () => {
+    const page = await signIn('student1', 'student-password');
+    await page.goto(labUrl);
+    const scan = page.getByRole('region', { name: 'task Which TCP ports are open on target?' });
+    await scan.waitFor();
+    await expect.poll(() => page.getByLabel('score').textContent()).toContain('Score 0 / 40');
+    await scan.getByRole('button', { name: /Hint 1 \(costs 4 points\)/ }).click();
+    await page.getByRole('dialog').getByText('This hint costs 4 points').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reveal' }).click();
+    await scan.getByLabel('hint 1 of Which TCP ports are open on target?').waitFor();
+    await expect.poll(() => scan.textContent()).toContain('worth 6 of 10 points');
+    await scan.getByLabel('Answer to Which TCP ports are open on target?').fill('80, 22');
+    await scan.getByRole('button', { name: 'Submit' }).click();
+    await scan.getByText('Not correct').waitFor();
+    await scan.getByLabel('Answer to Which TCP ports are open on target?').fill('4444 23   80');
+    await scan.getByRole('button', { name: 'Submit' }).click();
+    await scan.getByText('Solved').waitFor();
+    await expect.poll(() => page.getByLabel('score').textContent()).toContain('Score 6 / 40');
+    // The Markdown body is rendered, not shown raw.
+    await page
+      .getByRole('region', { name: "task Read the flag on target's web server" })
+      .locator('code', { hasText: '/flag.txt' })
+      .waitFor();
+    await page.screenshot({ path: path.join(shots, 'student-tasks.png'), fullPage: true });
+  });
+
   it('lets the student revert a VM (a file made in it is gone) and delete the lab', async () => {
     const page = await signIn('student1', 'student-password');
     await page.goto(labUrl);

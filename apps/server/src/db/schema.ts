@@ -307,3 +307,58 @@ export const templateStates = pgTable(
     check('template_states_status_check', sql`${t.status} in ('preparing', 'ready', 'failed', 'stale')`),
   ],
 );
+
+export const labSecrets = pgTable(
+  'lab_secrets',
+  {
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    // Only an HMAC of the value is kept (values are derived on demand from the platform key):
+    // enough to find which lab a shared answer came from.
+    digest: text('digest').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.labId, t.name] }), index('lab_secrets_digest_idx').on(t.digest)],
+);
+
+export const taskAttempts = pgTable(
+  'task_attempts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    // `answer`: a submitted answer (counts against maxAttempts); `check`: an automatic check run.
+    kind: text('kind').notNull(),
+    answer: text('answer'),
+    correct: boolean('correct').notNull(),
+    // Set when the answer was another lab's secret.
+    sharedFromLabId: uuid('shared_from_lab_id'),
+    output: text('output'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('task_attempts_lab_idx').on(t.labId, t.taskId), check('task_attempts_kind_check', sql`${t.kind} in ('answer', 'check')`)],
+);
+
+export const taskReveals = pgTable(
+  'task_reveals',
+  {
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    kind: text('kind').notNull(),
+    // The hint's id; '' for a solution.
+    hintId: text('hint_id').notNull().default(''),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.labId, t.taskId, t.kind, t.hintId] }),
+    check('task_reveals_kind_check', sql`${t.kind} in ('hint', 'solution')`),
+  ],
+);

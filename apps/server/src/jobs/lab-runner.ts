@@ -6,6 +6,12 @@ import type { ImageCatalog } from '../services/image-catalog.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
 import { publicStepError } from '../services/public-errors.js';
 import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
+import type { LabContentDelivery } from '../services/lab-content.js';
+
+/** What the runner needs of the task content: registering a lab's secrets at provisioning. */
+export interface LabSecretsRegistry {
+  registerSecrets(labId: string, config: LabTemplateConfig): Promise<unknown>;
+}
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -66,6 +72,8 @@ export class LabRunner {
     private readonly driver: HypervisorDriver,
     private readonly events: EventBus,
     private readonly images: ImageCatalog,
+    private readonly secrets: LabSecretsRegistry,
+    private readonly content: LabContentDelivery,
     private readonly observe: (operation: LabOperation, outcome: 'success' | 'failure', seconds: number) => void = () => {},
     private readonly states?: TemplateStateService,
   ) {}
@@ -121,6 +129,10 @@ export class LabRunner {
     const networks = await this.labs.networksOf(lab.id);
     const machines = await this.labs.vmsOf(lab.id);
     const startAll = { name: 'Start VMs', run: () => this.eachVm(lab, machines, (vm) => this.startVm(vm)) };
+    // Guests forget what was written into them when they boot again: deliver after every start.
+    const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
+      ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
+      : [];
     switch (operation) {
       case 'provision': {
         // Each VM resumes its template's saved state where there is one, else boots; the steps say which and why.
@@ -134,6 +146,7 @@ export class LabRunner {
           // The initial state is the fresh disk, taken before the first boot (or restore): it
           // costs milliseconds, and reset means a clean boot (or the saved state again).
           { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
+          { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) },
           ...machines.map((vm) => {
             const choice = choices.get(vm.id)!;
             const planned = startStepName(vm, choice);
@@ -147,14 +160,18 @@ export class LabRunner {
               },
             };
           }),
+          ...deliver,
         ];
       }
       case 'start':
-        return [startAll];
+        return [startAll, ...deliver];
       case 'stop':
         return [{ name: 'Stop VMs', run: () => this.eachVm(lab, machines, (vm) => this.stopVm(vm)) }];
       case 'reset':
-        return machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) }));
+        return [
+          ...machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) })),
+          ...deliver,
+        ];
       case 'delete':
         return [
           { name: 'Destroy VMs', run: () => this.destroyVms(lab, machines) },
@@ -260,6 +277,20 @@ export class LabRunner {
     }
     await this.states?.recordVm(vm.id, choice?.savedState ?? null);
     await this.labs.setVmStatus(vm.id, 'stopped');
+  }
+
+  /** Writes the lab's inject files into its VMs over the guest channel (never the command line or console). */
+  private async deliverContent(lab: LabRow, machines: VmRow[]): Promise<void> {
+    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)));
+    if (written.includes(null)) {
+      // Staff learn that tasks depending on injected files cannot be solved here.
+      await this.events.publish(
+        lab.id,
+        'lab.warning',
+        { message: `the ${this.driver.kind} hypervisor has no guest channel: the lab's files were not delivered` },
+        { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id), staffOnly: true },
+      );
+    }
   }
 
   private async startVm(vm: VmRow): Promise<string> {

@@ -46,6 +46,9 @@ const rules = {
   'system.read': staff,
   'template.list': anyone,
   'template.read': either(staff, (_a, r) => r.published === true),
+  /** The whole config (settings, hidden VMs, answers, checks, secrets); others get the student view. */
+  'template.readConfig': staff,
+  'template.export': staff,
   'template.create': staff,
   'template.update': either(admin, (a, r) => staff(a, r) && owner(a, r)),
   'template.publish': either(admin, (a, r) => staff(a, r) && owner(a, r)),
@@ -56,6 +59,9 @@ const rules = {
   'lab.delete': either(staff, owner),
   'lab.manageMembers': either(staff, owner),
   'lab.watchConsole': staff,
+  /** Hidden VMs, raw steps, every task's answers and the lab's secret values. */
+  'lab.readConfig': staff,
+  'task.act': member,
   'vm.operate': either(staff, (a, r) => member(a, r) && r.controllable !== false),
 } satisfies Record<string, Rule>;
 

@@ -8,6 +8,8 @@ const CHANNEL = 'ctp_lab_events';
 export interface Audience {
   ownerId: string;
   memberIds: string[];
+  /** Only staff receive it (e.g. a shared-answer alert). */
+  staffOnly?: boolean;
 }
 
 export interface PublishedEvent {

@@ -1,5 +1,13 @@
 import { createApi } from '@reduxjs/toolkit/query/react';
 import type {
+  AnswerResult,
+  CheckResult,
+  CtfdImportResult,
+  HintResult,
+  LabSecrets,
+  LabTasks,
+  SolutionResult,
+  TaskActivity,
   AuditList,
   ConsoleTicket,
   EventTicket,
@@ -25,7 +33,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -91,6 +99,35 @@ export const api = createApi({
       ],
     }),
 
+    labTasks: build.query<LabTasks, string>({
+      query: (labId) => `/labs/${labId}/tasks`,
+      providesTags: (_r, _e, labId) => [{ type: 'Tasks', id: labId }],
+    }),
+    submitAnswer: build.mutation<AnswerResult, { labId: string; taskId: string; answer: string | string[] }>({
+      query: ({ labId, taskId, answer }) => ({ url: `/labs/${labId}/tasks/${taskId}/answers`, method: 'POST', body: { answer } }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    revealHint: build.mutation<HintResult, { labId: string; taskId: string; hintId: string }>({
+      query: ({ labId, taskId, hintId }) => ({ url: `/labs/${labId}/tasks/${taskId}/hints/${hintId}`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    runCheck: build.mutation<CheckResult, { labId: string; taskId: string }>({
+      query: ({ labId, taskId }) => ({ url: `/labs/${labId}/tasks/${taskId}/check`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    revealSolution: build.mutation<SolutionResult, { labId: string; taskId: string }>({
+      query: ({ labId, taskId }) => ({ url: `/labs/${labId}/tasks/${taskId}/solution`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    labSecrets: build.query<LabSecrets, string>({ query: (labId) => `/labs/${labId}/secrets` }),
+    taskActivity: build.query<TaskActivity, string>({
+      query: (labId) => `/labs/${labId}/task-activity`,
+      providesTags: (_r, _e, labId) => [{ type: 'Tasks', id: labId }],
+    }),
+    importCtfd: build.mutation<CtfdImportResult, string>({
+      query: (challenge) => ({ url: '/templates/import/ctfd', method: 'POST', body: { challenge } }),
+    }),
+
     users: build.query<UserList, Query | void>({ query: (q) => ({ url: '/users', params: clean(q ?? {}) }), providesTags: ['User'] }),
     createUser: build.mutation<User, CreateUserBody>({
       query: (body) => ({ url: '/users', method: 'POST', body }),
@@ -137,4 +174,12 @@ export const {
   useAuditQuery,
   useSystemQuery,
   useConsoleTicketMutation,
+  useLabTasksQuery,
+  useSubmitAnswerMutation,
+  useRevealHintMutation,
+  useRunCheckMutation,
+  useRevealSolutionMutation,
+  useLabSecretsQuery,
+  useTaskActivityQuery,
+  useImportCtfdMutation,
 } = api;
