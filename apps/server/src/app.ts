@@ -12,6 +12,7 @@ import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerInputGuard, registerStrictFormats, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
@@ -48,7 +49,10 @@ export async function buildApp(
   logger: FastifyServerOptions['logger'] = false,
   options: { webDist?: string | false } = {},
 ): Promise<FastifyInstance> {
+  const tls = readTlsFiles(config);
   const app = Fastify({
+    // With CTP_TLS_CERT/KEY the same port serves HTTPS and, through the upgrade, WSS.
+    ...(tls ? { https: tls } : {}),
     logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,

@@ -13,6 +13,11 @@ export interface Config {
   corsOrigins: string[];
   /** Send cookies with `Secure` and redirect plain HTTP (behind a TLS proxy: set `CTP_HTTPS=true`). */
   https: boolean;
+  /** PEM files: when both are set the server itself serves HTTPS and WSS on `port`. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** A plain-HTTP port that only redirects to HTTPS (needs TLS). */
+  httpRedirectPort: number | undefined;
   trustProxy: boolean;
   logLevel: string;
   bodyLimitBytes: number;
@@ -70,8 +75,14 @@ function accelerator(raw: string | undefined): Config['accelerator'] {
   throw new Error(`CTP_ACCELERATOR must be auto, kvm or tcg, got "${raw}"`);
 }
 
+function tlsPair(env: NodeJS.ProcessEnv): void {
+  if (Boolean(env.CTP_TLS_CERT) !== Boolean(env.CTP_TLS_KEY)) throw new Error('CTP_TLS_CERT and CTP_TLS_KEY must be set together');
+  if (env.CTP_HTTP_REDIRECT_PORT && !env.CTP_TLS_CERT) throw new Error('CTP_HTTP_REDIRECT_PORT needs CTP_TLS_CERT and CTP_TLS_KEY');
+}
+
 /** Reads the configuration from environment variables (and nothing else). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  tlsPair(env);
   return {
     port: int(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
@@ -85,7 +96,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    https: bool(env, 'CTP_HTTPS', false),
+    // Serving TLS ourselves implies everything that CTP_HTTPS turns on (HSTS, Secure cookies).
+    https: bool(env, 'CTP_HTTPS', false) || Boolean(env.CTP_TLS_CERT && env.CTP_TLS_KEY),
+    tlsCert: env.CTP_TLS_CERT || undefined,
+    tlsKey: env.CTP_TLS_KEY || undefined,
+    httpRedirectPort: env.CTP_HTTP_REDIRECT_PORT ? int(env, 'CTP_HTTP_REDIRECT_PORT', 0) : undefined,
     trustProxy: bool(env, 'CTP_TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || 'info',
     bodyLimitBytes: int(env, 'CTP_BODY_LIMIT', 1024 * 1024),

@@ -1,9 +1,11 @@
 import path from 'node:path';
+import type https from 'node:https';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { createHypervisorDriver } from './hypervisor.js';
 import { loggerOptions } from './logger.js';
+import { reloadCertificatesOnSighup, startHttpRedirect } from './plugins/tls.js';
 import { createImageCatalog } from './services/image-catalog.js';
 import { createServices } from './services.js';
 
@@ -29,6 +31,9 @@ async function main(): Promise<void> {
   const host = await driver.probe();
   app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
 
+  const redirect = config.httpRedirectPort ? await startHttpRedirect(config.httpRedirectPort, config.host, config.port) : undefined;
+  if (config.tlsCert) reloadCertificatesOnSighup(app.server as unknown as https.Server, config, app.log);
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -36,6 +41,7 @@ async function main(): Promise<void> {
     app.log.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 20_000).unref();
     try {
+      redirect?.close();
       await app.close();
       await services.stopBackground();
       await database.close();
@@ -54,7 +60,10 @@ async function main(): Promise<void> {
   });
   if (report) app.log.info(report, 'reconciled with the hypervisor');
   await services.startBackground();
-  app.log.info({ engine: database.engine, dataDir: config.dataDir }, 'platform ready');
+  app.log.info(
+    { engine: database.engine, dataDir: config.dataDir, tls: Boolean(config.tlsCert), httpRedirectPort: config.httpRedirectPort },
+    'platform ready',
+  );
 }
 
 main().catch((error: unknown) => {
