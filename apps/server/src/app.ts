@@ -12,6 +12,7 @@ import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
 import { registerInputGuard, registerStrictFormats, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { registerOperationalMetrics } from './plugins/operational-metrics.js';
 import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
@@ -133,6 +134,11 @@ export async function buildApp(
   registerAuditTrail(app, services.audit);
 
   registerMetrics(app, services.metrics, services.repositories.labs, config.metricsToken);
+  registerOperationalMetrics(app, services.metrics, {
+    labs: services.repositories.labs,
+    queueCounts: () => services.jobs.labOperationCounts(),
+    dataDir: config.dataDir,
+  });
   await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(

@@ -2,7 +2,7 @@ import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
-import { createMetrics } from './plugins/metrics.js';
+import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
@@ -88,7 +88,13 @@ export function createServices(config: Config, database: Database, infra: Infras
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
-  const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
+  const metrics = createMetrics();
+  zeroKnownSeries(metrics);
+  const jobs = new JobQueue(
+    database,
+    { concurrency: config.jobConcurrency, schedules: config.schedules },
+    { waited: (queue, seconds) => metrics.jobQueueWait.observe({ queue }, seconds), retried: (queue) => metrics.jobRetries.inc({ queue }) },
+  );
   const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
   const templateStates = new TemplateStateService(
     repositories.templateStates,
@@ -103,7 +109,6 @@ export function createServices(config: Config, database: Database, infra: Infras
   );
   const templates = new TemplateService(repositories.templates, infra.images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
-  const metrics = createMetrics();
   const tasks = new TaskService(
     repositories.labs,
     repositories.tasks,
@@ -121,9 +126,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     infra.images,
     tasks,
     content,
-    (operation, outcome, seconds) => {
-      metrics.labOperations.inc({ operation, outcome });
-      metrics.labOperationSeconds.observe({ operation }, seconds);
+    {
+      finished: (operation, outcome, seconds) => {
+        metrics.labOperations.inc({ operation, outcome });
+        metrics.labOperationSeconds.observe({ operation }, seconds);
+      },
+      running: (template, seconds) => metrics.labTimeToRunning.observe({ template, host: metrics.host }, seconds),
+      stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
     },
     templateStates,
   );

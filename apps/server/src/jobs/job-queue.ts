@@ -1,4 +1,4 @@
-import { fromPglite, PgBoss, type Job } from 'pg-boss';
+import { fromPglite, PgBoss, type Job, type JobWithMetadata } from 'pg-boss';
 import type { Database } from '../db/database.js';
 import type { LabOperation } from './lab-runner.js';
 
@@ -16,6 +16,12 @@ export interface LabOperationJob {
 export interface PrepareStatesJob {
   templateId: string;
   version: number;
+}
+
+/** What the queue reports to metrics: how long a job waited before a worker took it, and retries. */
+export interface JobObserver {
+  waited(queue: string, seconds: number): void;
+  retried(queue: string): void;
 }
 
 export interface JobHandlers {
@@ -38,6 +44,7 @@ export class JobQueue {
   constructor(
     database: Database,
     private readonly options: { concurrency: number; schedules: boolean },
+    private readonly observer: JobObserver = { waited: () => {}, retried: () => {} },
   ) {
     // Supervision every 10 s: a job whose worker died (no heartbeat) is retried within ~20 s.
     const common = { useListenNotify: true, schedule: options.schedules, superviseIntervalSeconds: 10, monitorIntervalSeconds: 10 };
@@ -62,9 +69,16 @@ export class JobQueue {
     await this.boss.createQueue(RECONCILE_QUEUE, { retryLimit: 0, policy: 'singleton' });
     await this.boss.work<LabOperationJob>(
       LAB_OPERATION_QUEUE,
-      { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
-      async ([job]: Job<LabOperationJob>[]) => {
-        if (job) await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
+      { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5, includeMetadata: true },
+      async ([given]: Job<LabOperationJob>[]) => {
+        if (!given) return;
+        // includeMetadata: the job row's times are there (pg-boss's typing does not follow the option).
+        const job = given as JobWithMetadata<LabOperationJob>;
+        // Waiting starts when the job became due: its creation, or the end of a retry delay.
+        const due = Math.max(new Date(job.createdOn).getTime(), new Date(job.startAfter).getTime());
+        this.observer.waited(LAB_OPERATION_QUEUE, Math.max(0, (Date.now() - due) / 1000));
+        if (job.retryCount > 0) this.observer.retried(LAB_OPERATION_QUEUE);
+        await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
       },
     );
     await this.boss.createQueue(PREPARE_STATES_QUEUE, { retryLimit: 0, expireInSeconds: 900, notify: true });
@@ -95,6 +109,13 @@ export class JobQueue {
   /** Enqueues the preparation of a template version's saved states (a job finds what is missing; extra jobs cost nothing). */
   async enqueuePrepareStates(job: PrepareStatesJob): Promise<void> {
     await this.boss.send(PREPARE_STATES_QUEUE, job);
+  }
+
+  /** Lab operations waiting (due or deferred) and running, as pg-boss last counted them. */
+  async labOperationCounts(): Promise<{ queued: number; active: number }> {
+    if (!this.started) return { queued: 0, active: 0 };
+    const queue = await this.boss.getQueue(LAB_OPERATION_QUEUE);
+    return { queued: queue?.queuedCount ?? 0, active: queue?.activeCount ?? 0 };
   }
 
   async stop(): Promise<void> {
