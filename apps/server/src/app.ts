@@ -17,6 +17,7 @@ import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
+import { backupRoutes } from './routes/backup.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
@@ -153,6 +154,7 @@ export async function buildApp(
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
+      await api.register(backupRoutes, { backups: services.backups });
     },
     { prefix: API_PREFIX },
   );

@@ -15,6 +15,7 @@ import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
+import { BackupService } from './services/backup.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
@@ -175,8 +176,11 @@ export function createServices(config: Config, database: Database, infra: Infras
     await sessions.stop();
   }
 
+  const backups = new BackupService(database);
+
   return {
     database,
+    backups,
     repositories,
     tokens,
     audit,
