@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { registerErrorTracking } from './plugins/error-tracking.js';
 import { registerInputGuard, registerStrictFormats, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerOperationalMetrics } from './plugins/operational-metrics.js';
@@ -98,6 +99,7 @@ export async function buildApp(
   });
 
   registerErrorHandler(app);
+  registerErrorTracking(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (config.https && request.protocol === 'http') {

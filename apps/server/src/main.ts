@@ -5,6 +5,7 @@ import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { createHypervisorDriver } from './hypervisor.js';
 import { loggerOptions } from './logger.js';
+import { flushErrorTracking, initErrorTracking } from './plugins/error-tracking.js';
 import { reloadCertificatesOnSighup, startHttpRedirect } from './plugins/tls.js';
 import { createImageCatalog } from './services/image-catalog.js';
 import { createServices } from './services.js';
@@ -12,6 +13,7 @@ import { createServices } from './services.js';
 /** Starts the platform: database and migrations, hypervisor, first admin and demo lab, HTTP, jobs. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  initErrorTracking(process.env.SENTRY_DSN, { environment: process.env.SENTRY_ENVIRONMENT, release: process.env.SENTRY_RELEASE });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
   const driver = await createHypervisorDriver(config);
   const images = createImageCatalog(config.imagesDir);
@@ -66,7 +68,10 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   console.error(error);
+  const Sentry = await import('@sentry/node');
+  Sentry.captureException(error);
+  await flushErrorTracking();
   process.exit(1);
 });
