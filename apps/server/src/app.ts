@@ -19,6 +19,7 @@ import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
+import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
@@ -157,6 +158,7 @@ export async function buildApp(
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
       await api.register(backupRoutes, { backups: services.backups });
+      await api.register(statsRoutes, { stats: services.stats });
     },
     { prefix: API_PREFIX },
   );

@@ -40,6 +40,8 @@ export interface Config {
   consoleSessionsPerVm: number;
   /** Where the demo and registered base images live. */
   imagesDir: string | undefined;
+  /** Days the minute samples of the admin overview are kept. */
+  statsRetentionDays: number;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
   accelerator: 'auto' | 'kvm' | 'tcg';
   /** Start lab VMs from a running state saved once per template version (where the driver can). */
@@ -123,5 +125,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     secretsKey: env.CTP_SECRETS_KEY || undefined,
     answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
     checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),
+    statsRetentionDays: int(env, 'CTP_STATS_RETENTION_DAYS', 30),
   };
 }

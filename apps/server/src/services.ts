@@ -9,6 +9,7 @@ import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
 import { TemplateStatesRepository } from './repositories/template-states.repository.js';
+import { StatsRepository } from './repositories/stats.repository.js';
 import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
@@ -26,6 +27,7 @@ import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
 import { loadOrCreateSecretsKey } from './services/secrets.js';
+import { StatsService } from './services/stats.service.js';
 import { SystemService } from './services/system.service.js';
 import { TemplateStateService, type GuestReady } from './services/template-state.service.js';
 import { TaskService } from './services/task.service.js';
@@ -57,6 +59,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     tickets: new TicketsRepository(db),
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
+    stats: new StatsRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -166,6 +169,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       expireLabs: async () => void (await maintenance.expireLabs()),
       reconcile: async () => void (await maintenance.reconcile()),
       prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
+      sampleStats: async () => void (await stats.sample()),
     });
   }
 
@@ -177,10 +181,12 @@ export function createServices(config: Config, database: Database, infra: Infras
   }
 
   const backups = new BackupService(database);
+  const stats = new StatsService(repositories.stats, repositories.labs, config.statsRetentionDays);
 
   return {
     database,
     backups,
+    stats,
     repositories,
     tokens,
     audit,

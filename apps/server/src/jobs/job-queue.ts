@@ -6,6 +6,7 @@ export const LAB_OPERATION_QUEUE = 'lab-operation';
 export const EXPIRE_LABS_QUEUE = 'expire-labs';
 export const RECONCILE_QUEUE = 'reconcile';
 export const PREPARE_STATES_QUEUE = 'prepare-template-states';
+export const SAMPLE_STATS_QUEUE = 'sample-stats';
 const RETRY_LIMIT = 2;
 
 export interface LabOperationJob {
@@ -30,6 +31,8 @@ export interface JobHandlers {
   prepareStates?(job: PrepareStatesJob): Promise<void>;
   expireLabs(): Promise<void>;
   reconcile(): Promise<void>;
+  /** The admin overview's minute sample. */
+  sampleStats(): Promise<void>;
 }
 
 /**
@@ -67,6 +70,7 @@ export class JobQueue {
     });
     await this.boss.createQueue(EXPIRE_LABS_QUEUE, { retryLimit: 0, policy: 'singleton' });
     await this.boss.createQueue(RECONCILE_QUEUE, { retryLimit: 0, policy: 'singleton' });
+    await this.boss.createQueue(SAMPLE_STATS_QUEUE, { retryLimit: 0, policy: 'singleton' });
     await this.boss.work<LabOperationJob>(
       LAB_OPERATION_QUEUE,
       { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5, includeMetadata: true },
@@ -95,9 +99,11 @@ export class JobQueue {
     }
     await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
     await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
+    await this.boss.work(SAMPLE_STATS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.sampleStats());
     if (this.options.schedules) {
       await this.boss.schedule(EXPIRE_LABS_QUEUE, '* * * * *');
       await this.boss.schedule(RECONCILE_QUEUE, '*/5 * * * *');
+      await this.boss.schedule(SAMPLE_STATS_QUEUE, '* * * * *');
     }
   }
 

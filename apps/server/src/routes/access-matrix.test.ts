@@ -201,6 +201,7 @@ const MATRIX: Record<string, Entry> = {
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
+  'GET /api/v1/system/stats': { request: () => ({ url: '/api/v1/system/stats' }), expect: staffOnly(200) },
   // Only an embedded database is dumped through the API (a server is backed up with pg_dump).
   'GET /api/v1/system/database-dump': {
     request: () => ({ url: '/api/v1/system/database-dump' }),
