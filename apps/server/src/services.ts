@@ -2,19 +2,21 @@ import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
-import { createMetrics } from './plugins/metrics.js';
+import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
 import { TemplateStatesRepository } from './repositories/template-states.repository.js';
+import { StatsRepository } from './repositories/stats.repository.js';
 import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
+import { BackupService } from './services/backup.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
@@ -25,6 +27,7 @@ import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
 import { loadOrCreateSecretsKey } from './services/secrets.js';
+import { StatsService } from './services/stats.service.js';
 import { SystemService } from './services/system.service.js';
 import { TemplateStateService, type GuestReady } from './services/template-state.service.js';
 import { TaskService } from './services/task.service.js';
@@ -56,6 +59,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     tickets: new TicketsRepository(db),
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
+    stats: new StatsRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -88,7 +92,13 @@ export function createServices(config: Config, database: Database, infra: Infras
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
-  const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
+  const metrics = createMetrics();
+  zeroKnownSeries(metrics);
+  const jobs = new JobQueue(
+    database,
+    { concurrency: config.jobConcurrency, schedules: config.schedules },
+    { waited: (queue, seconds) => metrics.jobQueueWait.observe({ queue }, seconds), retried: (queue) => metrics.jobRetries.inc({ queue }) },
+  );
   const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
   const templateStates = new TemplateStateService(
     repositories.templateStates,
@@ -103,7 +113,6 @@ export function createServices(config: Config, database: Database, infra: Infras
   );
   const templates = new TemplateService(repositories.templates, infra.images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
-  const metrics = createMetrics();
   const tasks = new TaskService(
     repositories.labs,
     repositories.tasks,
@@ -121,9 +130,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     infra.images,
     tasks,
     content,
-    (operation, outcome, seconds) => {
-      metrics.labOperations.inc({ operation, outcome });
-      metrics.labOperationSeconds.observe({ operation }, seconds);
+    {
+      finished: (operation, outcome, seconds) => {
+        metrics.labOperations.inc({ operation, outcome });
+        metrics.labOperationSeconds.observe({ operation }, seconds);
+      },
+      running: (template, seconds) => metrics.labTimeToRunning.observe({ template, host: metrics.host }, seconds),
+      stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
     },
     templateStates,
   );
@@ -156,6 +169,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       expireLabs: async () => void (await maintenance.expireLabs()),
       reconcile: async () => void (await maintenance.reconcile()),
       prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
+      sampleStats: async () => void (await stats.sample()),
     });
   }
 
@@ -166,8 +180,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     await sessions.stop();
   }
 
+  const backups = new BackupService(database);
+  const stats = new StatsService(repositories.stats, repositories.labs, config.statsRetentionDays);
+
   return {
     database,
+    backups,
+    stats,
     repositories,
     tokens,
     audit,

@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -362,3 +363,18 @@ export const taskReveals = pgTable(
     check('task_reveals_kind_check', sql`${t.kind} in ('hint', 'solution')`),
   ],
 );
+// One row a minute (the stats-sample job), kept CTP_STATS_RETENTION_DAYS: the admin overview's charts.
+export const platformSamples = pgTable('platform_samples', {
+  sampledAt: timestamp('sampled_at', { withTimezone: true }).primaryKey(),
+  labs: jsonb('labs').notNull().default({}),
+  vmsRunning: integer('vms_running').notNull(),
+  vmsTotal: integer('vms_total').notNull(),
+  vmCpus: integer('vm_cpus').notNull(),
+  vmMemoryMiB: integer('vm_memory_mib').notNull(),
+  hostCpus: integer('host_cpus').notNull(),
+  hostMemoryMiB: integer('host_memory_mib').notNull(),
+  provisions: integer('provisions').notNull(),
+  provisionFailures: integer('provision_failures').notNull(),
+  provisionP50Seconds: doublePrecision('provision_p50_seconds'),
+  provisionP95Seconds: doublePrecision('provision_p95_seconds'),
+});

@@ -52,6 +52,26 @@ function startStepName(vm: VmRow, choice: BootChoice): string {
   return `Start ${vm.name} (${choice.reason})`;
 }
 
+/** What the runner reports to metrics as operations end. */
+export interface LabRunnerObserver {
+  finished(operation: LabOperation, outcome: 'success' | 'failure', seconds: number): void;
+  /** A provisioned lab is running: `seconds` since it was requested (queue wait included). */
+  running(template: string, seconds: number): void;
+  /** A step failed (each attempt counts); `step` is its kind, without VM or network names. */
+  stepFailed(operation: LabOperation, step: string): void;
+}
+
+const NO_OBSERVER: LabRunnerObserver = { finished: () => {}, running: () => {}, stepFailed: () => {} };
+
+/** A step's kind for metrics: "Create VM kali" → "Create VM", "Revert a to its initial snapshot" → "Revert". */
+export function stepKind(name: string): string {
+  if (name.startsWith('Create VM ')) return 'Create VM';
+  if (name.startsWith('Create network ')) return 'Create network';
+  if (name.startsWith('Revert ')) return 'Revert';
+  if (/^Start \S+ \(/.test(name)) return 'Start VM';
+  return name;
+}
+
 class StepFailure extends Error {
   constructor(
     readonly step: string,
@@ -74,7 +94,7 @@ export class LabRunner {
     private readonly images: ImageCatalog,
     private readonly secrets: LabSecretsRegistry,
     private readonly content: LabContentDelivery,
-    private readonly observe: (operation: LabOperation, outcome: 'success' | 'failure', seconds: number) => void = () => {},
+    private readonly observer: LabRunnerObserver = NO_OBSERVER,
     private readonly states?: TemplateStateService,
   ) {}
 
@@ -104,12 +124,13 @@ export class LabRunner {
       }
     } catch (error) {
       const failure = error instanceof StepFailure ? error : new StepFailure('unknown', error);
+      this.observer.stepFailed(operation, stepKind(failure.step));
       if (!finalAttempt) throw failure;
       await this.fail(lab, operation, failure);
-      this.observe(operation, 'failure', (Date.now() - started) / 1000);
+      this.observer.finished(operation, 'failure', (Date.now() - started) / 1000);
       return;
     }
-    this.observe(operation, 'success', (Date.now() - started) / 1000);
+    this.observer.finished(operation, 'success', (Date.now() - started) / 1000);
     const finalStatus: Record<LabOperation, LabStatus> = {
       provision: 'running',
       start: 'running',
@@ -122,6 +143,10 @@ export class LabRunner {
       errorMessage: null,
       ...(operation === 'delete' ? { deletedAt: new Date() } : {}),
     });
+    if (operation === 'provision') {
+      const template = (lab.config as LabTemplateConfig).title ?? lab.name;
+      this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
+    }
   }
 
   private async plan(lab: LabRow, operation: LabOperation): Promise<Step[]> {

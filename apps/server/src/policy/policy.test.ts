@@ -45,6 +45,7 @@ const expected: Record<PolicyAction, Expectation> = {
   'user.resetPassword': adminOnly,
   'audit.read': adminOnly,
   'system.read': staffOnly,
+  'system.backup': adminOnly,
   'template.list': everyone,
   'template.read': { admin: ALL, instructor: ALL, student: ['published'] },
   'template.readConfig': staffOnly,

@@ -44,6 +44,7 @@ const rules = {
   'user.resetPassword': admin,
   'audit.read': admin,
   'system.read': staff,
+  'system.backup': admin,
   'template.list': anyone,
   'template.read': either(staff, (_a, r) => r.published === true),
   /** The whole config (settings, hidden VMs, answers, checks, secrets); others get the student view. */

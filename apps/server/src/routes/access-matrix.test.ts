@@ -201,6 +201,12 @@ const MATRIX: Record<string, Entry> = {
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
+  'GET /api/v1/system/stats': { request: () => ({ url: '/api/v1/system/stats' }), expect: staffOnly(200) },
+  // Only an embedded database is dumped through the API (a server is backed up with pg_dump).
+  'GET /api/v1/system/database-dump': {
+    request: () => ({ url: '/api/v1/system/database-dump' }),
+    expect: adminOnly(process.env.DATABASE_URL ? 409 : 200),
+  },
 
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },

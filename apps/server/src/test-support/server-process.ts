@@ -64,6 +64,20 @@ export class ServerProcess {
     await exited;
   }
 
+  /** Sends a signal (e.g. SIGHUP) without waiting for anything. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Waits until the server's output contains `text` (a log line). */
+  async waitForOutput(text: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" in the server output: ${this.output.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** A JSON request to the server. */
   async request<T = unknown>(method: string, url: string, token?: string, body?: unknown): Promise<{ status: number; json: () => T }> {
     const response = await fetch(`${this.url}${url}`, {

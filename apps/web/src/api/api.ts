@@ -15,6 +15,7 @@ import type {
   Lab,
   LabDetail,
   LabList,
+  PlatformStats,
   Snapshot,
   SystemInfo,
   Template,
@@ -143,6 +144,7 @@ export const api = createApi({
     }),
     audit: build.query<AuditList, Query | void>({ query: (q) => ({ url: '/audit', params: clean(q ?? {}) }), providesTags: ['Audit'] }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
+    stats: build.query<PlatformStats, { hours: number }>({ query: ({ hours }) => ({ url: '/system/stats', params: { hours } }) }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
     consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
       query: ({ vmId, kind }) => ({ url: `/vms/${vmId}/console-tickets`, method: 'POST', body: { kind } }),
@@ -173,6 +175,7 @@ export const {
   useResetPasswordMutation,
   useAuditQuery,
   useSystemQuery,
+  useStatsQuery,
   useConsoleTicketMutation,
   useLabTasksQuery,
   useSubmitAnswerMutation,

@@ -21,6 +21,7 @@ const NAV: { to: string; label: string; roles: Role[] }[] = [
   { to: '/staff/templates', label: 'Templates', roles: ['instructor', 'admin'] },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
   { to: '/admin/audit', label: 'Audit', roles: ['admin'] },
+  { to: '/admin/overview', label: 'Overview', roles: ['admin'] },
   { to: '/admin/system', label: 'System', roles: ['instructor', 'admin'] },
 ];
 
