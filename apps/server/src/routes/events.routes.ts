@@ -55,7 +55,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
         tags,
         summary: 'A single-use ticket (30 s) to open the event WebSocket',
         description:
-          'Open the answered `url` (GET /api/v1/events/stream?ticket=...&since=ID) as a WebSocket: it sends one JSON LabEvent per message, about labs you may see, after a first `{"type":"ready"}`. Pass `since` to replay what you missed.',
+          'Open the answered `url` (GET /api/v1/events/stream?ticket=...&since=ID) as a WebSocket: it sends one JSON LabEvent per message, about labs you may see, after a first `{"type":"ready"}`. Pass `since` to replay what you missed (filtered by the access you have now). The stream closes with 4401 when your sessions end and 4403 when you lose access to a lab it showed; reconnect (with `since`) after signing in again.',
         security: bearer,
         response: { 201: EventTicket, ...errorResponses(401) },
       },
