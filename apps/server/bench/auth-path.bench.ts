@@ -102,7 +102,10 @@ const range = (runs: Run[], pick: (r: Run) => number, digits = 0) => {
 };
 
 async function main(): Promise<void> {
-  const loadAtStart = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const loadAtStart = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   await ensureDatabase();
   await seed();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-bench-auth-'));
@@ -156,10 +159,16 @@ async function main(): Promise<void> {
       const ratios = a.map((run, i) => run.requestsPerSecond / r[i]!.requestsPerSecond);
       return `| \`GET ${p}\` | ${range(a, (x) => x.requestsPerSecond)} | ${range(a, (x) => x.p99Ms, 1)} | ${range(r, (x) => x.requestsPerSecond)} | ${range(r, (x) => x.p99Ms, 1)} | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} |`;
     });
-    const load = os
+    const load = `${loadAtStart} at the start, ${os
       .loadavg()
       .map((l) => l.toFixed(2))
-      .join(' ');
+      .join(' ')} at the end`;
+    const verdicts = PATHS.map((p) => {
+      const { api: a, reference: r } = results[p]!;
+      const ratio = Math.min(...a.map((run, i) => run.requestsPerSecond / r[i]!.requestsPerSecond));
+      const p99 = Math.max(...a.map((run) => run.p99Ms));
+      return `\`${p}\`: ${ratio >= 3 ? 'met' : 'not met'} for throughput (lowest ratio ${ratio.toFixed(2)}), ${p99 < 50 ? 'met' : 'not met'} for p99 (worst ${p99.toFixed(1)} ms)`;
+    });
     writeSection(
       'auth-path',
       [
