@@ -96,11 +96,13 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
       const pending: LabEvent[] = [];
       let replaying = request.query.since !== undefined;
       let closed = false;
+      // Filled once following started; the socket may close before that.
+      const following: { stop?: () => void } = {};
       socket.on('close', () => {
         closed = true;
-        unfollow?.();
+        following.stop?.();
       });
-      const unfollow: (() => void) | undefined = await events.follow(
+      following.stop = await events.follow(
         holder,
         (event) => {
           if (replaying) pending.push(event);
@@ -113,7 +115,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
           if (socket.readyState === socket.OPEN) socket.close(code, reason);
         },
       );
-      if (closed) return unfollow();
+      if (closed) return following.stop();
       if (request.query.since !== undefined) {
         for (const event of await events.replay(holder, request.query.since)) {
           send(event);
