@@ -49,6 +49,7 @@ export function deviceLayout(): string {
       serialLog: `${dir}/serial.log`,
       vncSocket: `${dir}/vnc.sock`,
       pidFile: `${dir}/qemu.pid`,
+      guestAgentSocket: `${dir}/qga.sock`,
     },
   });
   return createHash('sha256').update(JSON.stringify(example)).digest('hex').slice(0, 16);
