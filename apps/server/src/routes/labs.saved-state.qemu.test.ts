@@ -11,7 +11,7 @@ import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 
 // Labs whose VMs resume the template's saved running state, on real QEMU guests.
-describe('labs from saved template states on real QEMU', () => {
+describe('labs from saved template states on real QEMU', { timeout: 240_000 }, () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-labs-saved-'));
   const images = demoImages();
   const driver = new QemuDriver({

@@ -50,6 +50,7 @@ export function deviceLayout(): string {
       vncSocket: `${dir}/vnc.sock`,
       guestAgentSocket: `${dir}/qga.sock`,
       pidFile: `${dir}/qemu.pid`,
+      guestAgentSocket: `${dir}/qga.sock`,
     },
   });
   return createHash('sha256').update(JSON.stringify(example)).digest('hex').slice(0, 16);

@@ -90,6 +90,21 @@ describe('QEMU saved running states (real guests)', () => {
     }
   });
 
+  it('gives two VMs restored from the same state their own secrets over the guest channel', async () => {
+    const secrets = { [lab1]: `s1-${Math.random().toString(36).slice(2)}`, [lab2]: `s2-${Math.random().toString(36).slice(2)}` };
+    for (const vm of [lab1, lab2]) {
+      // The agent in the restored guest answers again on the new QEMU's channel.
+      await driver.waitForGuestAgent(vm, 30_000);
+      await driver.guestWriteFile(vm, { path: '/var/www/flag.txt', content: `${secrets[vm]}\n`, mode: 0o644 });
+    }
+    for (const vm of [lab1, lab2]) {
+      expect((await driver.guestExec(vm, { argv: ['cat', '/var/www/flag.txt'] })).stdout).toBe(`${secrets[vm]}\n`);
+      const serial = new SerialReader(await driver.openConsole(vm, 'serial'));
+      expect(await serial.run('wget -qO- http://127.0.0.1/flag.txt')).toContain(secrets[vm]);
+      serial.close();
+    }
+  });
+
   it('resets to the saved state again: a file written after the restore is gone', async () => {
     const serial = new SerialReader(await driver.openConsole(lab1, 'serial'));
     expect(await serial.run('echo mine > /root/after-restore; ls /root')).toContain('after-restore');
