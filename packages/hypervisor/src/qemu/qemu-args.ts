@@ -48,7 +48,6 @@ export function deviceLayout(): string {
       serialSocket: `${dir}/serial.sock`,
       serialLog: `${dir}/serial.log`,
       vncSocket: `${dir}/vnc.sock`,
-      guestAgentSocket: `${dir}/qga.sock`,
       pidFile: `${dir}/qemu.pid`,
       guestAgentSocket: `${dir}/qga.sock`,
     },
