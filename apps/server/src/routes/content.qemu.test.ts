@@ -122,7 +122,9 @@ describe('training content on real QEMU', () => {
     );
     expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/vms/${attackerId}/start`, headers })).statusCode).toBe(204);
     const after = await serial(headers, attackerId);
-    await after.run('true', 90_000);
+    // Type only once the rebooted guest's shell is up (keys typed during boot are lost).
+    await after.waitFor('CTP-READY attacker', 90_000);
+    await after.run('true', 60_000);
     expect((await check(0, 'banner-file')).json()).toMatchObject({ passed: false });
     await after.run('nc -w 3 10.0.0.20 4444 </dev/null > /root/banner.txt');
     expect((await check(0, 'banner-file')).json()).toMatchObject({ passed: true });
