@@ -161,8 +161,9 @@ describe('the platform in a real browser', () => {
     await page.getByRole('button', { name: 'start Network basics' }).click();
     await page.waitForURL(/\/labs\/[0-9a-f-]{36}$/);
     labUrl = page.url();
-    // No reload: the page turns to running through the event stream.
-    await page.getByText('running', { exact: true }).first().waitFor({ timeout: 90_000 });
+    // No reload: the page turns to running through the event stream. The lab's own status: its
+    // VMs run before the lab does (the lab's content is still being delivered into them).
+    await page.getByTestId('lab-status').getByText('running', { exact: true }).waitFor({ timeout: 90_000 });
     await page.screenshot({ path: path.join(shots, 'student-lab.png') });
 
     await page.getByRole('row', { name: 'vm attacker' }).getByRole('link', { name: 'Terminal' }).click();
@@ -227,7 +228,7 @@ describe('the platform in a real browser', () => {
   it('lets the student revert a VM (a file made in it is gone) and delete the lab', async () => {
     const page = await signIn('student1', 'student-password');
     await page.goto(labUrl);
-    await page.getByText('running', { exact: true }).first().waitFor();
+    await page.getByTestId('lab-status').getByText('running', { exact: true }).waitFor();
     const row = page.getByRole('row', { name: 'vm attacker' });
     // A file made in the guest through the terminal (the listing, upper-cased and tagged, proves it is there).
     const terminal = await openTerminal(page, row);

@@ -121,8 +121,10 @@ describe('Prometheus against a running platform', () => {
       }
     };
     // A one-VM template that works, provisioned twice (a histogram's rate needs an increase).
+    // Without the demo's exercise: its secrets, files and tasks name the VM left out here.
+    const { secrets: _secrets, inject: _inject, tasks: _tasks, ...infrastructure } = DEMO_TEMPLATE;
     const probe = await server.request<Template>('POST', '/api/v1/templates', token, {
-      config: { ...DEMO_TEMPLATE, title: 'Metrics probe', vms: [DEMO_TEMPLATE.vms[0]] },
+      config: { ...infrastructure, title: 'Metrics probe', vms: [DEMO_TEMPLATE.vms[0]] },
     });
     expect(probe.status).toBe(201);
     expect((await server.request('POST', `/api/v1/templates/${probe.json().id}/publish`, token)).status).toBe(200);

@@ -1,4 +1,4 @@
-import { render, screen, within } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { Provider } from 'react-redux';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -75,6 +75,8 @@ describe('task panel', () => {
     expect(calls.some((c) => c.url.includes('/hints/'))).toBe(false);
     await user.click(within(dialog).getByRole('button', { name: 'Reveal' }));
     expect(await within(card).findByText('Look in /srv')).toBeTruthy();
+    // The closing dialog keeps the page hidden from assistive technology until it is gone.
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
     expect(card.textContent).toContain('worth 7 of 10 points');
 
     await user.type(within(card).getByLabelText('Answer to Find the flag'), 'CTP{{nope}');

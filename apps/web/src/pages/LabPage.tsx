@@ -118,7 +118,7 @@ export function LabPage() {
         <Typography variant="h4" component="h1">
           {lab.name}
         </Typography>
-        <StatusChip status={lab.status} />
+        <StatusChip status={lab.status} testId="lab-status" />
         <Typography>
           Time left: <Countdown expiresAt={lab.expiresAt} />
         </Typography>
