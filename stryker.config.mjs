@@ -1,7 +1,6 @@
 // Mutation testing (`npm run test:mutation`): Stryker changes the code of the modules whose rules
 // matter most (one mutant at a time) and reruns their fast unit tests; a mutant no test notices
 // "survives". scripts/mutation-thresholds.mjs then holds each module to its own minimum score.
-// Modules to add: scoring (once it exists); the console session rules (need a unit test without a database).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -12,6 +11,10 @@ export default {
     'apps/server/src/services/template-validation.ts',
     'apps/server/src/services/cidr.ts',
     'apps/server/src/services/token.service.ts',
+    'apps/server/src/services/scoring.ts',
+    'apps/server/src/services/answer-matching.ts',
+    'apps/server/src/services/console-rules.ts',
+    'apps/server/src/services/session-rules.ts',
   ],
   coverageAnalysis: 'perTest',
   concurrency: 2,
