@@ -17,6 +17,11 @@ export default {
     'apps/server/src/services/session-rules.ts',
   ],
   coverageAnalysis: 'perTest',
+  // Incremental: the committed result file lets a run test only the mutants whose code or
+  // covering tests changed since (seconds instead of ~15 minutes on a busy 2-core machine).
+  // `npx stryker run --force` tests every mutant again and rewrites the file.
+  incremental: true,
+  incrementalFile: 'stryker-incremental.json',
   concurrency: 2,
   timeoutMS: 10000,
   reporters: ['clear-text', 'progress', 'json'],

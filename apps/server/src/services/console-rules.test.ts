@@ -124,7 +124,10 @@ describe('console slots', () => {
     expect(() => slots.check('u2', 'vm1')).toThrow('This VM has 1 consoles open already');
     slots.release('u1', 'vm1');
     expect([slots.forUser('u1'), slots.forVm('vm1')]).toEqual([0, 0]);
+    // Closed users and VMs are forgotten: memory stays bounded by the sessions open now.
+    expect(slots.holders).toBe(0);
     expect(take(slots, 'u2', 'vm1')).toBe('ok');
+    expect(slots.holders).toBe(2);
     // Releasing more than was taken never leaves a negative count that would lift the limit.
     slots.release('u1', 'vm2');
     slots.release('u1', 'vm2');

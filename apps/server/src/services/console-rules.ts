@@ -80,6 +80,11 @@ export class ConsoleSlots {
     return this.perUser.get(userId) ?? 0;
   }
 
+  /** Users and VMs holding sessions now (one whose sessions all closed is forgotten). */
+  get holders(): number {
+    return this.perUser.size + this.perVm.size;
+  }
+
   /** Sessions open on the VM. */
   forVm(vmId: string): number {
     return this.perVm.get(vmId) ?? 0;

@@ -49,6 +49,8 @@ describe('sign-in throttling rules', () => {
     room.leave('b');
     room.leave('c');
     expect([room.waiting('a'), room.waiting('b'), room.waiting('c'), room.waitingTotal]).toEqual([0, 0, 0, 0]);
+    // Addresses whose sign-ins all left are forgotten: memory stays bounded by what waits now.
+    expect(room.addresses).toBe(0);
     expect([room.enter('a'), room.enter('a')]).toEqual([true, true]);
   });
 });

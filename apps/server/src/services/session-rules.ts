@@ -60,6 +60,11 @@ export class WaitingRoom {
     return this.perAddress.get(ip) ?? 0;
   }
 
+  /** Addresses with sign-ins waiting now (an address is forgotten once none waits). */
+  get addresses(): number {
+    return this.perAddress.size;
+  }
+
   /** Sign-ins waiting now, from every address. */
   get waitingTotal(): number {
     return this.total;
