@@ -13,6 +13,10 @@ export default defineConfig({
       'apps/server/src/services/template-validation.rules.test.ts',
       'apps/server/src/services/cidr.test.ts',
       'apps/server/src/services/token.service.test.ts',
+      'apps/server/src/services/scoring.test.ts',
+      'apps/server/src/services/answer-matching.test.ts',
+      'apps/server/src/services/console-rules.test.ts',
+      'apps/server/src/services/session-rules.test.ts',
     ],
   },
 });

@@ -10,6 +10,11 @@ export const minimums = {
   // hostNetworks() reads this machine's interfaces and routes, which a test cannot choose: a margin below the measured score.
   'apps/server/src/services/cidr.ts': 85,
   'apps/server/src/services/token.service.ts': 85,
+  // The survivors left in these four are equivalent mutants (docs/testing.md says which).
+  'apps/server/src/services/scoring.ts': 95,
+  'apps/server/src/services/answer-matching.ts': 95,
+  'apps/server/src/services/console-rules.ts': 97,
+  'apps/server/src/services/session-rules.ts': 97,
 };
 
 const report = JSON.parse(readFileSync(process.argv[2] ?? 'reports/mutation/mutation.json', 'utf8'));

@@ -5,6 +5,7 @@ import { ConsoleKind, ConsoleTicket, ConsoleTicketBody, IdParams, Uuid } from '@
 import { actorOf } from '../plugins/authentication.js';
 import { AppError } from '../errors.js';
 import { assertWebSocketUpgrade } from '../plugins/websocket-guard.js';
+import { forwardInput } from '../services/console-rules.js';
 import type { ConsoleGrant, ConsoleService, ConsoleSession } from '../services/console.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
@@ -75,8 +76,7 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
           if (early.length < 64) early.push(bytes);
           return;
         }
-        // Watchers see, they do not type.
-        if (!session.readOnly) session.stream.write(bytes);
+        forwardInput(session, session.stream, bytes);
       });
       try {
         // The slot is taken only now that a socket is really open, and given back when it closes.
@@ -109,7 +109,7 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
       stream.on('end', () => end('console closed by the VM'));
       stream.on('error', () => end('console error', 1011));
       // What the browser typed while the console was being opened goes first.
-      if (!session.readOnly) for (const bytes of early.splice(0)) stream.write(bytes);
+      for (const bytes of early.splice(0)) forwardInput(session, stream, bytes);
     },
   );
 };

@@ -8,6 +8,7 @@ describe('answer matching', () => {
     expect(matchesAnswer({ equals: 'Hello world' }, '  Hello   world ', secrets)).toBe(true);
     expect(matchesAnswer({ equals: 'Hello world' }, 'hello world', secrets)).toBe(false);
     expect(matchesAnswer({ equals: 'Hello world', caseInsensitive: true }, 'HELLO WORLD', secrets)).toBe(true);
+    expect(matchesAnswer({ equals: 'Hello world', caseInsensitive: true }, 'HELLO THERE', secrets)).toBe(false);
     expect(matchesAnswer({ equals: 'Hello' }, 'Hello!', secrets)).toBe(false);
   });
 
@@ -38,6 +39,9 @@ describe('answer matching', () => {
     expect(matchesAnswer(ports, '22 80 4444 8080', secrets)).toBe(false);
     expect(matchesAnswer({ set: ['SSH', 'HTTP'] }, 'ssh http', secrets)).toBe(false);
     expect(matchesAnswer({ set: ['SSH', 'HTTP'], caseInsensitive: true }, 'http ssh', secrets)).toBe(true);
+    // As many items as expected is not enough: each expected item must be there.
+    expect(matchesAnswer(ports, '22 80 8080', secrets)).toBe(false);
+    expect(matchesAnswer(ports, '22 22 80 4444', secrets)).toBe(true);
   });
 
   it('choice: exactly the correct options, one or several', () => {
@@ -65,6 +69,19 @@ describe('answer matching', () => {
     expect(isCorrect(several, 'a b', secrets)).toBe(true);
     expect(isCorrect(several, ['a'], secrets)).toBe(false);
     expect(isCorrect(several, ['a', 'b', 'c'], secrets)).toBe(false);
+    expect(isCorrect(several, ['a', 'c'], secrets)).toBe(false);
+    // A choice without a correct option is solved by nothing, not even by choosing nothing.
+    const none = {
+      id: 't',
+      title: 'T',
+      options: [
+        { id: 'a', text: 'A' },
+        { id: 'b', text: 'B' },
+      ],
+    };
+    expect(isCorrect(none, [], secrets)).toBe(false);
+    expect(isCorrect(none, '', secrets)).toBe(false);
+    expect(isCorrect(none, ['a'], secrets)).toBe(false);
   });
 
   it('any accepted answer solves; a list never solves a text task; no answers solve nothing', () => {

@@ -9,6 +9,7 @@ import type { Actor } from '../policy/policy.js';
 import type { AuditService } from './audit.service.js';
 import { verifyAgainstDummy, verifyPassword } from './password.js';
 import type { SessionsService } from './sessions.service.js';
+import { refreshTokenVerdict, sessionVerdict, signInDelayMs, signInRefused, WaitingRoom } from './session-rules.js';
 import { hashRefreshToken, newRefreshToken, type TokenService } from './token.service.js';
 
 export interface AuthLimits {
@@ -30,11 +31,7 @@ export interface AuthLimits {
 const MAX_WAITING_PER_ADDRESS = 2;
 const MAX_WAITING = 500;
 
-/** The delay before checking a password of an account that failed `failures` times. */
-export function signInDelayMs(failures: number, limits: Pick<AuthLimits, 'slowDownAfter' | 'baseDelayMs' | 'maxDelayMs'>): number {
-  if (failures < limits.slowDownAfter) return 0;
-  return Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** Math.min(30, failures - limits.slowDownAfter));
-}
+export { signInDelayMs } from './session-rules.js';
 
 export interface RequestContext {
   ip: string;
@@ -46,8 +43,7 @@ export type Session = TokenResponse & { refreshToken: string; refreshExpiresAt: 
 
 /** Logins, token refresh with rotation, logout, and who a token belongs to. */
 export class AuthService {
-  private readonly waiting = new Map<string, number>();
-  private waitingTotal = 0;
+  private readonly waiting = new WaitingRoom(MAX_WAITING_PER_ADDRESS, MAX_WAITING);
 
   constructor(
     private readonly users: UsersRepository,
@@ -69,7 +65,7 @@ export class AuthService {
   async login(username: string, password: string, ctx: RequestContext): Promise<Session> {
     const since = new Date(Date.now() - this.limits.windowSeconds * 1000);
     const failures = await this.auditRepo.loginFailures(username, ctx.ip, since);
-    if (failures.pair >= this.limits.maxFailuresPerPair || failures.address >= this.limits.maxFailuresPerAddress) {
+    if (signInRefused(failures, this.limits)) {
       await this.recordLogin(username, null, 'denied', ctx, 429, { reason: 'rate_limited' });
       throw tooManyRequests(
         `Too many failed sign-ins from your address; try again in ${Math.ceil(this.limits.windowSeconds / 60)} minutes`,
@@ -91,20 +87,14 @@ export class AuthService {
 
   /** Waits `delayMs` (a timer, no work), refusing an address that already has sign-ins waiting. */
   private async slowDown(ip: string, delayMs: number, username: string, ctx: RequestContext): Promise<void> {
-    const mine = this.waiting.get(ip) ?? 0;
-    if (mine >= MAX_WAITING_PER_ADDRESS || this.waitingTotal >= MAX_WAITING) {
+    if (!this.waiting.enter(ip)) {
       await this.recordLogin(username, null, 'denied', ctx, 429, { reason: 'too_many_waiting', delayMs });
       throw tooManyRequests('Sign-ins to this account are slowed down; wait for your previous attempt to finish');
     }
-    this.waiting.set(ip, mine + 1);
-    this.waitingTotal++;
     try {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     } finally {
-      this.waitingTotal--;
-      const left = (this.waiting.get(ip) ?? 1) - 1;
-      if (left > 0) this.waiting.set(ip, left);
-      else this.waiting.delete(ip);
+      this.waiting.leave(ip);
     }
   }
 
@@ -112,8 +102,9 @@ export class AuthService {
   async refresh(token: string | undefined): Promise<Session> {
     if (!token) throw unauthorized('No refresh token');
     const row = await this.refreshTokens.findByHash(hashRefreshToken(token));
-    if (!row || row.revokedAt || row.expiresAt.getTime() <= Date.now()) throw unauthorized('Refresh token is invalid or expired');
-    if (row.usedAt || !(await this.refreshTokens.markUsed(row.id))) {
+    const verdict = refreshTokenVerdict(row, new Date());
+    if (!row || verdict === 'invalid') throw unauthorized('Refresh token is invalid or expired');
+    if (verdict === 'spent' || !(await this.refreshTokens.markUsed(row.id))) {
       // A spent token coming back means it was stolen or replayed: end that session everywhere.
       await this.refreshTokens.revokeFamily(row.familyId);
       await this.audit.record({ action: 'auth.refresh_reuse', targetType: 'user', targetId: row.userId, outcome: 'denied' });
@@ -151,8 +142,9 @@ export class AuthService {
   async authenticate(accessToken: string): Promise<Actor> {
     const claims = this.tokens.verifyAccessToken(accessToken);
     const user = await this.sessions.user(claims.sub);
-    if (!user || user.disabled) throw unauthorized('Account is disabled or no longer exists');
-    if (user.sessionEpoch !== claims.epoch) {
+    const verdict = sessionVerdict(user, claims.epoch);
+    if (!user || verdict === 'gone') throw unauthorized('Account is disabled or no longer exists');
+    if (verdict === 'ended') {
       throw new AppError(
         401,
         'session_ended',

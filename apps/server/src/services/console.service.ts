@@ -1,18 +1,16 @@
 import type { Duplex } from 'node:stream';
 import type { ConsoleKind, ConsoleTicket } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import { AppError, conflict, notFound } from '../errors.js';
-import { can, type Actor } from '../policy/policy.js';
+import { AppError, notFound } from '../errors.js';
+import type { Actor } from '../policy/policy.js';
 import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { AuditService } from './audit.service.js';
+import { concernsSession, consoleAccess, ConsoleSlots, type ConsoleLimits } from './console-rules.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
 import type { TicketHolder, TicketService } from './ticket.service.js';
 
-export interface ConsoleLimits {
-  sessionsPerUser: number;
-  sessionsPerVm: number;
-}
+export type { ConsoleLimits } from './console-rules.js';
 
 /** A redeemed ticket with the access it gives: what `start` needs once the socket is open. */
 export interface ConsoleGrant {
@@ -36,8 +34,7 @@ export interface ConsoleSession {
  * not in the lab watch read-only, and the lab's users are told that someone watches.
  */
 export class ConsoleService {
-  private readonly perUser = new Map<string, number>();
-  private readonly perVm = new Map<string, number>();
+  private readonly slots: ConsoleSlots;
 
   constructor(
     private readonly labs: LabsRepository,
@@ -46,8 +43,10 @@ export class ConsoleService {
     private readonly audit: AuditService,
     private readonly events: EventBus,
     private readonly sessions: SessionsService,
-    private readonly limits: ConsoleLimits,
-  ) {}
+    limits: ConsoleLimits,
+  ) {
+    this.slots = new ConsoleSlots(limits);
+  }
 
   /** Issues a single-use ticket for a VM's console, if the actor may open it. */
   async issueTicket(actor: Actor, vmId: string, kind: ConsoleKind): Promise<ConsoleTicket> {
@@ -65,7 +64,7 @@ export class ConsoleService {
   async authorize(ticket: string | undefined, vmId: string, kind: ConsoleKind): Promise<ConsoleGrant> {
     const holder = await this.tickets.redeem(ticket, `console-${kind}`, vmId);
     const { vm, lab, readOnly } = await this.access(holder, vmId);
-    this.checkLimits(holder.id, vm.id);
+    this.slots.check(holder.id, vm.id);
     return { holder, vm, lab, readOnly, kind };
   }
 
@@ -80,15 +79,12 @@ export class ConsoleService {
     revoked: (code: number, reason: string) => void,
   ): Promise<ConsoleSession> {
     const { holder: actor, vm, lab, readOnly, kind } = grant;
-    this.checkLimits(actor.id, vm.id);
-    this.bump(this.perUser, actor.id, 1);
-    this.bump(this.perVm, vm.id, 1);
+    this.slots.take(actor.id, vm.id);
     let stream: Duplex;
     try {
       stream = await this.driver.openConsole(vm.driverName, kind);
     } catch (error) {
-      this.bump(this.perUser, actor.id, -1);
-      this.bump(this.perVm, vm.id, -1);
+      this.slots.release(actor.id, vm.id);
       throw error;
     }
     let closed = false;
@@ -96,7 +92,7 @@ export class ConsoleService {
       userId: actor.id,
       epoch: actor.epoch,
       recheck: async (user, labId) => {
-        if (labId !== undefined && labId !== lab.id) return true;
+        if (!concernsSession(labId, lab.id)) return true;
         const now: Actor = { id: user.id, username: user.username, role: user.role as Actor['role'] };
         return this.access(now, vm.id).then(
           (access) => access.readOnly === readOnly,
@@ -112,8 +108,7 @@ export class ConsoleService {
       closed = true;
       unwatch();
       stream.destroy();
-      this.bump(this.perUser, actor.id, -1);
-      this.bump(this.perVm, vm.id, -1);
+      this.slots.release(actor.id, vm.id);
       await this.audit.record({
         ...base,
         action: 'console.close',
@@ -134,16 +129,7 @@ export class ConsoleService {
 
   /** Sessions open on this instance for a VM (tests and diagnostics). */
   openSessions(vmId: string): number {
-    return this.perVm.get(vmId) ?? 0;
-  }
-
-  private checkLimits(userId: string, vmId: string): void {
-    if ((this.perUser.get(userId) ?? 0) >= this.limits.sessionsPerUser) {
-      throw new AppError(429, 'too_many_consoles', `You have ${this.limits.sessionsPerUser} consoles open already; close one first`);
-    }
-    if ((this.perVm.get(vmId) ?? 0) >= this.limits.sessionsPerVm) {
-      throw new AppError(429, 'too_many_consoles', `This VM has ${this.limits.sessionsPerVm} consoles open already`);
-    }
+    return this.slots.forVm(vmId);
   }
 
   private async access(actor: Actor, vmId: string) {
@@ -151,12 +137,8 @@ export class ConsoleService {
     if (!vm) throw notFound('VM');
     const lab = await this.labs.findById(vm.labId);
     if (!lab) throw notFound('VM');
-    const resource = { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
-    const inLab = lab.userId === actor.id || resource.memberIds.includes(actor.id);
-    const staff = can(actor, 'lab.watchConsole', resource);
-    if ((!inLab && !staff) || (!vm.studentVisible && !staff)) throw notFound('VM');
-    if (!['running', 'stopped'].includes(lab.status)) throw conflict(`The lab is ${lab.status}`);
-    return { vm, lab, readOnly: !inLab };
+    const { readOnly } = consoleAccess(actor, { lab, memberIds: await this.labs.memberIds(lab.id), vm });
+    return { vm, lab, readOnly };
   }
 
   private async announce(labId: string, ownerId: string, vm: VmRow, watcher: Actor, kind: ConsoleKind, watching: boolean): Promise<void> {
@@ -166,11 +148,5 @@ export class ConsoleService {
       { vmId: vm.id, vm: vm.name, kind, watcher: watcher.username, watching },
       { ownerId, memberIds: await this.labs.memberIds(labId) },
     );
-  }
-
-  private bump(map: Map<string, number>, key: string, by: number): void {
-    const next = (map.get(key) ?? 0) + by;
-    if (next <= 0) map.delete(key);
-    else map.set(key, next);
   }
 }

@@ -2,6 +2,7 @@ import type { RefreshTokensRepository } from '../repositories/refresh-tokens.rep
 import type { TicketsRepository } from '../repositories/tickets.repository.js';
 import type { UserRow, UsersRepository } from '../repositories/users.repository.js';
 import type { Notifier } from './pg-notifier.js';
+import { changePayload, parseChange, sessionVerdict } from './session-rules.js';
 
 /** What authorization needs to know about a user, kept in memory (never the password hash). */
 export type SessionUser = Omit<UserRow, 'passwordHash'>;
@@ -99,12 +100,12 @@ export class SessionsService {
   /** Announces that a user's row changed (role, disabled, email, epoch). */
   async changed(userId: string): Promise<void> {
     this.invalidate(userId);
-    await this.notifier.notify(`u:${userId}`);
+    await this.notifier.notify(changePayload({ kind: 'user', id: userId }));
   }
 
   /** Announces that who may see a lab changed (a member removed, the lab deleted). */
   async labChanged(labId: string): Promise<void> {
-    await this.notifier.notify(`l:${labId}`);
+    await this.notifier.notify(changePayload({ kind: 'lab', id: labId }));
   }
 
   /** Re-checks `socket` on every change from now on; returns the function that stops that. */
@@ -119,12 +120,12 @@ export class SessionsService {
   }
 
   private async onChange(payload: string): Promise<void> {
-    const [kind, id] = [payload.slice(0, 2), payload.slice(2)];
-    if (kind === 'u:') {
-      this.invalidate(id);
-      await this.recheckSockets((socket) => socket.userId === id, undefined);
-    } else if (kind === 'l:') {
-      await this.recheckSockets(() => true, id);
+    const change = parseChange(payload);
+    if (change?.kind === 'user') {
+      this.invalidate(change.id);
+      await this.recheckSockets((socket) => socket.userId === change.id, undefined);
+    } else if (change?.kind === 'lab') {
+      await this.recheckSockets(() => true, change.id);
     }
   }
 
@@ -133,7 +134,7 @@ export class SessionsService {
       [...this.sockets].filter(which).map(async (socket) => {
         try {
           const user = await this.user(socket.userId);
-          if (!user || user.disabled || user.sessionEpoch !== socket.epoch) {
+          if (!user || sessionVerdict(user, socket.epoch) !== 'current') {
             this.sockets.delete(socket);
             socket.close(CLOSE_SESSION_ENDED, 'session ended; sign in again');
           } else if (!(await socket.recheck(user, labId))) {
