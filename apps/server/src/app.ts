@@ -22,6 +22,7 @@ import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { imagesRoutes } from './routes/images.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
 import type { Services } from './services.js';
 
@@ -113,6 +114,7 @@ export async function buildApp(
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
       await api.register(consolesRoutes, { consoles: services.consoles });
       await api.register(systemRoutes, { system: services.system });
+      await api.register(imagesRoutes, { images: services.images });
     },
     { prefix: API_PREFIX },
   );

@@ -30,6 +30,8 @@ export interface Config {
   consoleSessionsPerVm: number;
   /** Where the demo and registered base images live. */
   imagesDir: string | undefined;
+  /** Disk space the image library may use, bytes (`CTP_IMAGE_QUOTA_MIB`). */
+  imageQuotaBytes: number;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
   accelerator: 'auto' | 'kvm' | 'tcg';
 }
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleSessionsPerUser: int(env, 'CTP_CONSOLES_PER_USER', 8),
     consoleSessionsPerVm: int(env, 'CTP_CONSOLES_PER_VM', 6),
     imagesDir: env.CTP_IMAGES_DIR || undefined,
+    imageQuotaBytes: int(env, 'CTP_IMAGE_QUOTA_MIB', 100 * 1024) * 2 ** 20,
     accelerator: accelerator(env.CTP_ACCELERATOR),
   };
 }

@@ -16,7 +16,10 @@ import { AuthService } from './services/auth.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
-import type { ImageCatalog } from './services/image-catalog.js';
+import path from 'node:path';
+import type { BuiltinImages } from './services/image-catalog.js';
+import { ImageLibraryService } from './services/image-library.service.js';
+import { ImagesRepository } from './repositories/images.repository.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
 import { SystemService } from './services/system.service.js';
@@ -29,7 +32,8 @@ export type Services = ReturnType<typeof createServices>;
 
 export interface Infrastructure {
   driver: HypervisorDriver;
-  images: ImageCatalog;
+  /** The built-in demo images (the library adds uploaded ones). */
+  images: BuiltinImages;
   log?: (message: string, details: Record<string, unknown>) => void;
 }
 
@@ -44,6 +48,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs: new LabsRepository(db),
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
+    images: new ImagesRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -58,11 +63,12 @@ export function createServices(config: Config, database: Database, infra: Infras
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus);
   const tickets = new TicketService(repositories.tickets, repositories.users);
-  const templates = new TemplateService(repositories.templates, infra.images);
+  const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
+  const templates = new TemplateService(repositories.templates, images);
   const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const metrics = createMetrics();
-  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, infra.images, (operation, outcome, seconds) => {
+  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, images, (operation, outcome, seconds) => {
     metrics.labOperations.inc({ operation, outcome });
     metrics.labOperationSeconds.observe({ operation }, seconds);
   });
@@ -74,7 +80,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
   });
-  const system = new SystemService(infra.driver, infra.images, repositories.labs, database.engine);
+  const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
     infra.driver,
@@ -120,7 +126,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     jobs,
     eventBus,
     driver: infra.driver,
-    images: infra.images,
+    images,
     startBackground,
     stopBackground,
   };

@@ -7,3 +7,4 @@ export * from './templates.js';
 export * from './labs.js';
 export * from './consoles.js';
 export * from './system.js';
+export * from './images.js';

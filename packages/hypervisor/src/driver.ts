@@ -98,9 +98,30 @@ export interface HostInfo {
  * or an appliance (OVA/OVF, VirtualBox).
  */
 export type BaseImage =
-  | { kind: 'disk'; path: string; format: 'qcow2' | 'raw' | 'vmdk' | 'vdi' }
+  | {
+      kind: 'disk';
+      path: string;
+      format: 'qcow2' | 'raw' | 'vmdk' | 'vdi';
+      firmware?: Firmware;
+      /** Direct kernel boot with the root filesystem on this disk (images built without a bootloader). */
+      boot?: { kernel: string; initrd: string; cmdline: string };
+    }
   | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string }
-  | { kind: 'appliance'; path: string };
+  | { kind: 'appliance'; path: string }
+  /** Installer or live media, attached as a CD-ROM and booted from, with a blank disk to install on. */
+  | { kind: 'iso'; path: string; firmware?: Firmware };
+
+export type Firmware = 'bios' | 'uefi';
+
+/**
+ * Per-VM configuration delivered the standard way: a cloud-init NoCloud seed (volume label
+ * `cidata`) with these files, attached as a small CD-ROM.
+ */
+export interface CloudInitSeed {
+  metaData: string;
+  userData: string;
+  networkConfig?: string;
+}
 
 export interface NicSpec {
   /** Name of a network created with `createNetwork`. */
@@ -119,6 +140,8 @@ export interface VmSpec {
   kernelArgs?: string;
   /** Disk size of the overlay for kernel images that have no disk (snapshots need one). */
   scratchDiskMiB?: number;
+  /** A cloud-init NoCloud seed for full-OS guests (hostname, addresses, login). */
+  cloudInit?: CloudInitSeed;
 }
 
 export interface VmInfo {

@@ -154,8 +154,9 @@ export class LabRunner {
   }
 
   private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow): Promise<void> {
-    const image = this.images.resolve(vm.image);
-    if (!image) throw new Error(`base image "${vm.image}" is not available on this host`);
+    const resolved = await this.images.resolve(vm.image);
+    if (!resolved) throw new Error(`base image "${vm.image}" is not available on this host`);
+    const image = resolved.base;
     const nics = vm.nics as NicRecord[];
     const networks = await this.labs.networksOf(lab.id);
     const templateVm = config.vms.find((v) => v.name === vm.name);

@@ -46,8 +46,9 @@ export class TemplateService {
   ) {}
 
   /** Validates a template given as an object or as YAML/JSON text. */
-  validate(input: unknown): LabTemplateConfig {
-    return validateTemplate(input, (name) => this.images.resolve(name) !== undefined || this.images.names().includes(name));
+  async validate(input: unknown): Promise<LabTemplateConfig> {
+    const known = new Set(await this.images.names());
+    return validateTemplate(input, (name) => known.has(name));
   }
 
   async list(actor: Actor, query: ListTemplatesQuery): Promise<TemplateList> {
@@ -73,7 +74,7 @@ export class TemplateService {
 
   async create(actor: Actor, input: unknown): Promise<Template> {
     authorize(actor, 'template.create');
-    const config = this.validate(input);
+    const config = await this.validate(input);
     const row = await this.templates.create({
       name: config.title,
       description: config.description ?? '',
@@ -89,7 +90,7 @@ export class TemplateService {
     const current = await this.templates.findById(id);
     if (!current) throw notFound('Template');
     authorize(actor, 'template.update', { ownerId: current.ownerId });
-    const config = this.validate(input);
+    const config = await this.validate(input);
     const row = await this.templates.addVersion(id, {
       name: config.title,
       description: config.description ?? '',

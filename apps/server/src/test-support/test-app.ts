@@ -16,7 +16,9 @@ const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-test-'));
 // Stand-ins for the demo images, so that templates naming them validate with the memory driver.
 const fakeImagesDir = path.join(dataDir, 'images');
 mkdirSync(fakeImagesDir, { recursive: true });
-for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(fakeImagesDir, file), '');
+mkdirSync(path.join(fakeImagesDir, 'debian'), { recursive: true });
+for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd', 'debian/disk.qcow2', 'debian/vmlinuz', 'debian/initrd'])
+  writeFileSync(path.join(fakeImagesDir, file), '');
 
 export interface TestContext {
   app: FastifyInstance;

@@ -132,6 +132,8 @@ export class QemuDriver implements HypervisorDriver {
           'unsupported',
           'the qemu driver does not boot OVA/OVF appliances; convert their disk with the image store',
         );
+      } else if (spec.image.kind === 'iso') {
+        throw new HypervisorError('unsupported', 'the qemu driver does not boot ISO images yet');
       } else {
         for (const file of [spec.image.kernel, spec.image.initrd]) {
           if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
