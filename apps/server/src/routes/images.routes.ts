@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { IdParams, Image, ImageList, ListImagesQuery, UpdateImageBody, UploadImageQuery } from '@ctp/contracts';
@@ -43,7 +42,7 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ images: ImageLibraryServi
     async (request, reply) => {
       const query = request.query;
       const length = request.headers['content-length'];
-      const { image, accepted } = await images.upload(actorOf(request), query, request.body as Readable, length === undefined ? undefined : Number(length));
+      const { image, accepted } = await images.upload(actorOf(request), query, request.body, length === undefined ? undefined : Number(length));
       request.auditTarget = { type: 'image', id: image.id, details: { name: image.name, format: query.format, sha256: image.sha256 } };
       return reply.status(accepted ? 202 : 201).send(image);
     },

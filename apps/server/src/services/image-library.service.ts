@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { chmodSync, createWriteStream, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Image, ImageList, ListImagesQuery, UpdateImageBody, UploadImageQuery } from '@ctp/contracts';
 import { HypervisorError, type BaseImage } from '@ctp/hypervisor';
@@ -95,8 +95,10 @@ export class ImageLibraryService implements ImageCatalog {
    * at once (`accepted: false` → 201) or starts a conversion job (`accepted: true` → 202). Any
    * failure, an interrupted upload included, leaves neither a file nor a record.
    */
-  async upload(actor: Actor, query: UploadImageQuery, body: Readable, declaredBytes?: number): Promise<{ image: Image; accepted: boolean }> {
+  async upload(actor: Actor, query: UploadImageQuery, body: unknown, declaredBytes?: number): Promise<{ image: Image; accepted: boolean }> {
     authorize(actor, 'image.create');
+    if (!(body instanceof Readable))
+      throw new AppError(415, 'unsupported_media_type', 'Send the image file as the raw body with Content-Type: application/octet-stream');
     await this.checkNameFree(query.name);
     const used = await this.images.usedBytes();
     if (declaredBytes !== undefined && used + declaredBytes > this.quotaBytes) throw this.quotaError(used, declaredBytes);

@@ -14,7 +14,7 @@ import { resetDatabase, testDatabase } from './test-database.js';
 // One scratch data directory per test process, not one per app.
 const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-test-'));
 // Stand-ins for the demo images, so that templates naming them validate with the memory driver.
-const fakeImagesDir = path.join(dataDir, 'images');
+const fakeImagesDir = path.join(dataDir, 'demo-images');
 mkdirSync(fakeImagesDir, { recursive: true });
 mkdirSync(path.join(fakeImagesDir, 'debian'), { recursive: true });
 for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd', 'debian/disk.qcow2', 'debian/vmlinuz', 'debian/initrd'])
