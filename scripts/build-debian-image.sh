@@ -25,20 +25,8 @@ done
 [ ${#sources[@]} -gt 0 ] || { echo "no apt sources found in /etc/apt" >&2; exit 1; }
 
 packages="systemd,systemd-sysv,udev,dbus,cloud-init,qemu-guest-agent,openssh-server,sudo,iproute2,iputils-ping,netbase,ifupdown,isc-dhcp-client,linux-image-cloud-amd64,initramfs-tools,nmap,curl,netcat-openbsd,ca-certificates,less"
-hash="$( (cat "$0"; cat "${sources[@]}"; echo "$packages") | sha256sum | cut -c1-16)"
-if [ -f "$out/manifest.json" ] && grep -q "\"inputHash\": \"$hash\"" "$out/manifest.json" && [ "${1:-}" != "--force" ]; then
-  echo "Debian image present in $out (inputs $hash)"
-  exit 0
-fi
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-started=$(date +%s)
-mirrors=()
-for f in "${sources[@]}"; do mirrors+=("$f"); done
-
 # Runs inside the new root before it is packed: what a cloud image would have.
-cat > "$work/customize.sh" <<'SH'
+customize="$(cat <<'SH'
 #!/bin/sh
 set -e
 r="$1"
@@ -65,7 +53,33 @@ ln -sf /lib/systemd/system/qemu-guest-agent.service \
 chroot "$r" systemctl mask systemd-networkd-wait-online.service apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service >/dev/null 2>&1 || true
 rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/usr/share/doc/* "$r"/usr/share/man/* "$r"/usr/share/locale/*
 SH
+)"
+# What the image is made of: the package list, the customization, the apt sources, the disk layout.
+layout="ext4 4G no-partition-table qcow2 v1"
+hash="$( (echo "$packages"; echo "$customize"; cat "${sources[@]}"; echo "$layout") | sha256sum | cut -c1-16)"
+[ "${1:-}" = "--hash" ] && { echo "$hash"; exit 0; }
+if [ -f "$out/manifest.json" ] && grep -q "\"inputHash\": \"$hash\"" "$out/manifest.json" && [ "${1:-}" != "--force" ]; then
+  echo "Debian image present in $out (inputs $hash)"
+  exit 0
+fi
+# A build with the same inputs made on this machine before (another clone, an earlier CI run):
+# hard links (the files are read-only), or copies across filesystems.
+cache="${CTP_IMAGE_CACHE:-/var/cache/ctp-images}/debian-$hash"
+if [ -f "$cache/manifest.json" ] && [ "${1:-}" != "--force" ]; then
+  rm -rf "$out" && mkdir -p "$(dirname "$out")"
+  cp -al "$cache" "$out" 2>/dev/null || cp -a "$cache" "$out"
+  echo "Debian image taken from the build cache $cache"
+  exit 0
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+started=$(date +%s)
+printf '%s\n' "$customize" > "$work/customize.sh"
 chmod +x "$work/customize.sh"
+mirrors=()
+for f in "${sources[@]}"; do mirrors+=("$f"); done
+
 
 echo "==> mmdebstrap (Debian 12, minbase + $packages)"
 mmdebstrap --variant=minbase --mode=root --quiet \
@@ -103,4 +117,7 @@ cat > "$out.tmp/manifest.json" <<JSON
 JSON
 rm -rf "$out"
 mv "$out.tmp" "$out"
+if mkdir -p "$cache.tmp" 2>/dev/null; then
+  (cp -al "$out/." "$cache.tmp/" 2>/dev/null || cp -a "$out/." "$cache.tmp/") && rm -rf "$cache" && mv "$cache.tmp" "$cache" || rm -rf "$cache.tmp"
+fi
 echo "Debian image built in $out in $(( $(date +%s) - started ))s (kernel $kver, disk $(du -h "$out/disk.qcow2" | cut -f1))"

@@ -8,6 +8,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/images/build"
 src="$root/scripts/demo-images"
+# The full-OS demo guest (Debian 12 disk, cloud-init) has its own script and its own cache.
+bash "$root/scripts/build-debian-image.sh" ${1:+"$1"}
 [ -f "$out/manifest.json" ] && [ "${1:-}" != "--force" ] && { echo "demo images present in $out"; exit 0; }
 
 need=()

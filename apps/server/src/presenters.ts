@@ -114,6 +114,8 @@ export function presentLabDetail(
       studentControl: vm.studentControl,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
+      // Given to the lab's users (only they and staff may read a lab), never logged.
+      credentials: (vm.credentials as LabVm['credentials'] | null) ?? null,
     })),
     steps: parts.steps.map((s) => ({
       seq: s.seq,

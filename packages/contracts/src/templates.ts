@@ -12,6 +12,8 @@ export const TemplateNetwork = Type.Object(
   {
     name: Name,
     cidr: Type.String({ maxLength: 18, pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description: 'IPv4 network, e.g. 10.0.0.0/24.' }),
+    gateway: Type.Optional(Type.String({ maxLength: 15, format: 'ipv4', description: "Default route of this network's guests (cloud-init images)." })),
+    dns: Type.Optional(Type.Array(Type.String({ maxLength: 15, format: 'ipv4' }), { maxItems: 3, description: 'DNS servers handed to guests.' })),
   },
   { additionalProperties: false },
 );
@@ -35,6 +37,10 @@ export const TemplateVm = Type.Object(
     studentVisible: Type.Optional(Type.Boolean({ default: true })),
     /** Students may start, stop, reboot and revert this VM. */
     studentControl: Type.Optional(Type.Boolean({ default: true })),
+    /** The login cloud-init creates (default: the image's default user); its password is generated per lab. */
+    user: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z_][a-z0-9_-]*$' })),
+    /** SSH public keys authorized for that login (cloud-init images). */
+    sshKeys: Type.Optional(Type.Array(Type.String({ maxLength: 2000, pattern: '^(ssh|ecdsa)-[^\\n]+$' }), { maxItems: 16 })),
     /** Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE). */
     settings: Type.Optional(
       Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Type.String({ maxLength: 128, pattern: '^[^\\s]*$' })),

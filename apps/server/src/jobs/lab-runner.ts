@@ -3,6 +3,7 @@ import type { HypervisorDriver, VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
+import { cloudInitSeed, generatePassword, macFor, type VmCredentials } from './guest-config.js';
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -160,15 +161,32 @@ export class LabRunner {
     const nics = vm.nics as NicRecord[];
     const networks = await this.labs.networksOf(lab.id);
     const templateVm = config.vms.find((v) => v.name === vm.name);
+    const macs = nics.map((_nic, i) => macFor(vm.driverName, i));
     const spec: VmSpec = {
       name: vm.driverName,
       image,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
-      nics: nics.map((nic) => ({ network: networks.find((n) => n.name === nic.network)!.driverName })),
-      kernelArgs: guestArgs(lab.id, vm.name, nics, config, templateVm?.settings),
+      nics: nics.map((nic, i) => ({ network: networks.find((n) => n.name === nic.network)!.driverName, mac: macs[i] })),
+      kernelArgs: image.kind === 'kernel' ? guestArgs(lab.id, vm.name, nics, config, templateVm?.settings) : undefined,
       scratchDiskMiB: 64,
     };
+    if (resolved.configMethod === 'cloud-init') {
+      // Generated once per VM of a lab (a retried job reuses it), shown to the lab's users.
+      let credentials = vm.credentials as VmCredentials | null;
+      if (!credentials) {
+        credentials = { username: templateVm?.user ?? resolved.defaultUser ?? 'student', password: generatePassword() };
+        await this.labs.setVmCredentials(vm.id, credentials);
+      }
+      spec.cloudInit = cloudInitSeed({
+        instanceId: vm.driverName,
+        hostname: vm.name,
+        credentials,
+        sshKeys: templateVm?.sshKeys,
+        nics: nics.map((nic, i) => ({ ...nic, mac: macs[i]! })),
+        config,
+      });
+    }
     await this.driver.createVm(spec);
     await this.labs.setVmStatus(vm.id, 'stopped');
   }

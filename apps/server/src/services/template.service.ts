@@ -33,6 +33,22 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
   ],
 };
 
+/** The full-OS demo: two Debian 12 guests booted from disk overlays, configured by cloud-init. */
+export const DEBIAN_PAIR_TEMPLATE: LabTemplateConfig = {
+  version: 1,
+  title: 'Debian pair',
+  description:
+    '# Debian pair\n\nTwo full Debian 12 machines on a private network, configured by cloud-init. Sign in on `attacker` ' +
+    '(10.0.1.10) with the credentials shown on the lab page, then explore `target` (10.0.1.20) with `nmap`, `curl` and `nc`.',
+  lifetimeMinutes: 120,
+  networks: [{ name: 'lan', cidr: '10.0.1.0/24' }],
+  vms: [
+    { name: 'attacker', image: 'debian-12', cpus: 1, memoryMiB: 512, nics: [{ network: 'lan', address: '10.0.1.10' }] },
+    { name: 'target', image: 'debian-12', cpus: 1, memoryMiB: 512, nics: [{ network: 'lan', address: '10.0.1.20' }] },
+  ],
+  tasks: [{ id: 'ssh', title: "Find target's SSH server and sign in to it from attacker", points: 10 }],
+};
+
 /** The text to keep for export: the uploaded YAML itself, or YAML made from a JSON body. */
 function sourceOf(input: unknown, config: LabTemplateConfig): string {
   return typeof input === 'string' ? input : toYaml(config);
@@ -114,6 +130,21 @@ export class TemplateService {
   async export(actor: Actor, id: string): Promise<string> {
     const row = await this.readable(actor, id);
     return row.source || toYaml(row.config);
+  }
+
+  /** Installs the "Debian pair" demo at first start, once its image is built (published, owned by nobody). */
+  async ensureDebianPairTemplate(): Promise<TemplateRow | undefined> {
+    const existing = await this.templates.findByName(DEBIAN_PAIR_TEMPLATE.title);
+    if (existing) return existing;
+    if (!(await this.images.resolve('debian-12'))) return undefined;
+    return this.templates.create({
+      name: DEBIAN_PAIR_TEMPLATE.title,
+      description: DEBIAN_PAIR_TEMPLATE.description ?? '',
+      config: DEBIAN_PAIR_TEMPLATE,
+      source: toYaml(DEBIAN_PAIR_TEMPLATE),
+      ownerId: null,
+      status: 'published',
+    });
   }
 
   /** Installs the demo template at first start (published, owned by nobody). */

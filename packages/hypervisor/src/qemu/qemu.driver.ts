@@ -20,6 +20,7 @@ import type { LabNetworkBackend } from './network/lab-network.js';
 import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
 import { qemuArgs } from './qemu-args.js';
+import { writeSeedIso } from './cloud-init-seed.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
 import { SerialHub } from './serial-hub.js';
@@ -124,7 +125,8 @@ export class QemuDriver implements HypervisorDriver {
     try {
       const disk = this.store.paths(spec.name).disk;
       if (spec.image.kind === 'disk') {
-        if (!existsSync(spec.image.path)) throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
+        const needed = [spec.image.path, ...(spec.image.boot ? [spec.image.boot.kernel, spec.image.boot.initrd] : [])];
+        for (const file of needed) if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
         // A linked clone: the base is only read, the overlay takes the writes.
         await this.img.createOverlay(disk, spec.image.path, spec.image.format);
       } else if (spec.image.kind === 'appliance') {
@@ -133,7 +135,9 @@ export class QemuDriver implements HypervisorDriver {
           'the qemu driver does not boot OVA/OVF appliances; convert their disk with the image store',
         );
       } else if (spec.image.kind === 'iso') {
-        throw new HypervisorError('unsupported', 'the qemu driver does not boot ISO images yet');
+        if (!existsSync(spec.image.path)) throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
+        // The disk an installer installs onto.
+        await this.img.createBlank(disk, spec.scratchDiskMiB ?? 20 * 1024);
       } else {
         for (const file of [spec.image.kernel, spec.image.initrd]) {
           if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
@@ -141,6 +145,7 @@ export class QemuDriver implements HypervisorDriver {
         // Kernel images have no disk, but RAM snapshots need a qcow2 disk to live in.
         await this.img.createBlank(disk, spec.scratchDiskMiB ?? 64);
       }
+      if (spec.cloudInit) await writeSeedIso(this.store.paths(spec.name).seed, spec.cloudInit, this.run);
       const stored: StoredVm = { spec, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
       this.store.write(spec.name, stored);
       return this.info(spec.name, stored, 'stopped');

@@ -37,6 +37,11 @@ export class SerialReader {
     return rest.slice(0, rest.search(done));
   }
 
+  /** Types text as it is (a login name, a password), without waiting for anything. */
+  write(text: string): void {
+    this.stream.write(text);
+  }
+
   close(): void {
     this.stream.destroy();
   }
