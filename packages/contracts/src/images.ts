@@ -72,7 +72,10 @@ export const ImageList = Type.Object({
 });
 export type ImageList = Static<typeof ImageList>;
 
-export const ListImagesQuery = Type.Object({ ...PageQuery, search: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false });
+export const ListImagesQuery = Type.Object(
+  { ...PageQuery, search: Type.Optional(Type.String({ maxLength: 100 })) },
+  { additionalProperties: false },
+);
 export type ListImagesQuery = Static<typeof ListImagesQuery>;
 
 /** The upload's query string: the file itself is the raw request body (`application/octet-stream`). */
@@ -81,7 +84,9 @@ export const UploadImageQuery = Type.Object(
     name: ImageName,
     format: ImageFormat,
     sha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'Expected sha256 of the body; refused on mismatch.' })),
-    cmdline: Type.Optional(Type.String({ maxLength: 512, description: 'Kernel command line (format=kernel: a tar of vmlinuz and initrd).' })),
+    cmdline: Type.Optional(
+      Type.String({ maxLength: 512, description: 'Kernel command line (format=kernel: a tar of vmlinuz and initrd).' }),
+    ),
     ...metadataFields,
   },
   { additionalProperties: false },

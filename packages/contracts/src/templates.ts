@@ -12,8 +12,12 @@ export const TemplateNetwork = Type.Object(
   {
     name: Name,
     cidr: Type.String({ maxLength: 18, pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description: 'IPv4 network, e.g. 10.0.0.0/24.' }),
-    gateway: Type.Optional(Type.String({ maxLength: 15, format: 'ipv4', description: "Default route of this network's guests (cloud-init images)." })),
-    dns: Type.Optional(Type.Array(Type.String({ maxLength: 15, format: 'ipv4' }), { maxItems: 3, description: 'DNS servers handed to guests.' })),
+    gateway: Type.Optional(
+      Type.String({ maxLength: 15, format: 'ipv4', description: "Default route of this network's guests (cloud-init images)." }),
+    ),
+    dns: Type.Optional(
+      Type.Array(Type.String({ maxLength: 15, format: 'ipv4' }), { maxItems: 3, description: 'DNS servers handed to guests.' }),
+    ),
   },
   { additionalProperties: false },
 );

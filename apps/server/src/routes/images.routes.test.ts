@@ -25,7 +25,18 @@ function makeDisk(format: string, size = '8M', extra: string[] = []): Buffer {
 function makeOva(): Buffer {
   const dir = mkdtempSync(path.join(work, 'ova-'));
   qemuImg('create', '-q', '-f', 'raw', path.join(dir, 'src.raw'), '16M');
-  qemuImg('convert', '-q', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', path.join(dir, 'src.raw'), path.join(dir, 'lab-disk1.vmdk'));
+  qemuImg(
+    'convert',
+    '-q',
+    '-f',
+    'raw',
+    '-O',
+    'vmdk',
+    '-o',
+    'subformat=streamOptimized',
+    path.join(dir, 'src.raw'),
+    path.join(dir, 'lab-disk1.vmdk'),
+  );
   const item = (type: number, quantity: number, extra = '') =>
     `<Item><rasd:ResourceType>${type}</rasd:ResourceType><rasd:VirtualQuantity>${quantity}</rasd:VirtualQuantity>${extra}</Item>`;
   writeFileSync(
@@ -64,7 +75,8 @@ describe('image library', () => {
     await Promise.all(ctx.services.images.conversions.values());
     await resetDatabase();
     // Folders of images from earlier tests (whose records the reset removed).
-    for (const entry of readdirSync(libraryDir)) if (entry !== '.incoming') rmSync(path.join(libraryDir, entry), { recursive: true, force: true });
+    for (const entry of readdirSync(libraryDir))
+      if (entry !== '.incoming') rmSync(path.join(libraryDir, entry), { recursive: true, force: true });
     teacher = await signedIn(ctx, 'instructor');
     admin = await signedIn(ctx, 'admin');
   });
@@ -93,7 +105,14 @@ describe('image library', () => {
     const response = await upload(`name=kali-lite&format=qcow2&sha256=${sha256(disk)}&osFamily=kali&defaultUser=kali`, disk);
     expect(response.statusCode, response.body).toBe(201);
     const image = response.json();
-    expect(image).toMatchObject({ name: 'kali-lite', kind: 'disk', status: 'ready', sha256: sha256(disk), osFamily: 'kali', virtualSizeBytes: 8 * 2 ** 20 });
+    expect(image).toMatchObject({
+      name: 'kali-lite',
+      kind: 'disk',
+      status: 'ready',
+      sha256: sha256(disk),
+      osFamily: 'kali',
+      virtualSizeBytes: 8 * 2 ** 20,
+    });
     const stored = path.join(libraryDir, image.id, 'disk.qcow2');
     expect(statSync(stored).mode & 0o777).toBe(0o444);
     expect(JSON.parse(execFileSync('qemu-img', ['info', '--output=json', stored], { encoding: 'utf8' })).format).toBe('qcow2');
@@ -112,7 +131,9 @@ describe('image library', () => {
     expect(response.json().status).toBe('converting');
     const image = await untilSettled(response.json().id);
     expect(image).toMatchObject({ status: 'ready', progress: 100, sourceFormat: 'raw', virtualSizeBytes: 8 * 2 ** 20 });
-    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', path.join(libraryDir, image.id, 'disk.qcow2')], { encoding: 'utf8' }));
+    const info = JSON.parse(
+      execFileSync('qemu-img', ['info', '--output=json', path.join(libraryDir, image.id, 'disk.qcow2')], { encoding: 'utf8' }),
+    );
     expect(info.format).toBe('qcow2');
     expect(info['backing-filename']).toBeUndefined();
   });
@@ -122,7 +143,14 @@ describe('image library', () => {
     const response = await upload(`name=appliance&format=ova&sha256=${sha256(ova)}`, ova);
     expect(response.statusCode, response.body).toBe(202);
     const image = await untilSettled(response.json().id);
-    expect(image).toMatchObject({ status: 'ready', kind: 'disk', sourceFormat: 'ova', defaultCpus: 2, defaultMemoryMiB: 1024, defaultNics: 2 });
+    expect(image).toMatchObject({
+      status: 'ready',
+      kind: 'disk',
+      sourceFormat: 'ova',
+      defaultCpus: 2,
+      defaultMemoryMiB: 1024,
+      defaultNics: 2,
+    });
     expect(readdirSync(path.join(libraryDir, image.id))).toEqual(['disk.qcow2']);
   });
 
@@ -205,7 +233,12 @@ describe('image library', () => {
     const disk = makeDisk('qcow2');
     const image = (await upload('name=in-use&format=qcow2', disk)).json();
     const template = { ...DEMO_TEMPLATE, title: 'Uses it', vms: [{ ...DEMO_TEMPLATE.vms[0]!, image: 'in-use' }] };
-    const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/templates', headers: teacher.headers, payload: { config: template } });
+    const created = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/templates',
+      headers: teacher.headers,
+      payload: { config: template },
+    });
     expect(created.statusCode, created.body).toBe(201);
     expect((await get(image.id)).json().usedBy.templates).toEqual([{ id: created.json().id, title: 'Uses it' }]);
     const remove = (headers: Record<string, string>) => ctx.app.inject({ method: 'DELETE', url: `/api/v1/images/${image.id}`, headers });
@@ -213,9 +246,19 @@ describe('image library', () => {
     const refused = await remove(admin.headers);
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error.message).toContain('Uses it');
-    const rename = await ctx.app.inject({ method: 'PATCH', url: `/api/v1/images/${image.id}`, headers: teacher.headers, payload: { name: 'other' } });
+    const rename = await ctx.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/images/${image.id}`,
+      headers: teacher.headers,
+      payload: { name: 'other' },
+    });
     expect(rename.statusCode).toBe(409);
-    const notes = await ctx.app.inject({ method: 'PATCH', url: `/api/v1/images/${image.id}`, headers: teacher.headers, payload: { notes: 'ok' } });
+    const notes = await ctx.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/images/${image.id}`,
+      headers: teacher.headers,
+      payload: { notes: 'ok' },
+    });
     expect(notes.json()).toMatchObject({ notes: 'ok' });
     // Once no template version names it any more, it can go.
     await ctx.services.database.db.execute(`delete from lab_templates`);

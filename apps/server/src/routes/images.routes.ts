@@ -42,7 +42,12 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ images: ImageLibraryServi
     async (request, reply) => {
       const query = request.query;
       const length = request.headers['content-length'];
-      const { image, accepted } = await images.upload(actorOf(request), query, request.body, length === undefined ? undefined : Number(length));
+      const { image, accepted } = await images.upload(
+        actorOf(request),
+        query,
+        request.body,
+        length === undefined ? undefined : Number(length),
+      );
       request.auditTarget = { type: 'image', id: image.id, details: { name: image.name, format: query.format, sha256: image.sha256 } };
       return reply.status(accepted ? 202 : 201).send(image);
     },

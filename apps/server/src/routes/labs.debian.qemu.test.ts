@@ -50,7 +50,12 @@ describe('Debian pair on real QEMU', () => {
   });
 
   const serial = async (vmId: string) => {
-    const ticket = await ctx.app.inject({ method: 'POST', url: `/api/v1/vms/${vmId}/console-tickets`, headers: student.headers, payload: { kind: 'serial' } });
+    const ticket = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${vmId}/console-tickets`,
+      headers: student.headers,
+      payload: { kind: 'serial' },
+    });
     expect(ticket.statusCode, ticket.body).toBe(201);
     const reader = new SerialReader(await openWebSocketStream(`${base}${ticket.json().url}`));
     consoles.push(reader);
@@ -73,13 +78,22 @@ describe('Debian pair on real QEMU', () => {
     'boots both guests from disk overlays with cloud-init addresses and generated logins; attacker reaches target SSH, nothing outside',
     async () => {
       const template = await ctx.services.templates.ensureDebianPairTemplate();
-      const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: student.headers, payload: { templateId: template!.id } });
+      const created = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/labs',
+        headers: student.headers,
+        payload: { templateId: template!.id },
+      });
       expect(created.statusCode, created.body).toBe(202);
       lab = await waitForLab(ctx, student.headers, created.json().id, (l) => l.status === 'running', 120_000);
 
       // Each VM's disk is its own overlay on the read-only Debian base.
       for (const row of await ctx.services.repositories.labs.vmsOf(lab.id)) {
-        const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-U', path.join(stateDir, row.driverName, 'disk.qcow2')], { encoding: 'utf8' }));
+        const info = JSON.parse(
+          execFileSync('qemu-img', ['info', '--output=json', '-U', path.join(stateDir, row.driverName, 'disk.qcow2')], {
+            encoding: 'utf8',
+          }),
+        );
         expect(info['backing-filename']).toBe(debian!.base.kind === 'disk' ? debian!.base.path : '');
       }
       // Generated per lab and VM, shown to the lab's user.
@@ -87,7 +101,10 @@ describe('Debian pair on real QEMU', () => {
       expect(attackerVm!.credentials).toMatchObject({ username: 'debian', password: expect.stringMatching(/^\w{14}$/) });
       expect(targetVm!.credentials!.password).not.toBe(attackerVm!.credentials!.password);
 
-      const [attacker] = await Promise.all([login(attackerVm!), serial(targetVm!.id).then((c) => c.waitFor('target login:', BOOT_TIMEOUT))]);
+      const [attacker] = await Promise.all([
+        login(attackerVm!),
+        serial(targetVm!.id).then((c) => c.waitFor('target login:', BOOT_TIMEOUT)),
+      ]);
       expect(await attacker!.run('hostname', 30_000)).toContain('attacker');
       expect(await attacker!.run('ip -4 -o addr show eth0', 30_000)).toContain('10.0.1.10/24');
       const reached = await attacker!.run(
@@ -100,7 +117,10 @@ describe('Debian pair on real QEMU', () => {
         .flat()
         .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
       expect(hostAddress).toBeDefined();
-      const outside = await attacker!.run(`sudo ip route add default dev eth0; nc -z -w 3 ${hostAddress} 22 && echo HOST-REACHED || echo HOST-UNREACHABLE`, 60_000);
+      const outside = await attacker!.run(
+        `sudo ip route add default dev eth0; nc -z -w 3 ${hostAddress} 22 && echo HOST-REACHED || echo HOST-UNREACHABLE`,
+        60_000,
+      );
       expect(outside).toContain('HOST-UNREACHABLE');
     },
     BOOT_TIMEOUT + 8 * 60_000,

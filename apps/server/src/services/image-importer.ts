@@ -31,7 +31,14 @@ export const STORED_NAMES = { disk: 'disk.qcow2', iso: 'cdrom.iso', kernel: 'vml
 
 const invalid = (message: string) => new HypervisorError('invalid', message);
 
-const DISK_BY_EXTENSION: Record<string, DiskFormat> = { '.vmdk': 'vmdk', '.qcow2': 'qcow2', '.vdi': 'vdi', '.vhdx': 'vhdx', '.img': 'raw', '.raw': 'raw' };
+const DISK_BY_EXTENSION: Record<string, DiskFormat> = {
+  '.vmdk': 'vmdk',
+  '.qcow2': 'qcow2',
+  '.vdi': 'vdi',
+  '.vhdx': 'vhdx',
+  '.img': 'raw',
+  '.raw': 'raw',
+};
 
 /** Checks an uploaded file as untrusted input and plans how it is stored (see `inspectDiskImage`). */
 export class ImageImporter {
@@ -65,7 +72,8 @@ export class ImageImporter {
     await convertToQcow2(plan.convert.source, plan.convert.format, target, onProgress);
     // What was written is checked too: a standalone qcow2 of the announced size.
     const written = await inspectDiskImage(target, 'qcow2');
-    if (plan.virtualSizeBytes && written.virtualSizeBytes < plan.virtualSizeBytes) throw invalid('the converted disk is smaller than its source');
+    if (plan.virtualSizeBytes && written.virtualSizeBytes < plan.virtualSizeBytes)
+      throw invalid('the converted disk is smaller than its source');
   }
 
   /** A tar holding `vmlinuz` (or `*vmlinuz*`/`*kernel*`) and `initrd` (or `*initrd*`), nothing else. */

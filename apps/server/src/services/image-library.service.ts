@@ -107,7 +107,8 @@ export class ImageLibraryService implements ImageCatalog {
     mkdirSync(incoming, { recursive: true, mode: 0o700 });
     try {
       const { file, bytes, sha256 } = await this.receive(body, incoming, this.quotaBytes - used);
-      if (declaredBytes !== undefined && bytes !== declaredBytes) throw badRequest(`The upload ended after ${bytes} of ${declaredBytes} bytes`);
+      if (declaredBytes !== undefined && bytes !== declaredBytes)
+        throw badRequest(`The upload ended after ${bytes} of ${declaredBytes} bytes`);
       if (bytes === 0) throw badRequest('The upload is empty');
       if (query.sha256 && query.sha256.toLowerCase() !== sha256)
         throw new AppError(400, 'checksum_mismatch', `The file's sha256 is ${sha256}, not the expected ${query.sha256.toLowerCase()}`);
@@ -134,7 +135,8 @@ export class ImageLibraryService implements ImageCatalog {
     if (!row) throw notFound('Image');
     if (changes.name && changes.name !== row.name) {
       const usage = await this.images.usage(row.name);
-      if (usage.templates.length || usage.labs) throw conflict(`Image ${row.name} is in use (${describeUsage(usage)}): it cannot be renamed`);
+      if (usage.templates.length || usage.labs)
+        throw conflict(`Image ${row.name} is in use (${describeUsage(usage)}): it cannot be renamed`);
       await this.checkNameFree(changes.name);
     }
     const updated = await this.images.update(id, changes);
@@ -168,7 +170,10 @@ export class ImageLibraryService implements ImageCatalog {
   }
 
   /** Registers a file made on this host (a saved VM disk) as a new image, converting it in the background. */
-  async registerDisk(actor: Actor, input: { name: string; notes?: string; from: ResolvedImage; produce: (target: string, progress: (p: number) => void) => Promise<void> }): Promise<Image> {
+  async registerDisk(
+    actor: Actor,
+    input: { name: string; notes?: string; from: ResolvedImage; produce: (target: string, progress: (p: number) => void) => Promise<void> },
+  ): Promise<Image> {
     authorize(actor, 'image.create');
     await this.checkNameFree(input.name);
     const id = randomUUID();
@@ -207,14 +212,17 @@ export class ImageLibraryService implements ImageCatalog {
     const files = row.files as ImageFiles;
     const folder = this.folderOf(row.id);
     const at = (file: string) => path.resolve(folder, file);
-    if (row.kind === 'kernel') return { kind: 'kernel', kernel: at(files.kernel!), initrd: at(files.initrd!), cmdline: files.cmdline ?? '' };
+    if (row.kind === 'kernel')
+      return { kind: 'kernel', kernel: at(files.kernel!), initrd: at(files.initrd!), cmdline: files.cmdline ?? '' };
     if (row.kind === 'iso') return { kind: 'iso', path: at(files.iso!), firmware: row.firmware as 'bios' | 'uefi' };
     return {
       kind: 'disk',
       path: at(files.disk!),
       format: 'qcow2',
       firmware: row.firmware as 'bios' | 'uefi',
-      ...(files.kernel && files.initrd ? { boot: { kernel: at(files.kernel), initrd: at(files.initrd), cmdline: files.cmdline ?? '' } } : {}),
+      ...(files.kernel && files.initrd
+        ? { boot: { kernel: at(files.kernel), initrd: at(files.initrd), cmdline: files.cmdline ?? '' } }
+        : {}),
     };
   }
 
@@ -249,7 +257,14 @@ export class ImageLibraryService implements ImageCatalog {
     return { file, bytes, sha256: hash.digest('hex') };
   }
 
-  private async insertRow(id: string, actor: Actor, query: UploadImageQuery, plan: ImportPlan, sha256: string, bytes: number): Promise<ImageRow> {
+  private async insertRow(
+    id: string,
+    actor: Actor,
+    query: UploadImageQuery,
+    plan: ImportPlan,
+    sha256: string,
+    bytes: number,
+  ): Promise<ImageRow> {
     const values: NewImage = {
       id,
       name: query.name,
@@ -273,7 +288,10 @@ export class ImageLibraryService implements ImageCatalog {
     try {
       return await this.images.insert(values);
     } catch (error) {
-      if ((error as { code?: string; cause?: { code?: string } }).code === '23505' || (error as { cause?: { code?: string } }).cause?.code === '23505')
+      if (
+        (error as { code?: string; cause?: { code?: string } }).code === '23505' ||
+        (error as { cause?: { code?: string } }).cause?.code === '23505'
+      )
         throw conflict(`An image named ${query.name} exists already`);
       throw error;
     }

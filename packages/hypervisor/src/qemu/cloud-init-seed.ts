@@ -18,9 +18,12 @@ export async function writeSeedIso(target: string, seed: CloudInitSeed, run: Com
       ...(seed.networkConfig ? ([['network-config', seed.networkConfig]] as [string, string][]) : []),
     ];
     for (const [name, content] of files) writeFileSync(path.join(work, name), content, { mode: 0o600 });
-    await run(['genisoimage', '-quiet', '-output', target, '-volid', 'cidata', '-joliet', '-rock', ...files.map(([name]) => path.join(work, name))], {
-      timeoutMs: 30_000,
-    });
+    await run(
+      ['genisoimage', '-quiet', '-output', target, '-volid', 'cidata', '-joliet', '-rock', ...files.map(([name]) => path.join(work, name))],
+      {
+        timeoutMs: 30_000,
+      },
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
