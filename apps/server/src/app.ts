@@ -114,7 +114,7 @@ export async function buildApp(
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
       await api.register(consolesRoutes, { consoles: services.consoles });
       await api.register(systemRoutes, { system: services.system });
-      await api.register(imagesRoutes, { images: services.images });
+      await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
     },
     { prefix: API_PREFIX },
   );

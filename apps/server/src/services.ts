@@ -19,6 +19,7 @@ import { EventsService } from './services/events.service.js';
 import path from 'node:path';
 import type { BuiltinImages } from './services/image-catalog.js';
 import { ImageLibraryService } from './services/image-library.service.js';
+import { GoldenImageService } from './services/golden-image.service.js';
 import { ImagesRepository } from './repositories/images.repository.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
@@ -65,6 +66,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   const tickets = new TicketService(repositories.tickets, repositories.users);
   const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
   const templates = new TemplateService(repositories.templates, images);
+  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
   const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const metrics = createMetrics();
@@ -127,6 +129,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     eventBus,
     driver: infra.driver,
     images,
+    goldenImages,
     startBackground,
     stopBackground,
   };

@@ -65,6 +65,13 @@ export interface HypervisorDriver {
    * Several streams may be open at once; closing one does not affect the VM.
    */
   openConsole(vmName: string, kind: ConsoleKind): Promise<Duplex>;
+
+  /**
+   * Optional: write the VM's whole disk (its overlay and base flattened) to `target` as a
+   * standalone qcow2, the VM stopped first so the copy is consistent. Drivers without it
+   * cannot save VMs as images.
+   */
+  exportDisk?(vmName: string, target: string, onProgress?: (percent: number) => void): Promise<void>;
 }
 
 export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'error';

@@ -177,6 +177,11 @@ const MATRIX: Record<string, Entry> = {
     request: async (f) => ({ url: `/api/v1/images/${(await libraryImage(f)).id}`, payload: { notes: 'checked' } }),
     expect: staffOnly(200),
   },
+  // The VM runs a kernel image, which has no disk to save: staff get past the policy to the 409.
+  'POST /api/v1/vms/:id/images': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/images`, payload: { name: `saved-${counter++}` } }),
+    expect: { anonymous: 401, student: 403, instructor: 409, admin: 409 },
+  },
   'DELETE /api/v1/images/:id': { request: async (f) => ({ url: `/api/v1/images/${(await libraryImage(f)).id}` }), expect: adminOnly(204) },
 
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },

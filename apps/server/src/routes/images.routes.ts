@@ -1,12 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { IdParams, Image, ImageList, ListImagesQuery, UpdateImageBody, UploadImageQuery } from '@ctp/contracts';
+import { IdParams, Image, ImageList, ListImagesQuery, SaveVmImageBody, UpdateImageBody, UploadImageQuery } from '@ctp/contracts';
+import type { GoldenImageService } from '../services/golden-image.service.js';
 import { actorOf } from '../plugins/authentication.js';
 import type { ImageLibraryService } from '../services/image-library.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 /** The image library: staff upload and edit, admins delete; students never see it. */
-export const imagesRoutes: FastifyPluginAsyncTypebox<{ images: ImageLibraryService }> = async (app, { images }) => {
+export const imagesRoutes: FastifyPluginAsyncTypebox<{ images: ImageLibraryService; goldenImages: GoldenImageService }> = async (
+  app,
+  { images, goldenImages },
+) => {
   const tags = ['images'];
   // Uploads are streamed to disk as they arrive: the body is never buffered, so the JSON body
   // limit does not apply (the storage quota does). This parser only exists in this plugin.
@@ -99,6 +103,27 @@ export const imagesRoutes: FastifyPluginAsyncTypebox<{ images: ImageLibraryServi
       const row = await images.remove(actorOf(request), request.params.id);
       request.auditTarget = { type: 'image', id: row.id, details: { name: row.name } };
       return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/vms/:id/images',
+    {
+      config: { audit: 'image.saveVm' },
+      schema: {
+        tags,
+        summary:
+          "Save a lab VM's disk as a new image (golden image): the VM is stopped, its overlay and base flattened by a job (202; follow GET /images/{id})",
+        security: bearer,
+        params: IdParams,
+        body: SaveVmImageBody,
+        response: { 202: Image, ...errorResponses(400, 401, 403, 404, 409, 501) },
+      },
+    },
+    async (request, reply) => {
+      const image = await goldenImages.saveVm(actorOf(request), request.params.id, request.body);
+      request.auditTarget = { type: 'image', id: image.id, details: { name: image.name, vmId: request.params.id } };
+      return reply.status(202).send(image);
     },
   );
 };

@@ -122,7 +122,55 @@ describe('Debian pair on real QEMU', () => {
         60_000,
       );
       expect(outside).toContain('HOST-UNREACHABLE');
+
+      // Prepared by hand, kept for the golden image.
+      await attacker!.run('echo prepared-by-hand | sudo tee /opt/golden-marker && sync', 60_000);
     },
     BOOT_TIMEOUT + 8 * 60_000,
+  );
+
+  it(
+    'saves a lab VM as an image; a new lab started from it has the file written in the VM',
+    async () => {
+      const teacher = await signedIn(ctx, 'instructor');
+      const attackerVm = lab.vms.find((vm) => vm.name === 'attacker')!;
+      const saved = await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/vms/${attackerVm.id}/images`,
+        headers: teacher.headers,
+        payload: { name: 'golden-attacker' },
+      });
+      expect(saved.statusCode, saved.body).toBe(202);
+      await ctx.services.images.conversions.get(saved.json().id);
+      const image = (await ctx.app.inject({ method: 'GET', url: `/api/v1/images/${saved.json().id}`, headers: teacher.headers })).json();
+      expect(image).toMatchObject({ status: 'ready', progress: 100, kind: 'disk', configMethod: 'cloud-init' });
+      const stored = path.join(ctx.config.dataDir, 'images', image.id, 'disk.qcow2');
+      expect(
+        JSON.parse(execFileSync('qemu-img', ['info', '--output=json', stored], { encoding: 'utf8' }))['backing-filename'],
+      ).toBeUndefined();
+
+      const config = {
+        version: 1,
+        title: 'From the golden image',
+        networks: [{ name: 'lan', cidr: '10.0.3.0/24' }],
+        vms: [{ name: 'copy', image: 'golden-attacker', memoryMiB: 512, nics: [{ network: 'lan', address: '10.0.3.10' }] }],
+      };
+      const template = await ctx.app.inject({ method: 'POST', url: '/api/v1/templates', headers: teacher.headers, payload: { config } });
+      expect(template.statusCode, template.body).toBe(201);
+      await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${template.json().id}/publish`, headers: teacher.headers });
+      const created = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/labs',
+        headers: student.headers,
+        payload: { templateId: template.json().id },
+      });
+      expect(created.statusCode, created.body).toBe(202);
+      const copyLab = await waitForLab(ctx, student.headers, created.json().id, (l) => l.status === 'running', 120_000);
+      const copy = await login(copyLab.vms[0]!);
+      expect(await copy.run('cat /opt/golden-marker', 30_000)).toContain('prepared-by-hand');
+      // cloud-init configured the copy for its new lab: new name, new address, new password.
+      expect(await copy.run('hostname; ip -4 -o addr show eth0', 30_000)).toMatch(/copy[\s\S]*10\.0\.3\.10\/24/);
+    },
+    BOOT_TIMEOUT + 5 * 60_000,
   );
 });

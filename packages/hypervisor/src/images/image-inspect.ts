@@ -95,8 +95,12 @@ export function convertToQcow2(
   target: string,
   onProgress: (percent: number) => void = () => {},
 ): Promise<void> {
+  return runConvert(['convert', '-p', '-f', format, '-O', 'qcow2', source, target], onProgress);
+}
+
+function runConvert(args: string[], onProgress: (percent: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('qemu-img', ['convert', '-p', '-f', format, '-O', 'qcow2', source, target], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('qemu-img', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let last = -1;
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -111,4 +115,12 @@ export function convertToQcow2(
       code === 0 ? resolve() : reject(new HypervisorError('command_failed', `qemu-img convert failed: ${stderr.trim() || `exit ${code}`}`)),
     );
   });
+}
+
+/**
+ * Writes a VM disk with its whole backing chain (overlay + base) as one standalone qcow2, with
+ * progress: the chain is ours (made by the driver), so following it here is intended.
+ */
+export function flattenDisk(overlay: string, target: string, onProgress: (percent: number) => void = () => {}): Promise<void> {
+  return runConvert(['convert', '-p', '-U', '-O', 'qcow2', overlay, target], onProgress);
 }

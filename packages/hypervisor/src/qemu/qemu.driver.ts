@@ -21,6 +21,7 @@ import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
 import { qemuArgs } from './qemu-args.js';
 import { writeSeedIso } from './cloud-init-seed.js';
+import { flattenDisk } from '../images/image-inspect.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
 import { SerialHub } from './serial-hub.js';
@@ -211,6 +212,13 @@ export class QemuDriver implements HypervisorDriver {
   async resumeVm(name: string): Promise<void> {
     const state = await this.requireRunning(name);
     if (state === 'paused') await this.qmp(name, (q) => q.execute('cont'));
+  }
+
+  /** Flattens the VM's overlay and its base into a standalone qcow2 (the VM is stopped first: a consistent disk). */
+  async exportDisk(name: string, target: string, onProgress: (percent: number) => void = () => {}): Promise<void> {
+    this.require(name);
+    if ((await this.state(name)) !== 'stopped') await this.stopVm(name, { timeoutMs: 60_000 });
+    await flattenDisk(this.store.paths(name).disk, target, onProgress);
   }
 
   async destroyVm(name: string): Promise<void> {
