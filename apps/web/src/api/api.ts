@@ -3,6 +3,8 @@ import type {
   AuditList,
   ConsoleTicket,
   EventTicket,
+  Image,
+  ImageList,
   CreateUserBody,
   Lab,
   LabDetail,
@@ -25,7 +27,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Image'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -105,6 +107,12 @@ export const api = createApi({
       invalidatesTags: ['Audit'],
     }),
     audit: build.query<AuditList, Query | void>({ query: (q) => ({ url: '/audit', params: clean(q ?? {}) }), providesTags: ['Audit'] }),
+    images: build.query<ImageList, Query | void>({ query: (q) => ({ url: '/images', params: clean(q ?? {}) }), providesTags: ['Image'] }),
+    deleteImage: build.mutation<void, string>({ query: (id) => ({ url: `/images/${id}`, method: 'DELETE' }), invalidatesTags: ['Image'] }),
+    saveVmImage: build.mutation<Image, { vmId: string; name: string }>({
+      query: ({ vmId, name }) => ({ url: `/vms/${vmId}/images`, method: 'POST', body: { name } }),
+      invalidatesTags: ['Image'],
+    }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
     consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
@@ -136,5 +144,8 @@ export const {
   useResetPasswordMutation,
   useAuditQuery,
   useSystemQuery,
+  useImagesQuery,
+  useDeleteImageMutation,
+  useSaveVmImageMutation,
   useConsoleTicketMutation,
 } = api;
