@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils kmod mmdebstrap e2fsprogs genisoimage ca-certificates)
+packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils kmod mmdebstrap e2fsprogs genisoimage dnsmasq-base ca-certificates)
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -18,6 +18,12 @@ export const TemplateNetwork = Type.Object(
     dns: Type.Optional(
       Type.Array(Type.String({ maxLength: 15, format: 'ipv4' }), { maxItems: 3, description: 'DNS servers handed to guests.' }),
     ),
+    dhcp: Type.Optional(
+      Type.Boolean({
+        description:
+          "Run a DHCP server on this network (static leases by MAC from the VMs' addresses); on by default where an image is configured by DHCP only.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -26,6 +32,12 @@ export const TemplateNic = Type.Object(
   {
     network: Name,
     address: Type.Optional(Type.String({ maxLength: 15, format: 'ipv4', description: 'Static address inside the network CIDR.' })),
+    mac: Type.Optional(
+      Type.String({
+        pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$',
+        description: 'Fixed MAC (lower case); otherwise one is derived per VM and NIC.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

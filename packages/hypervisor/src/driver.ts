@@ -171,6 +171,19 @@ export interface NetworkSpec {
   name: string;
   /** Networks with the same group are still separate segments; used for naming and cleanup (e.g. the lab id). */
   group?: string;
+  /** A DHCP server on this network only, handing out static leases by MAC (nothing to unknown MACs). */
+  dhcp?: DhcpSpec;
+}
+
+export interface DhcpSpec {
+  /** The network, e.g. `10.0.1.0/24`. */
+  cidr: string;
+  /** The server's own address on the segment (not used by any guest). */
+  serverAddress: string;
+  /** Router and DNS options handed out; none when absent. */
+  gateway?: string;
+  dns?: string[];
+  leases: { mac: string; address: string; hostname: string }[];
 }
 
 export interface NetworkInfo {

@@ -23,6 +23,20 @@ export function generatePassword(length = 14): string {
   return Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
 }
 
+/** The DHCP server's own address on a lab network: the highest host address no guest or gateway uses. */
+export function dhcpServerAddress(cidr: string, taken: Set<string | undefined>): string {
+  const [ip, bitsText] = cidr.split('/') as [string, string];
+  const bits = Number(bitsText);
+  const base = ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const mask = (~0 << (32 - bits)) >>> 0;
+  const broadcast = ((base & mask) | (~mask >>> 0)) >>> 0;
+  for (let n = broadcast - 1; n > (base & mask) >>> 0; n--) {
+    const address = [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
+    if (!taken.has(address)) return address;
+  }
+  throw new Error(`network ${cidr} has no free address for its DHCP server`);
+}
+
 interface SeedNic {
   mac: string;
   network: string;

@@ -1,9 +1,9 @@
 import type { LabStatus, LabTemplateConfig } from '@ctp/contracts';
-import type { HypervisorDriver, VmSpec } from '@ctp/hypervisor';
+import type { DhcpSpec, HypervisorDriver, VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
-import { cloudInitSeed, generatePassword, macFor, type VmCredentials } from './guest-config.js';
+import { cloudInitSeed, dhcpServerAddress, generatePassword, macFor, type VmCredentials } from './guest-config.js';
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -15,7 +15,7 @@ export function labPrefix(labId: string): string {
   return `l${labId.replaceAll('-', '').slice(0, 16)}`;
 }
 
-type NicRecord = { network: string; address: string | null };
+type NicRecord = { network: string; address: string | null; mac?: string };
 
 /** The kernel command line that configures a demo guest: hostname, addresses, settings. */
 export function guestArgs(
@@ -108,7 +108,12 @@ export class LabRunner {
         return [
           ...networks.map((n) => ({
             name: `Create network ${n.name}`,
-            run: async () => void (await this.driver.createNetwork({ name: n.driverName, group: labPrefix(lab.id) })),
+            run: async () =>
+              void (await this.driver.createNetwork({
+                name: n.driverName,
+                group: labPrefix(lab.id),
+                dhcp: await this.dhcpOf(config, n.name, machines),
+              })),
           })),
           ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm) })),
           // The initial state is the fresh disk, taken before the first boot: it costs
@@ -128,6 +133,32 @@ export class LabRunner {
           { name: 'Destroy networks', run: () => this.destroyNetworks(networks.map((n) => n.driverName)) },
         ];
     }
+  }
+
+  /** The DHCP server of a lab network, when the template asks for one or an image is configured by DHCP only. */
+  private async dhcpOf(config: LabTemplateConfig, network: string, machines: VmRow[]): Promise<DhcpSpec | undefined> {
+    const templateNetwork = config.networks.find((n) => n.name === network);
+    if (!templateNetwork || templateNetwork.dhcp === false) return undefined;
+    const methods = await Promise.all(machines.map(async (vm) => (await this.images.resolve(vm.image))?.configMethod));
+    const wanted =
+      templateNetwork.dhcp === true ||
+      machines.some((vm, i) => methods[i] === 'dhcp' && (vm.nics as NicRecord[]).some((n) => n.network === network));
+    if (!wanted) return undefined;
+    const leases = machines.flatMap((vm) =>
+      (vm.nics as NicRecord[]).flatMap((nic, i) =>
+        nic.network === network && nic.address
+          ? [{ mac: nic.mac ?? macFor(vm.driverName, i), address: nic.address, hostname: vm.name }]
+          : [],
+      ),
+    );
+    const taken = new Set([...leases.map((l) => l.address), templateNetwork.gateway]);
+    return {
+      cidr: templateNetwork.cidr,
+      serverAddress: dhcpServerAddress(templateNetwork.cidr, taken),
+      gateway: templateNetwork.gateway,
+      dns: templateNetwork.dns,
+      leases,
+    };
   }
 
   private async runStep(lab: LabRow, seq: number, total: number, name: string, run: () => Promise<void>): Promise<void> {
@@ -161,7 +192,7 @@ export class LabRunner {
     const nics = vm.nics as NicRecord[];
     const networks = await this.labs.networksOf(lab.id);
     const templateVm = config.vms.find((v) => v.name === vm.name);
-    const macs = nics.map((_nic, i) => macFor(vm.driverName, i));
+    const macs = nics.map((nic, i) => nic.mac ?? macFor(vm.driverName, i));
     const spec: VmSpec = {
       name: vm.driverName,
       image,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandRunner } from '../command-runner.js';
 import type { CloudInitSeed } from '../driver.js';
@@ -10,7 +10,10 @@ import type { CloudInitSeed } from '../driver.js';
  * directory, readable by root, and are removed as soon as the ISO exists.
  */
 export async function writeSeedIso(target: string, seed: CloudInitSeed, run: CommandRunner): Promise<void> {
-  const work = mkdtempSync(path.join(path.dirname(target), '.seed-'));
+  // Beside the ISO, so that the argv is exact (tests) and a crash leaves nothing outside the VM's folder.
+  const work = `${target}.files`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { mode: 0o700 });
   try {
     const files: [string, string][] = [
       ['meta-data', seed.metaData],
