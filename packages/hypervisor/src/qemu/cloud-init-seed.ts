@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CommandRunner } from '../command-runner.js';
 import type { CloudInitSeed } from '../driver.js';
@@ -23,10 +23,10 @@ export async function writeSeedIso(target: string, seed: CloudInitSeed, run: Com
     for (const [name, content] of files) writeFileSync(path.join(work, name), content, { mode: 0o600 });
     await run(
       ['genisoimage', '-quiet', '-output', target, '-volid', 'cidata', '-joliet', '-rock', ...files.map(([name]) => path.join(work, name))],
-      {
-        timeoutMs: 30_000,
-      },
+      { timeoutMs: 30_000 },
     );
+    // Readable by root only: it holds the guest's password.
+    if (existsSync(target)) chmodSync(target, 0o600);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

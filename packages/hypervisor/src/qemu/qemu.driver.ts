@@ -147,7 +147,9 @@ export class QemuDriver implements HypervisorDriver {
         await this.img.createBlank(disk, spec.scratchDiskMiB ?? 64);
       }
       if (spec.cloudInit) await writeSeedIso(this.store.paths(spec.name).seed, spec.cloudInit, this.run);
-      const stored: StoredVm = { spec, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
+      // The seed's content (a generated password) lives only in seed.iso: the stored spec keeps that there is one.
+      const kept: VmSpec = spec.cloudInit ? { ...spec, cloudInit: { metaData: '(in seed.iso)', userData: '(in seed.iso)' } } : spec;
+      const stored: StoredVm = { spec: kept, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
       this.store.write(spec.name, stored);
       return this.info(spec.name, stored, 'stopped');
     } catch (error) {
