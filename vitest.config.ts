@@ -1,9 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
-// One project per workspace; each workspace's vitest.config.ts says how its tests run.
+// One project per workspace (each workspace's vitest.config.ts says how its tests run), and the
+// browser tests apart. The database tests are the projects `server` and `e2e`: every file there
+// opens the database (PGlite, or the server DATABASE_URL names); `npm run test:db` runs only them.
 export default defineConfig({
   test: {
-    projects: ['packages/hypervisor', 'apps/server', 'apps/web'],
+    projects: ['packages/hypervisor', 'apps/server', 'apps/web', 'apps/web/vitest.e2e.config.ts'],
     // Tests boot real guests and change host-wide state (bridges, one nftables table): one test
     // file at a time across all projects, so no test sees another's devices.
     maxWorkers: 1,

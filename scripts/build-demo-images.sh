@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Builds the demo guests into images/build/ from Debian packages only (no other download):
 # a Debian cloud kernel, and one busybox initramfs per role ("attacker", "target") carrying the
-# virtio network modules. Guests read their settings from the kernel command line
-# (ctp.hostname=, ctp.ip=ADDR/BITS, ctp.flag=) and print "CTP-READY <role> <hostname>" on the
-# serial console once up. Idempotent: does nothing when the images exist.
+# virtio network and console modules and Debian's QEMU guest agent (qemu-ga from the
+# qemu-guest-agent package, with the shared libraries it links), which serves the private guest
+# channel (virtio-serial port org.qemu.guest_agent.0). Guests read their non-secret settings from
+# the kernel command line (ctp.hostname=, ctp.ip=ADDR/BITS, ctp.lab=); per-lab secrets arrive
+# later through the guest agent, never on the command line or the console. Guests print
+# "CTP-READY <role> <hostname>" on the serial console once up. Idempotent: does nothing when the
+# images exist (use --force to rebuild).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/images/build"
@@ -13,7 +17,8 @@ bash "$root/scripts/build-debian-image.sh" ${1:+"$1"}
 [ -f "$out/manifest.json" ] && [ "${1:-}" != "--force" ] && { echo "demo images present in $out"; exit 0; }
 
 need=()
-for p in busybox-static cpio xz-utils kmod; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+# The libraries qemu-ga links are copied from this host (the same Debian release as the agent).
+for p in busybox-static cpio xz-utils kmod libglib2.0-0 libnuma1 liburing2 libudev1; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
@@ -29,8 +34,15 @@ kver="$(ls kernel/lib/modules | head -n1)"
 mkdir -p "$out"
 cp kernel/boot/vmlinuz-"$kver" "$out/vmlinuz.tmp"
 
+apt-get download qemu-guest-agent >/dev/null 2>&1 || { apt-get update -qq; apt-get download qemu-guest-agent; }
+dpkg-deb -x ./qemu-guest-agent_*.deb qga
+qga_libs="$(ldd qga/usr/sbin/qemu-ga | awk '/=> \// {print $3} /^[ \t]*\/lib/ {print $1}')"
+if ldd qga/usr/sbin/qemu-ga | grep -q 'not found'; then
+  echo "qemu-ga needs libraries this host lacks:" >&2; ldd qga/usr/sbin/qemu-ga | grep 'not found' >&2; exit 1
+fi
+
 # Load order that works for Debian's cloud kernel (virtio is built as modules there).
-modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
+modules="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net virtio_console"
 for role in attacker target; do
   rd="$work/rd-$role"
   mkdir -p "$rd"/{bin,sbin,etc,proc,sys,dev,tmp,root,lib/modules,var/www,usr/bin,usr/sbin}
@@ -45,9 +57,19 @@ for role in attacker target; do
     esac
   done
   echo "$modules" > "$rd/lib/modules/order"
+  cp qga/usr/sbin/qemu-ga "$rd/usr/sbin/qemu-ga"
+  for lib in $qga_libs; do
+    mkdir -p "$rd$(dirname "$lib")"
+    cp -L "$lib" "$rd$lib"
+  done
   cp "$src/init" "$rd/init"
   cp "$src/$role.sh" "$rd/role.sh"
+  cp "$src/guest-agent.sh" "$rd/sbin/guest-agent"
+  chmod +x "$rd/sbin/guest-agent"
   echo "$role" > "$rd/etc/role"
+  # Accounts, so that files delivered over the guest agent can be given an owner (chown user:group).
+  printf 'root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rd/etc/passwd"
+  printf 'root:x:0:\nwww-data:x:33:\nnogroup:x:65534:\n' > "$rd/etc/group"
   chmod +x "$rd/init" "$rd/role.sh"
   (cd "$rd" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/$role.initrd.tmp"
 done

@@ -12,6 +12,8 @@ export default defineProject({
     pool: 'forks',
     isolate: false,
     fileParallelism: false,
+    // The KVM probe once per run, shared by every file's QEMU driver.
+    globalSetup: ['../../packages/hypervisor/src/test-support/accelerator-cache.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

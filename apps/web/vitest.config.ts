@@ -7,7 +7,8 @@ export default defineProject({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     name: 'web',
-    include: ['src/**/*.test.tsx', 'src/**/*.test.ts', 'e2e/**/*.test.ts'],
+    // The browser tests (e2e/) are their own project: vitest.e2e.config.ts.
+    include: ['src/**/*.test.tsx', 'src/**/*.test.ts'],
     environment: 'jsdom',
     setupFiles: ['./src/test-setup.ts'],
     testTimeout: 60_000,

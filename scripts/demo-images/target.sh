@@ -1,11 +1,17 @@
 #!/bin/sh
 # The target: a web server, a telnet server and a service that prints a banner on port 4444.
-flag=${CTP_FLAG:-CTP{demo-flag}}
-mkdir -p /var/www
+# Per-lab content arrives after boot over the guest agent, never on the command line:
+#   /var/www/flag.txt  served as http://<target>/flag.txt (absent until written: 404)
+#   /etc/ctp/banner    what port 4444 prints, read again at every connection
+mkdir -p /var/www /etc/ctp
 cat > /var/www/index.html <<HTML
 <html><body><h1>Welcome to $(hostname)</h1><p>Lab ${CTP_LAB:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>
 HTML
-echo "$flag" > /var/www/.secret
+cat > /usr/bin/ctp-banner <<'SH'
+#!/bin/sh
+cat /etc/ctp/banner 2>/dev/null || echo "SecretService 1.0 ready."
+SH
+chmod 755 /usr/bin/ctp-banner
 httpd -p 80 -h /var/www
 telnetd -p 23 -l /bin/sh
-(while true; do echo "SecretService 1.0 ready. Flag: $flag" | nc -l -p 4444 >/dev/null 2>&1; done) &
+nc -ll -p 4444 -e /usr/bin/ctp-banner >/dev/null 2>&1 &

@@ -1,7 +1,6 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { LabDetail } from '@ctp/contracts';
 import { QemuDriver, chooseNetworkBackend, runCommand } from '@ctp/hypervisor';
 import { demoImages } from '@ctp/hypervisor/test-support';
@@ -12,12 +11,12 @@ import { createImageCatalog, DEFAULT_IMAGES_DIR } from '../src/services/image-ca
 import { hashPassword } from '../src/services/password.js';
 import { createServices } from '../src/services.js';
 import { baselineLab } from './baseline.js';
+import { writeSection } from './report.js';
 
 // Provisioning overhead: the demo lab through the platform's API versus the same QEMU work done
 // directly, 1 lab and then 10 at once, measured in the same run. Writes docs/benchmarks.md.
 
 const COMMAND = 'npm run bench';
-const repoRoot = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 
 interface Timing {
   runningMs: number;
@@ -125,11 +124,9 @@ async function main(): Promise<void> {
   driver.close();
   rmSync(dataDir, { recursive: true, force: true });
 
-  const report = `# Benchmarks
+  const report = `## Provisioning overhead (demo lab: two guests on one network)
 
 Measured with \`${COMMAND}\` on ${new Date().toISOString().slice(0, 10)}: ${host.driver} ${host.version}, accelerator ${host.accelerator}, ${(await import('node:os')).cpus().length} cores.
-
-## Provisioning overhead (demo lab: two guests on one network)
 
 The platform's figure starts at \`POST /api/v1/labs\` and goes through the job queue (pg-boss on
 PGlite), the lab runner and the QEMU driver; "running" is when the API reports the lab
@@ -145,8 +142,7 @@ ${rows.join('\n')}
 A ratio near 1 means the platform adds little to the hypervisor's own work; on this machine
 (TCG, 2 cores) the guests' boot dominates, and 10 labs (20 guests) at once are CPU-bound.
 `;
-  mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
-  writeFileSync(path.join(repoRoot, 'docs', 'benchmarks.md'), report);
+  writeSection('provisioning', report);
   console.log(report);
 }
 

@@ -4,12 +4,13 @@ import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { registerAjvFormats, TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { registerAjvFormats, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { registerInputGuard, registerStrictFormats, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
@@ -27,8 +28,12 @@ import { usersRoutes } from './routes/users.routes.js';
 import type { Services } from './services.js';
 
 registerAjvFormats();
+registerStrictFormats();
 
 export const API_PREFIX = '/api/v1';
+
+/** What a client-given `X-Request-Id` may look like to be kept. */
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -47,15 +52,36 @@ export async function buildApp(
     logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
-    requestIdHeader: 'x-request-id',
+    // Not `requestIdHeader`: Fastify would then take the header as it is, without asking genReqId.
+    requestIdHeader: false,
     // Keep a caller's request id only when it is short and plain; otherwise make one.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     ajv: { customOptions: { removeAdditional: false } },
+    // Long path parameters reach their route, whose schema refuses them with a named field (and
+    // the audit trail records the attempt); Node's header limit bounds URLs anyway.
+    routerOptions: { maxParamLength: 16 * 1024 },
+    // A URL the router cannot even decode: the one error body, recorded like any refused request.
+    frameworkErrors: async (error, request, reply) => {
+      request.log.info({ code: error.code }, 'bad URL');
+      if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method))
+        await services.audit
+          .record({
+            action: 'http.bad_url',
+            outcome: 'failure',
+            statusCode: 400,
+            ip: request.ip,
+            requestId: request.id,
+            details: { url: request.url },
+          })
+          .catch((err: unknown) => request.log.error({ err }, 'audit of a bad URL failed'));
+      const body = { error: { code: 'bad_url', message: 'The URL is not valid (a path parameter is badly encoded or too long)' } };
+      return (reply as FastifyReply).status(400).header('x-request-id', request.id).send(body);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(strictValidatorCompiler);
 
   // Every route the app serves, so that tests can prove each one is covered by the access matrix.
   const routes: { method: string; url: string; websocket: boolean }[] = [];
@@ -72,6 +98,8 @@ export async function buildApp(
       return reply.redirect(`https://${request.host}${request.url}`, 308);
     }
   });
+  // Before authentication, so that no hostile value reaches a query or the audit trail unchecked.
+  registerInputGuard(app);
 
   await app.register(fastifyHelmet, {
     // Swagger UI ships its own scripts and styles from our origin only.
@@ -100,19 +128,19 @@ export async function buildApp(
   registerAuthentication(app, services.auth);
   registerAuditTrail(app, services.audit);
 
-  registerMetrics(app, services.metrics, services.repositories.labs);
+  registerMetrics(app, services.metrics, services.repositories.labs, config.metricsToken);
   await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (api) => {
-      await api.register(authRoutes, { auth: services.auth, users: services.users, secureCookies: config.https });
+      await api.register(authRoutes, { auth: services.auth, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
       await api.register(templatesRoutes, { templates: services.templates });
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(vmsRoutes, { labs: services.labs });
-      await api.register(eventsRoutes, { events: services.events, tickets: services.tickets });
-      await api.register(consolesRoutes, { consoles: services.consoles });
+      await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
+      await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
       await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
     },

@@ -16,9 +16,14 @@ export interface Config {
   trustProxy: boolean;
   logLevel: string;
   bodyLimitBytes: number;
-  /** Failed logins allowed per account and per address within `loginWindowSeconds`. */
+  /** Bearer token `/metrics` requires; without one, only loopback callers may scrape. */
+  metricsToken: string | undefined;
+  /** Failed logins allowed per (account, address) pair within `loginWindowSeconds` (×4 per address); past it an account is slowed down. */
   loginMaxFailures: number;
   loginWindowSeconds: number;
+  /** First delay before checking the password of an account with too many failures; it doubles per failure. */
+  loginDelayMs: number;
+  loginMaxDelayMs: number;
   /** Lab operations (provision, reset, ...) run at once by this instance. */
   jobConcurrency: number;
   /** Run the scheduled expiry sweep and reconciliation (off in unit tests). */
@@ -77,8 +82,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: bool(env, 'CTP_TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || 'info',
     bodyLimitBytes: int(env, 'CTP_BODY_LIMIT', 1024 * 1024),
+    metricsToken: env.CTP_METRICS_TOKEN || undefined,
     loginMaxFailures: int(env, 'CTP_LOGIN_MAX_FAILURES', 5),
     loginWindowSeconds: int(env, 'CTP_LOGIN_WINDOW', 15 * 60),
+    loginDelayMs: int(env, 'CTP_LOGIN_DELAY_MS', 500),
+    loginMaxDelayMs: int(env, 'CTP_LOGIN_MAX_DELAY_MS', 10_000),
     jobConcurrency: int(env, 'CTP_JOB_CONCURRENCY', 10),
     schedules: true,
     maxLabsPerUser: int(env, 'CTP_MAX_LABS_PER_USER', 3),

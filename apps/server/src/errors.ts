@@ -18,3 +18,7 @@ export const forbidden = (message = 'You are not allowed to do this') => new App
 export const notFound = (what: string) => new AppError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string) => new AppError(409, 'conflict', message);
 export const tooManyRequests = (message: string) => new AppError(429, 'too_many_requests', message);
+
+/** Control characters (NUL included), which no message or stored value shown to people should carry. */
+// eslint-disable-next-line no-control-regex -- matching them is the point
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]+/g;

@@ -13,7 +13,7 @@ import type {
   User,
 } from '@ctp/contracts';
 import type { LabNetworkRow, LabStepRow, LabWithOwner, VmRow } from './repositories/labs.repository.js';
-import type { TemplateRow } from './repositories/templates.repository.js';
+import type { TemplateRow, TemplateSummaryRow } from './repositories/templates.repository.js';
 import type { AuditRow } from './repositories/audit.repository.js';
 import type { ImageRow } from './repositories/images.repository.js';
 import type { BuiltinImage } from './services/image-catalog.js';
@@ -22,7 +22,7 @@ import type { UserRow } from './repositories/users.repository.js';
 // The one place that shapes database rows into the wire format; secrets never get past here.
 
 /** A user as the API shows it (never the password hash). */
-export function presentUser(row: UserRow): User {
+export function presentUser(row: Omit<UserRow, 'passwordHash'>): User {
   return {
     id: row.id,
     username: row.username,
@@ -58,7 +58,7 @@ export function presentTemplate(row: TemplateRow): Template {
 }
 
 /** A template for lists, without its config. */
-export function presentTemplateSummary(row: TemplateRow): TemplateSummary {
+export function presentTemplateSummary(row: TemplateSummaryRow): TemplateSummary {
   return {
     id: row.id,
     title: row.name,

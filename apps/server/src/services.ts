@@ -16,6 +16,8 @@ import { AuthService } from './services/auth.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
+import { createNotifier } from './services/pg-notifier.js';
+import { SessionsService } from './services/sessions.service.js';
 import path from 'node:path';
 import type { BuiltinImages } from './services/image-catalog.js';
 import { ImageLibraryService } from './services/image-library.service.js';
@@ -54,16 +56,34 @@ export function createServices(config: Config, database: Database, infra: Infras
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
-  const auth = new AuthService(repositories.users, repositories.refreshTokens, repositories.audit, audit, tokens, {
-    refreshTtlSeconds: config.refreshTokenTtlSeconds,
-    maxFailuresPerAccount: config.loginMaxFailures,
-    maxFailuresPerAddress: config.loginMaxFailures * 4,
-    windowSeconds: config.loginWindowSeconds,
-  });
-  const users = new UsersService(repositories.users, repositories.refreshTokens);
+  const sessions = new SessionsService(
+    repositories.users,
+    repositories.refreshTokens,
+    repositories.tickets,
+    createNotifier(database, 'ctp_sessions'),
+    log,
+  );
+  const auth = new AuthService(
+    repositories.users,
+    repositories.refreshTokens,
+    repositories.audit,
+    audit,
+    tokens,
+    {
+      refreshTtlSeconds: config.refreshTokenTtlSeconds,
+      maxFailuresPerPair: config.loginMaxFailures,
+      maxFailuresPerAddress: config.loginMaxFailures * 4,
+      slowDownAfter: config.loginMaxFailures,
+      baseDelayMs: config.loginDelayMs,
+      maxDelayMs: config.loginMaxDelayMs,
+      windowSeconds: config.loginWindowSeconds,
+    },
+    sessions,
+  );
+  const users = new UsersService(repositories.users, sessions);
   const eventBus = new EventBus(repositories.events, database);
-  const events = new EventsService(repositories.events, eventBus);
-  const tickets = new TicketService(repositories.tickets, repositories.users);
+  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
+  const tickets = new TicketService(repositories.tickets, sessions);
   const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
   const templates = new TemplateService(repositories.templates, images);
   const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
@@ -74,11 +94,11 @@ export function createServices(config: Config, database: Database, infra: Infras
     metrics.labOperations.inc({ operation, outcome });
     metrics.labOperationSeconds.observe({ operation }, seconds);
   });
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, enqueue, {
+  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
   });
-  const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, {
+  const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, sessions, {
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
   });
@@ -95,6 +115,7 @@ export function createServices(config: Config, database: Database, infra: Infras
 
   /** Starts what runs in the background: event delivery and the job workers. */
   async function startBackground(): Promise<void> {
+    await sessions.start();
     await eventBus.start();
     await jobs.start({
       labOperation: (job, finalAttempt) => runner.run(job.labId, job.operation, finalAttempt),
@@ -107,6 +128,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   async function stopBackground(): Promise<void> {
     await jobs.stop();
     await eventBus.stop();
+    await sessions.stop();
   }
 
   return {
@@ -114,6 +136,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories,
     tokens,
     audit,
+    sessions,
     auth,
     users,
     templates,

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
-import { DEMO_IMAGES_DIR, demoImages } from '@ctp/hypervisor/test-support';
+import { DEMO_IMAGES_DIR, demoImages, testAcceleratorCache } from '@ctp/hypervisor/test-support';
 import { buildApp } from '../../server/src/app.js';
 import { loadConfig } from '../../server/src/config.js';
 import { openDatabase, type Database } from '../../server/src/db/database.js';
@@ -32,6 +32,7 @@ describe('the platform in a real browser', () => {
     stateDir: path.join(dataDir, 'vms'),
     network: new BridgeNetworkBackend(runCommand, ownerOf(dataDir)),
     probeKernel: demoImages().attacker.kernel,
+    acceleratorCacheFile: testAcceleratorCache(),
   });
 
   beforeAll(async () => {

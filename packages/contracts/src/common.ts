@@ -6,6 +6,7 @@ export const ErrorBody = Type.Object(
     error: Type.Object({
       code: Type.String({ description: 'Stable machine-readable code, e.g. `validation_failed`.' }),
       message: Type.String({ description: 'What went wrong, for people.' }),
+      requestId: Type.Optional(Type.String({ description: 'On server failures: quote it when reporting the problem.' })),
       details: Type.Optional(
         Type.Array(
           Type.Object({

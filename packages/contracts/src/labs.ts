@@ -142,8 +142,11 @@ export const LabEvent = Type.Object({
 });
 export type LabEvent = Static<typeof LabEvent>;
 
+/** An event id as a client passes it back (`since`): a non-negative safe integer. */
+export const EventId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
 export const EventsQuery = Type.Object(
-  { since: Type.Optional(Type.Integer({ minimum: 0 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+  { since: Type.Optional(EventId), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
   { additionalProperties: false },
 );
 export type EventsQuery = Static<typeof EventsQuery>;

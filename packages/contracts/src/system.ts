@@ -12,6 +12,7 @@ export const SystemInfo = Type.Object({
       pause: Type.Boolean(),
       consoles: Type.Array(Type.String()),
       networkIsolation: Type.String(),
+      guestAgent: Type.Boolean({ description: 'VMs have the private guest channel (per-lab secrets, checks).' }),
     }),
     notes: Type.Array(Type.String()),
   }),

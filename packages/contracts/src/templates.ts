@@ -8,6 +8,11 @@ const Name = Type.String({
   description: 'Lower-case letters, digits and dashes.',
 });
 
+/** A guest setting's name: lower-case, starts with a letter. */
+export const SETTING_KEY_PATTERN = '^[a-z][a-z0-9_]{0,31}$';
+/** A guest setting's value: no blanks, quotes, backslashes or control characters. */
+export const SETTING_VALUE_PATTERN = '^[A-Za-z0-9._:/@+,=%{}~!#?&*^-]*$';
+
 export const TemplateNetwork = Type.Object(
   {
     name: Name,
@@ -57,9 +62,16 @@ export const TemplateVm = Type.Object(
     user: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z_][a-z0-9_-]*$' })),
     /** SSH public keys authorized for that login (cloud-init images). */
     sshKeys: Type.Optional(Type.Array(Type.String({ maxLength: 2000, pattern: '^(ssh|ecdsa)-[^\\n]+$' }), { maxItems: 16 })),
-    /** Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE). */
+    /**
+     * Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE, except
+     * secrets such as `flag`, which never go on a command line). Keys and values have a strict
+     * charset so that nothing can break out of the kernel command line.
+     */
     settings: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), Type.String({ maxLength: 128, pattern: '^[^\\s]*$' })),
+      Type.Record(Type.String({ pattern: SETTING_KEY_PATTERN }), Type.String({ maxLength: 128, pattern: SETTING_VALUE_PATTERN }), {
+        additionalProperties: false,
+        maxProperties: 32,
+      }),
     ),
   },
   { additionalProperties: false },

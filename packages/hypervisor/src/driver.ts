@@ -72,6 +72,49 @@ export interface HypervisorDriver {
    * cannot save VMs as images.
    */
   exportDisk?(vmName: string, target: string, onProgress?: (percent: number) => void): Promise<void>;
+
+  /**
+   * Wait until the VM's guest agent answers on the private channel (after boot, revert or
+   * restore). Throws HypervisorError('timeout') after `timeoutMs` (default 60 s).
+   */
+  waitForGuestAgent(vmName: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Run a command inside the guest over the private channel (never the console). `argv[0]` is the
+   * program; `input` goes to stdin. A command still running after `timeoutMs` (default 30 s) is
+   * reported with `timedOut: true` and exit code 124.
+   */
+  guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult>;
+  /** Write a file inside the guest over the private channel; parent directories are created. */
+  guestWriteFile(vmName: string, file: GuestFile): Promise<void>;
+}
+
+/** A command to run inside a guest over the private channel. */
+export interface GuestCommand {
+  argv: string[];
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** What a command run inside a guest returned. */
+export interface GuestExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut?: boolean;
+}
+
+/** A file to write inside a guest: `mode` is numeric (e.g. 0o600), `owner` is `user` or `user:group`. */
+export interface GuestFile {
+  path: string;
+  content: string | Buffer;
+  mode?: number;
+  owner?: string;
+}
+
+/** Account the hypervisor's guest tools log in as (VirtualBox guestcontrol); QEMU's agent needs none. */
+export interface GuestCredentials {
+  username: string;
+  password: string;
 }
 
 export type VmState = 'stopped' | 'starting' | 'running' | 'paused' | 'error';
@@ -87,6 +130,8 @@ export interface Capabilities {
   consoles: ConsoleKind[];
   /** How lab networks are isolated: `bridge` (bridge + taps + nftables), `socket` (QEMU multicast on loopback), `intnet` (VirtualBox internal network), `memory` (fake). */
   networkIsolation: 'bridge' | 'socket' | 'intnet' | 'memory';
+  /** The private guest channel (`waitForGuestAgent`, `guestExec`, `guestWriteFile`): QEMU guest agent, VirtualBox guestcontrol, fake. */
+  guestAgent: boolean;
 }
 
 export interface HostInfo {
@@ -149,6 +194,13 @@ export interface VmSpec {
   scratchDiskMiB?: number;
   /** A cloud-init NoCloud seed for full-OS guests (hostname, addresses, login). */
   cloudInit?: CloudInitSeed;
+  /**
+   * Give the VM the private guest channel (default true): QEMU adds a virtio-serial port
+   * `org.qemu.guest_agent.0` on a unix socket in the VM's state directory.
+   */
+  guestAgent?: boolean;
+  /** Guest account for VirtualBox `guestcontrol` (Guest Additions log in); unused by QEMU. */
+  guestCredentials?: GuestCredentials;
 }
 
 export interface VmInfo {

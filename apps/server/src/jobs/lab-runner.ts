@@ -4,6 +4,8 @@ import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.reposit
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
 import { cloudInitSeed, dhcpServerAddress, generatePassword, macFor, type VmCredentials } from './guest-config.js';
+import { kernelSettingArgs } from '../services/guest-settings.js';
+import { publicStepError } from '../services/public-errors.js';
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -17,7 +19,7 @@ export function labPrefix(labId: string): string {
 
 type NicRecord = { network: string; address: string | null; mac?: string };
 
-/** The kernel command line that configures a demo guest: hostname, addresses, settings. */
+/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings. */
 export function guestArgs(
   labId: string,
   vmName: string,
@@ -32,7 +34,7 @@ export function guestArgs(
     args.push(`ctp.ip${i}=${nic.address}/${bits}`);
     if (i === 0) args.push(`ctp.ip=${nic.address}/${bits}`);
   });
-  for (const [key, value] of Object.entries(settings)) args.push(`ctp.${key}=${value}`);
+  args.push(...kernelSettingArgs(settings));
   return args.join(' ');
 }
 
@@ -41,7 +43,7 @@ class StepFailure extends Error {
     readonly step: string,
     override readonly cause: unknown,
   ) {
-    super(cause instanceof Error ? cause.message : String(cause));
+    super(publicStepError(cause));
   }
 }
 
@@ -167,8 +169,8 @@ export class LabRunner {
     try {
       await run();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await this.labs.updateStep(lab.id, seq, { status: 'failed', finishedAt: new Date(), error: message });
+      // Users read step errors: no driver names, paths or commands (the job's own log keeps the detail).
+      await this.labs.updateStep(lab.id, seq, { status: 'failed', finishedAt: new Date(), error: publicStepError(error) });
       throw new StepFailure(name, error);
     }
     await this.labs.updateStep(lab.id, seq, { status: 'done', finishedAt: new Date() });

@@ -30,6 +30,6 @@ export function registerAuthentication(app: FastifyInstance, auth: AuthService):
     const header = request.headers.authorization;
     const match = header?.match(/^Bearer ([A-Za-z0-9._~+/=-]+)$/);
     if (!match?.[1]) throw unauthorized(header ? 'Authorization header must be "Bearer <token>"' : 'Authentication required');
-    request.actor = (await auth.authenticate(match[1])).actor;
+    request.actor = await auth.authenticate(match[1]);
   });
 }

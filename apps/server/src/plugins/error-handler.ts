@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorBody } from '@ctp/contracts';
 import { HypervisorError } from '@ctp/hypervisor';
-import { AppError } from '../errors.js';
+import { AppError, CONTROL_CHARACTERS } from '../errors.js';
+import { hypervisorMessage, hypervisorStatus } from '../services/public-errors.js';
 
 type Detail = { field?: string; message: string };
 
@@ -23,28 +24,33 @@ function validationDetails(error: FastifyError): Detail[] {
   return details.filter((d) => d.message !== 'schema is false' || !details.some((o) => o !== d && o.field === d.field));
 }
 
-/** Sends the one error body for every failure; a 500 never reveals internals. */
+const printable = (text: string, max = 500) => {
+  const clean = text.replace(CONTROL_CHARACTERS, ' ');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+};
+
+/**
+ * Sends the one error body for every failure. Only errors that are meant for the caller (service
+ * errors, validation, Fastify's own 4xx) say what went wrong; anything else gets a generic message
+ * with the request id, and the detail goes to the log.
+ */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let status = 500;
     let body: ErrorBody['error'];
     if (error instanceof AppError) {
       status = error.status;
-      body = { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
+      body = { code: error.code, message: printable(error.message, 2000), ...(error.details ? { details: error.details } : {}) };
     } else if (error instanceof HypervisorError) {
-      // The hypervisor refused or failed: the caller learns what it said, the log keeps the rest.
-      status =
-        error.code === 'unsupported' || error.code === 'invalid_state' || error.code === 'not_found' || error.code === 'conflict'
-          ? 409
-          : 502;
-      body = { code: `hypervisor_${error.code}`, message: error.message };
+      status = hypervisorStatus(error);
+      body = { code: `hypervisor_${error.code}`, message: hypervisorMessage(error) };
       request.log.warn({ err: error, stderr: error.stderr }, 'hypervisor error');
     } else if (error.validation) {
       status = 400;
       const details = validationDetails(error);
       body = {
         code: 'validation_failed',
-        message: `Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`,
+        message: printable(`Invalid request: ${details.map((d) => `${d.field} ${d.message}`).join('; ')}`, 2000),
         details,
       };
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -56,22 +62,33 @@ export function registerErrorHandler(app: FastifyInstance): void {
     } else if (
       error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
       error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
-      error instanceof SyntaxError
+      (error instanceof SyntaxError && error.statusCode === 400)
     ) {
       status = 400;
-      body = { code: 'invalid_json', message: `Body is not valid JSON: ${error.message}` };
-    } else if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      body = { code: 'invalid_json', message: printable(`Body is not valid JSON: ${error.message}`, 300) };
+    } else if (
+      typeof error.code === 'string' &&
+      error.code.startsWith('FST_') &&
+      typeof error.statusCode === 'number' &&
+      error.statusCode >= 400 &&
+      error.statusCode < 500
+    ) {
       status = error.statusCode;
-      body = { code: (error.code ?? 'bad_request').toLowerCase(), message: error.message };
+      body = { code: error.code.toLowerCase(), message: printable(error.message, 300) };
     } else {
-      request.log.error({ err: error }, 'unhandled error');
-      body = { code: 'internal_error', message: 'Internal server error' };
+      body = { code: 'internal_error', message: `Internal server error (request id ${request.id})` };
     }
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed');
+      body = { ...body, requestId: request.id };
+      if (status === 502) body.message = `${body.message} (request id ${request.id})`;
+    }
     return reply.status(status).send({ error: body });
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}` } }),
+    reply
+      .status(404)
+      .send({ error: { code: 'not_found', message: printable(`No route ${request.method} ${request.url.split('?')[0]}`, 300) } }),
   );
 }

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LabsRepository } from '../repositories/labs.repository.js';
@@ -33,8 +34,23 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Serves `/metrics` and times every request. Lab and VM counts are read at scrape time. */
-export function registerMetrics(app: FastifyInstance, metrics: Metrics, labs: LabsRepository): void {
+/** Whether an address is this machine (IPv4 127/8, IPv6 ::1, or IPv4-mapped loopback). */
+export function isLoopback(ip: string): boolean {
+  return ip === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(ip);
+}
+
+/** Compares a bearer header with the token in constant time. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
+  const wanted = Buffer.from(token);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/**
+ * Serves `/metrics` (to holders of `token`, or to loopback callers when there is none) and times
+ * every request. Lab and VM counts are read at scrape time.
+ */
+export function registerMetrics(app: FastifyInstance, metrics: Metrics, labs: LabsRepository, token?: string): void {
   // One registry may serve several app instances (tests): reuse the gauges if they exist.
   const gauge = (name: string, help: string) =>
     (metrics.registry.getSingleMetric(name) as Gauge | undefined) ?? new Gauge({ name, help, registers: [metrics.registry] });
@@ -45,7 +61,18 @@ export function registerMetrics(app: FastifyInstance, metrics: Metrics, labs: La
     if (!route || route === '/metrics') return;
     metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
+    if (token !== undefined) {
+      if (!bearerMatches(request.headers.authorization, token))
+        return reply
+          .status(401)
+          .header('www-authenticate', 'Bearer')
+          .send({ error: { code: 'unauthorized', message: 'Send Authorization: Bearer <CTP_METRICS_TOKEN>' } });
+    } else if (!isLoopback(request.ip)) {
+      return reply
+        .status(403)
+        .send({ error: { code: 'forbidden', message: 'Metrics are served to loopback callers only unless CTP_METRICS_TOKEN is set' } });
+    }
     const usage = await labs.usage();
     labsGauge.set(usage.labsActive);
     vmsGauge.set(usage.vmsRunning);

@@ -65,6 +65,9 @@ const rules = {
 
 export type PolicyAction = keyof typeof rules;
 
+/** Every action the policy knows (so a test can hold each one to an expectation). */
+export const policyActions = Object.keys(rules) as PolicyAction[];
+
 /** True when the actor may perform the action on the resource. */
 export function can(actor: Actor, action: PolicyAction, resource: Resource = {}): boolean {
   return rules[action](actor, resource);

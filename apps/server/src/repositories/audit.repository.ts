@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gte, like, lte, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, like, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { AuditOutcome } from '@ctp/contracts';
 import type { Db } from '../db/database.js';
 import { auditEvents } from '../db/schema.js';
@@ -47,6 +47,23 @@ export class AuditRepository {
       .offset(filter.offset);
     const [total] = await this.db.select({ n: count() }).from(auditEvents).where(condition);
     return { rows, total: total?.n ?? 0 };
+  }
+
+  /** Failed logins since `since`: for the account, for the address, and for the two together. */
+  async loginFailures(username: string, ip: string, since: Date): Promise<{ account: number; address: number; pair: number }> {
+    const account = eq(auditEvents.targetId, username.toLowerCase());
+    const address = eq(auditEvents.ip, ip);
+    const [row] = await this.db
+      .select({
+        account: sql<number>`count(*) filter (where ${account})`.mapWith(Number),
+        address: sql<number>`count(*) filter (where ${address})`.mapWith(Number),
+        pair: sql<number>`count(*) filter (where ${and(account, address)})`.mapWith(Number),
+      })
+      .from(auditEvents)
+      .where(
+        and(eq(auditEvents.action, 'auth.login'), eq(auditEvents.outcome, 'failure'), gte(auditEvents.at, since), or(account, address)),
+      );
+    return { account: row?.account ?? 0, address: row?.address ?? 0, pair: row?.pair ?? 0 };
   }
 
   /** Failed logins since `since`, for one account name or one client address. */

@@ -224,6 +224,14 @@ export class LabsRepository {
     return rows.length > 0;
   }
 
+  /** Ids of the labs a user owns or is a member of (what a non-staff user may see). */
+  async labIdsOf(userId: string): Promise<string[]> {
+    const owned = this.db.select({ id: labs.id }).from(labs).where(eq(labs.userId, userId));
+    const joined = this.db.select({ id: userLabs.labId }).from(userLabs).where(eq(userLabs.userId, userId));
+    const rows = await owned.union(joined);
+    return rows.map((r) => r.id);
+  }
+
   /** Ids of the users who may see a lab besides staff: owner and members. */
   async memberIds(labId: string): Promise<string[]> {
     const rows = await this.db.select({ userId: userLabs.userId }).from(userLabs).where(eq(userLabs.labId, labId));

@@ -4,6 +4,8 @@ import type { Db } from '../db/database.js';
 import { labTemplates, labTemplateVersions } from '../db/schema.js';
 
 export type TemplateRow = typeof labTemplates.$inferSelect;
+/** A template as lists need it: without its config and source. */
+export type TemplateSummaryRow = Omit<TemplateRow, 'config' | 'source'>;
 
 /** Every query on lab templates and their versions. */
 export class TemplatesRepository {
@@ -74,20 +76,35 @@ export class TemplatesRepository {
     status?: TemplateStatus;
     search?: string;
     onlyStatus?: TemplateStatus;
-  }): Promise<{ rows: TemplateRow[]; total: number }> {
+  }): Promise<{ rows: TemplateSummaryRow[]; total: number }> {
     const where: SQL[] = [];
     if (query.status) where.push(eq(labTemplates.status, query.status));
     if (query.onlyStatus) where.push(eq(labTemplates.status, query.onlyStatus));
     if (query.search) where.push(ilike(labTemplates.name, `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
     const condition = where.length ? and(...where) : undefined;
-    const rows = await this.db
-      .select()
+    // One round trip: the page and the total (a window count) together; configs stay in the table.
+    const found = await this.db
+      .select({
+        id: labTemplates.id,
+        name: labTemplates.name,
+        description: labTemplates.description,
+        version: labTemplates.version,
+        status: labTemplates.status,
+        ownerId: labTemplates.ownerId,
+        createdAt: labTemplates.createdAt,
+        updatedAt: labTemplates.updatedAt,
+        total: sql<number>`count(*) over ()`.mapWith(Number),
+      })
       .from(labTemplates)
       .where(condition)
       .orderBy(desc(labTemplates.updatedAt))
       .limit(query.limit)
       .offset(query.offset);
-    const [total] = await this.db.select({ n: count() }).from(labTemplates).where(condition);
-    return { rows, total: total?.n ?? 0 };
+    if (found.length === 0 && query.offset > 0) {
+      // A page past the end has no row to carry the total.
+      const [total] = await this.db.select({ n: count() }).from(labTemplates).where(condition);
+      return { rows: [], total: total?.n ?? 0 };
+    }
+    return { rows: found.map(({ total: _total, ...row }) => row), total: found[0]?.total ?? 0 };
   }
 }

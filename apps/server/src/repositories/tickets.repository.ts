@@ -22,6 +22,11 @@ export class TicketsRepository {
     return row;
   }
 
+  /** Removes every ticket of a user (their sessions were ended). */
+  async deleteForUser(userId: string): Promise<void> {
+    await this.db.delete(accessTickets).where(eq(accessTickets.userId, userId));
+  }
+
   async deleteExpired(before: Date): Promise<void> {
     await this.db.delete(accessTickets).where(lt(accessTickets.expiresAt, before));
   }

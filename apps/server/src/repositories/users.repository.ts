@@ -33,10 +33,16 @@ export class UsersRepository {
     return row;
   }
 
-  async update(id: string, changes: Partial<Pick<UserRow, 'role' | 'disabled' | 'email' | 'passwordHash'>>): Promise<UserRow | undefined> {
+  /** Changes a user; `endSessions` bumps the session epoch in the same statement. */
+  async update(
+    id: string,
+    changes: Partial<Pick<UserRow, 'role' | 'disabled' | 'email' | 'passwordHash'>>,
+    endSessions = false,
+  ): Promise<UserRow | undefined> {
+    const epoch = endSessions ? { sessionEpoch: sql`${users.sessionEpoch} + 1` } : {};
     const [row] = await this.db
       .update(users)
-      .set({ ...changes, updatedAt: new Date() })
+      .set({ ...changes, ...epoch, updatedAt: new Date() })
       .where(eq(users.id, id))
       .returning();
     return row;

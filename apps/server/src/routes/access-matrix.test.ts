@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '@ctp/contracts';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
 import { makeLab } from '../test-support/lab-helpers.js';
-import { createTestApp, createUser, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, createUser, login, signedIn, type TestContext } from '../test-support/test-app.js';
 
 type Caller = 'anonymous' | Role;
 const CALLERS: Caller[] = ['anonymous', 'student', 'instructor', 'admin'];
@@ -21,6 +21,8 @@ interface Entry {
   /** Builds the request (making whatever it acts upon); the caller's token is added by the test. */
   request: (f: Fixture, caller: Caller) => Promise<{ url: string; payload?: object }> | { url: string; payload?: object };
   expect: Record<Caller, number>;
+  /** The call ends the caller's sessions: the test signs the caller in again after it. */
+  endsSession?: boolean;
 }
 
 /** Labs and VMs belong to another student: students do not even see them. */
@@ -56,6 +58,7 @@ const MATRIX: Record<string, Entry> = {
   },
   'POST /api/v1/auth/refresh': { request: () => ({ url: '/api/v1/auth/refresh' }), expect: everyone(401) },
   'POST /api/v1/auth/logout': { request: () => ({ url: '/api/v1/auth/logout' }), expect: everyone(204) },
+  'POST /api/v1/auth/logout-all': { request: () => ({ url: '/api/v1/auth/logout-all' }), expect: signedInOnly(204), endsSession: true },
   'GET /api/v1/auth/me': { request: () => ({ url: '/api/v1/auth/me' }), expect: signedInOnly(200) },
   'GET /api/v1/users': { request: () => ({ url: '/api/v1/users' }), expect: adminOnly(200) },
   'POST /api/v1/users': {
@@ -160,8 +163,10 @@ const MATRIX: Record<string, Entry> = {
     expect: othersLab(201),
   },
   'GET /api/v1/vms/:id/console/:kind': {
+    // Without a WebSocket upgrade (inject cannot make one) everyone gets 426, before any ticket
+    // is looked at; upgrades with bad tickets are refused 401 in consoles.routes.test.ts.
     request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/console/serial?ticket=nope` }),
-    expect: everyone(401),
+    expect: everyone(426),
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
@@ -187,7 +192,8 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },
   // Without a valid ticket the WebSocket is refused before the upgrade, whoever asks.
-  'GET /api/v1/events/stream': { request: () => ({ url: '/api/v1/events/stream?ticket=nope' }), expect: everyone(401) },
+  // As the console: 426 without an upgrade; upgrades with bad tickets: events.routes.test.ts.
+  'GET /api/v1/events/stream': { request: () => ({ url: '/api/v1/events/stream?ticket=nope' }), expect: everyone(426) },
 };
 
 describe('access-control matrix', () => {
@@ -238,6 +244,9 @@ describe('access-control matrix', () => {
           headers: token ? { authorization: `Bearer ${token}` } : {},
         });
         expect(response.statusCode, response.body).toBe(entry.expect[caller]);
+        if (entry.endsSession && caller !== 'anonymous') {
+          tokens[caller] = (await login(fixture.ctx, fixture.passwords[caller].username, fixture.passwords[caller].password)).token;
+        }
       });
     }
   }

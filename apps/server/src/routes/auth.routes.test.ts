@@ -55,7 +55,7 @@ describe('auth routes', () => {
     ]);
   });
 
-  it('rate-limits failed logins per account, even with the right password afterwards', async () => {
+  it('refuses an (account, address) pair after its failures, even with the right password, but not other accounts', async () => {
     const carol = await createUser(ctx, 'student', 'carol');
     for (let i = 0; i < 3; i++) {
       const r = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'carol', password: 'wrong-one' } });
@@ -133,7 +133,7 @@ describe('auth routes', () => {
   it('refuses expired, forged, alg:none and malformed access tokens with 401', async () => {
     const hank = await createUser(ctx, 'admin', 'hank');
     const now = Math.floor(Date.now() / 1000);
-    const claims = { sub: hank.id, username: 'hank', role: 'admin' };
+    const claims = { sub: hank.id, username: 'hank', role: 'admin', epoch: 0 };
     const secret = ctx.config.jwtSecret!;
     const expired = forge({ alg: 'HS256', typ: 'JWT' }, { ...claims, iat: now - 7200, exp: now - 3600 }, secret);
     const wrongKey = forge(
@@ -148,6 +148,11 @@ describe('auth routes', () => {
       [wrongKey, 'invalid_token'],
       [none, 'invalid_token'],
       [hs512, 'invalid_token'],
+      // A token without a session epoch (issued before epochs existed) cannot be checked: refused.
+      [
+        forge({ alg: 'HS256', typ: 'JWT' }, { sub: hank.id, username: 'hank', role: 'admin', iat: now, exp: now + 600 }, secret),
+        'invalid_token',
+      ],
       ['not.a.jwt', 'invalid_token'],
     ];
     for (const [token, code] of cases) {

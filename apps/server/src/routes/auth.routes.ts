@@ -4,7 +4,6 @@ import Type from 'typebox';
 import { LoginBody, MeResponse, TokenResponse } from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
 import type { AuthService, Session } from '../services/auth.service.js';
-import type { UsersService } from '../services/users.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 export const REFRESH_COOKIE = 'ctp_refresh';
@@ -12,12 +11,11 @@ const COOKIE_PATH = '/api/v1/auth';
 
 interface Options {
   auth: AuthService;
-  users: UsersService;
   secureCookies: boolean;
 }
 
 /** Sign-in, token refresh, sign-out and the current user. */
-export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth, users, secureCookies }) => {
+export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth, secureCookies }) => {
   const setRefreshCookie = (reply: FastifyReply, session: Session) =>
     reply.setCookie(REFRESH_COOKIE, session.refreshToken, {
       httpOnly: true,
@@ -96,9 +94,26 @@ export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth
         response: { 200: MeResponse, ...errorResponses(401) },
       },
     },
-    async (request) => {
-      const actor = actorOf(request);
-      return { user: await users.get(actor, actor.id) };
+    async (request) => ({ user: await auth.me(actorOf(request)) }),
+  );
+
+  app.post(
+    '/auth/logout-all',
+    {
+      config: { audit: 'auth.logout_all' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out everywhere: end every session of the signed-in user',
+        description:
+          'Every access token issued before is refused at once on every instance, every refresh token and WebSocket ticket is revoked, and open console and event sockets close with code 4401.',
+        security: bearer,
+        response: { 204: Type.Null(), ...errorResponses(401) },
+      },
+    },
+    async (request, reply) => {
+      await auth.logoutAll(actorOf(request));
+      reply.clearCookie(REFRESH_COOKIE, { path: COOKIE_PATH });
+      return reply.status(204).send(null);
     },
   );
 };

@@ -91,13 +91,25 @@ describe('bad input', () => {
     expect(response.json().error).toEqual({ code: 'not_found', message: 'No route GET /api/v1/nope' });
   });
 
-  it('refuses a login with a huge password without hashing it', async () => {
+  it('refuses a login with a huge password at validation, before the sign-in (which hashes) runs', async () => {
+    // The sign-in service audits each attempt it checks against a user (target type "user");
+    // a request refused before it is audited by the generic hook (target type "auth").
+    const attempts = async () =>
+      (await ctx.services.repositories.audit.list({ limit: 100, offset: 0, action: 'auth.login' })).rows.filter(
+        (e) => e.targetType === 'user',
+      ).length;
+    const before = await attempts();
     const response = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
       payload: { username: 'admin', password: 'p'.repeat(5000) },
     });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error.details[0].field).toBe('body.password');
+    expect(response.json().error).toMatchObject({ code: 'validation_failed', details: [{ field: 'body.password' }] });
+    // The sign-in service (which hashes the password) never saw it.
+    expect(await attempts()).toBe(before);
+    // Proof that the count moves when the service runs: a wrong password of normal length.
+    await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'admin', password: 'wrong-password' } });
+    expect(await attempts()).toBe(before + 1);
   });
 });

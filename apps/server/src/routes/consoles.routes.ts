@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { ConsoleKind, ConsoleTicket, ConsoleTicketBody, IdParams, Uuid } from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
-import type { ConsoleService, ConsoleSession } from '../services/console.service.js';
+import { AppError } from '../errors.js';
+import { assertWebSocketUpgrade } from '../plugins/websocket-guard.js';
+import type { ConsoleGrant, ConsoleService, ConsoleSession } from '../services/console.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 const StreamParams = Type.Object({ id: Uuid, kind: ConsoleKind }, { additionalProperties: false });
@@ -14,12 +16,15 @@ const HIGH_WATER_BYTES = 512 * 1024;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    consoleSession?: ConsoleSession;
+    consoleGrant?: ConsoleGrant;
   }
 }
 
 /** VM consoles in the browser: a ticket, then a WebSocket bridged to the serial port or VNC. */
-export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleService }> = async (app, { consoles }) => {
+export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleService; allowedOrigins: string[] }> = async (
+  app,
+  { consoles, allowedOrigins },
+) => {
   app.post(
     '/vms/:id/console-tickets',
     {
@@ -44,22 +49,49 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
       websocket: true,
       config: { public: true },
       schema: { params: StreamParams, querystring: StreamQuery },
-      // The ticket is spent and the console opened before the upgrade, so refusals are plain HTTP.
-      preValidation: async (request) => {
+      // After validation, so a malformed request spends no ticket; before the upgrade, so
+      // refusals are plain HTTP. No slot is taken here: a plain GET never opens a console.
+      preHandler: async (request) => {
+        assertWebSocketUpgrade(request, allowedOrigins);
         const { id, kind } = request.params as { id: string; kind: 'serial' | 'vnc' };
-        request.consoleSession = await consoles.open((request.query as { ticket?: string }).ticket, id, kind, {
-          ip: request.ip,
-          requestId: request.id,
-        });
+        request.consoleGrant = await consoles.authorize((request.query as { ticket: string }).ticket, id, kind);
       },
     },
-    (socket, request) => {
-      const session = request.consoleSession!;
-      const { stream } = session;
-      const end = (reason: string) => {
-        void session.close(reason).catch((error) => request.log.warn({ err: error }, 'console close failed'));
-        if (socket.readyState === socket.OPEN) socket.close(1000, reason.slice(0, 100));
+    async (socket, request) => {
+      let session: ConsoleSession | undefined;
+      let browserGone = false;
+      const end = (reason: string, code = 1000) => {
+        if (session) void session.close(reason).catch((error) => request.log.warn({ err: error }, 'console close failed'));
+        if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason.slice(0, 100));
       };
+      socket.on('close', () => {
+        browserGone = true;
+        end('browser closed');
+      });
+      const early: Buffer[] = [];
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        const bytes = isBinary ? data : Buffer.from(data.toString(), 'utf8');
+        if (!session) {
+          if (early.length < 64) early.push(bytes);
+          return;
+        }
+        // Watchers see, they do not type.
+        if (!session.readOnly) session.stream.write(bytes);
+      });
+      try {
+        // The slot is taken only now that a socket is really open, and given back when it closes.
+        session = await consoles.start(request.consoleGrant!, { ip: request.ip, requestId: request.id }, (code, reason) =>
+          end(reason, code),
+        );
+      } catch (error) {
+        const tooMany = error instanceof AppError && error.status === 429;
+        if (socket.readyState === socket.OPEN)
+          socket.close(tooMany ? 4429 : 1011, tooMany ? error.message.slice(0, 100) : 'console unavailable');
+        if (!tooMany) request.log.warn({ err: error }, 'console open failed');
+        return;
+      }
+      if (browserGone) return end('browser closed');
+      const { stream } = session;
       let paused = false;
       stream.on('data', (chunk: Buffer) => {
         if (socket.readyState !== socket.OPEN) return;
@@ -75,13 +107,9 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
         }
       });
       stream.on('end', () => end('console closed by the VM'));
-      stream.on('error', () => end('console error'));
-      socket.on('message', (data: Buffer, isBinary: boolean) => {
-        // Watchers see, they do not type.
-        if (session.readOnly) return;
-        stream.write(isBinary ? data : Buffer.from(data.toString(), 'utf8'));
-      });
-      socket.on('close', () => end('browser closed'));
+      stream.on('error', () => end('console error', 1011));
+      // What the browser typed while the console was being opened goes first.
+      if (!session.readOnly) for (const bytes of early.splice(0)) stream.write(bytes);
     },
   );
 };

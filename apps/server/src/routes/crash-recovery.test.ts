@@ -95,6 +95,6 @@ describe('crash recovery', () => {
       }
     }
     await server.kill('SIGTERM');
-    expect(qemuLeftovers(vmsDir)).toEqual([]);
+    expect(qemuLeftovers(vmsDir, ownerOf(path.join(dataDir, 'networks')))).toEqual([]);
   }, 300_000);
 });

@@ -5,6 +5,7 @@ import { EventBus } from '../services/event-bus.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase, testDatabase } from '../test-support/test-database.js';
+import { tryUpgrade } from '../test-support/ws-client.js';
 
 /** Opens the event stream with a fresh ticket and collects what arrives. */
 async function openStream(ctx: TestContext, base: string, headers: Record<string, string>, since?: number) {
@@ -96,18 +97,28 @@ describe('live events', () => {
     const { socket, ticket } = await openStream(ctx, base, alice.headers);
     socket.close();
     for (const bad of [ticket, 'made-up-ticket']) {
-      const response = await ctx.app.inject({ url: `/api/v1/events/stream?ticket=${encodeURIComponent(bad)}` });
-      expect(response.statusCode).toBe(401);
-      expect(response.json().error.code).toBe('invalid_ticket');
+      const response = await tryUpgrade(`${base}/api/v1/events/stream?ticket=${encodeURIComponent(bad)}`);
+      expect(response.status).toBe(401);
+      expect(JSON.parse(response.body).error.code).toBe('invalid_ticket');
     }
     const other = await ctx.services.tickets.issue(
       { id: alice.user.id, username: alice.user.username, role: 'student' },
       'console-serial',
       'some-vm',
     );
-    const wrongKind = await ctx.app.inject({ url: `/api/v1/events/stream?ticket=${encodeURIComponent(other.ticket)}` });
-    expect(wrongKind.statusCode).toBe(401);
-    expect(wrongKind.json().error.message).toMatch(/something else/);
+    const wrongKind = await tryUpgrade(`${base}/api/v1/events/stream?ticket=${encodeURIComponent(other.ticket)}`);
+    expect(wrongKind.status).toBe(401);
+    expect(JSON.parse(wrongKind.body).error.message).toMatch(/something else/);
+  });
+
+  it('spends no ticket on a stream request that fails validation, and refuses other sites', async () => {
+    const issued = (await ctx.app.inject({ method: 'POST', url: '/api/v1/events/tickets', headers: alice.headers })).json();
+    expect((await tryUpgrade(`${base}${issued.url}&since=-1`)).status).toBe(400);
+    expect((await tryUpgrade(`${base}${issued.url}&other=1`)).status).toBe(400);
+    expect((await tryUpgrade(`${base}${issued.url}`, { origin: 'https://evil.example' })).status).toBe(403);
+    const opened = await tryUpgrade(`${base}${issued.url}`);
+    expect(opened.status).toBe(101);
+    opened.socket!.ws.close();
   });
 
   it('delivers events published by another instance through NOTIFY', async () => {

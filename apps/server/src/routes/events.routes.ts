@@ -1,14 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type {} from '@fastify/websocket';
 import Type from 'typebox';
-import { EventsQuery, EventTicket, LabEvent } from '@ctp/contracts';
+import { EventId, EventsQuery, EventTicket, LabEvent } from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
 import type { EventsService } from '../services/events.service.js';
-import type { TicketService } from '../services/ticket.service.js';
+import type { TicketHolder, TicketService } from '../services/ticket.service.js';
+import { assertWebSocketUpgrade } from '../plugins/websocket-guard.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 const StreamQuery = Type.Object(
-  { ticket: Type.String({ maxLength: 100 }), since: Type.Optional(Type.Integer({ minimum: 0 })) },
+  { ticket: Type.String({ maxLength: 100 }), since: Type.Optional(EventId) },
   { additionalProperties: false },
 );
 
@@ -16,9 +17,15 @@ const StreamQuery = Type.Object(
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /** Live lab events over a WebSocket, and the replay of missed ones over HTTP. */
-export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; tickets: TicketService }> = async (
+declare module 'fastify' {
+  interface FastifyRequest {
+    ticketHolder?: TicketHolder;
+  }
+}
+
+export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; tickets: TicketService; allowedOrigins: string[] }> = async (
   app,
-  { events, tickets },
+  { events, tickets, allowedOrigins },
 ) => {
   const tags = ['events'];
 
@@ -68,16 +75,19 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
         tags,
         summary: 'WebSocket of lab events (JSON messages shaped as LabEvent); open with a ticket, optionally replaying after `since`',
         querystring: StreamQuery,
-        response: { 101: Type.Null(), ...errorResponses(400, 401) },
+        response: { 101: Type.Null(), ...errorResponses(400, 401, 403, 426) },
       },
-      // The ticket is checked before the upgrade, so a bad one gets a plain 401.
-      preValidation: async (request) => {
-        request.actor = await tickets.redeem((request.query as { ticket?: string }).ticket, 'events', null);
+      // After validation, so a malformed request spends no ticket; before the upgrade, so a bad
+      // ticket or origin gets a plain HTTP refusal.
+      preHandler: async (request) => {
+        assertWebSocketUpgrade(request, allowedOrigins);
+        request.ticketHolder = await tickets.redeem((request.query as { ticket: string }).ticket, 'events', null);
       },
     },
     async (socket, request) => {
-      const actor = actorOf(request);
+      const holder = request.ticketHolder!;
       const send = (event: LabEvent) => {
+        if (socket.readyState !== socket.OPEN) return;
         if (socket.bufferedAmount > MAX_BUFFERED_BYTES) return socket.close(1013, 'too far behind; reconnect and replay');
         socket.send(JSON.stringify(event));
       };
@@ -85,23 +95,34 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
       let lastSent = request.query.since ?? -1;
       const pending: LabEvent[] = [];
       let replaying = request.query.since !== undefined;
-      const unsubscribe = events.follow(actor, (event) => {
-        if (replaying) pending.push(event);
-        else if (event.id > lastSent) {
-          lastSent = event.id;
-          send(event);
-        }
+      let closed = false;
+      socket.on('close', () => {
+        closed = true;
+        unfollow?.();
       });
-      socket.on('close', unsubscribe);
+      const unfollow: (() => void) | undefined = await events.follow(
+        holder,
+        (event) => {
+          if (replaying) pending.push(event);
+          else if (event.id > lastSent) {
+            lastSent = event.id;
+            send(event);
+          }
+        },
+        (code, reason) => {
+          if (socket.readyState === socket.OPEN) socket.close(code, reason);
+        },
+      );
+      if (closed) return unfollow();
       if (request.query.since !== undefined) {
-        for (const event of await events.replay(actor, request.query.since)) {
+        for (const event of await events.replay(holder, request.query.since)) {
           send(event);
           lastSent = event.id;
         }
         replaying = false;
         for (const event of pending) if (event.id > lastSent) send(event);
       }
-      socket.send(JSON.stringify({ type: 'ready' }));
+      if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'ready' }));
     },
   );
 };

@@ -5,20 +5,24 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabEvent } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
-import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader } from '@ctp/hypervisor/test-support';
+import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader, testAcceleratorCache } from '@ctp/hypervisor/test-support';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { CLOSE_ACCESS_REVOKED, CLOSE_SESSION_ENDED } from '../services/sessions.service.js';
+import { createPeerApp, createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { openSocket } from '../test-support/ws-client.js';
 
 // The demo lab on real QEMU guests, driven only through the HTTP and WebSocket API.
-describe('labs on real QEMU', () => {
+// Booting takes seconds on TCG and much longer on a busy host: each test waits up to 90 s for its guests.
+describe('labs on real QEMU', { timeout: 180_000 }, () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-labs-qemu-'));
   const images = demoImages();
   const driver = new QemuDriver({
     stateDir,
     network: new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
     probeKernel: images.attacker.kernel,
+    acceleratorCacheFile: testAcceleratorCache(),
   });
   let ctx: TestContext;
   let base: string;
@@ -100,6 +104,39 @@ describe('labs on real QEMU', () => {
     vnc.destroy();
   });
 
+  it("lets an instructor watch a student's console without typing into the guest", async () => {
+    const teacher = await signedIn(ctx, 'instructor');
+    const vmId = vmOf(labA, 'attacker').id;
+    const watch = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${vmId}/console-tickets`,
+      headers: teacher.headers,
+      payload: { kind: 'serial' },
+    });
+    expect(watch.json().readOnly).toBe(true);
+    const watcherStream = await openWebSocketStream(`${base}${watch.json().url}`);
+    const watcher = new SerialReader(watcherStream);
+    const student = await serial(alice.headers, vmId);
+    // The student's typing runs in the guest, and the watcher sees it.
+    expect(await student.run('echo student-$((6*7))')).toContain('student-42');
+    await watcher.waitFor('student-42', 10_000);
+    // The watcher types a command and leaves; once the server has closed its session, it has
+    // handled everything the watcher sent before.
+    watcherStream.write('touch /root/watcher-was-here\n');
+    watcher.close();
+    await expect
+      .poll(
+        async () =>
+          (await ctx.services.repositories.audit.list({ limit: 10, offset: 0, action: 'console.close', actorId: teacher.user.id })).total,
+        { timeout: 10_000 },
+      )
+      .toBe(1);
+    const listing = await student.run('ls -a /root; echo listed');
+    expect(listing).toContain('listed');
+    expect(listing).not.toContain('watcher-was-here');
+    student.close();
+  });
+
   it("runs a second student's lab at the same time, on its own segment", async () => {
     const created = await ctx.app.inject({
       method: 'POST',
@@ -124,6 +161,109 @@ describe('labs on real QEMU', () => {
       payload: { kind: 'serial' },
     });
     expect(denied.statusCode).toBe(404);
+  });
+
+  it("closes a revoked user's real console and event sockets within 2 s, on this instance and another", async () => {
+    // A second API instance on the same database and hypervisor (see revocation.test.ts for what
+    // each database pass proves); the revocations are made through the first.
+    const peer = await createPeerApp(ctx);
+    try {
+      const admin = await signedIn(ctx, 'admin');
+      const [carol, dan, erin, fay] = [
+        await signedIn(ctx, 'student'),
+        await signedIn(ctx, 'instructor'),
+        await signedIn(ctx, 'student'),
+        await signedIn(ctx, 'student'),
+      ];
+      for (const who of [carol, dan, erin, fay]) {
+        const added = await ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/labs/${labA.id}/members`,
+          headers: alice.headers,
+          payload: { userId: who.user.id },
+        });
+        expect(added.statusCode, added.body).toBe(200);
+      }
+      const vmId = vmOf(labA, 'target').id;
+      /** A serial console of the running guest that really runs a command. */
+      const liveConsole = async (app: TestContext, wsBase: string, who: typeof carol) => {
+        const ticket = await app.app.inject({
+          method: 'POST',
+          url: `/api/v1/vms/${vmId}/console-tickets`,
+          headers: who.headers,
+          payload: { kind: 'serial' },
+        });
+        const socket = await openSocket(`${wsBase}${ticket.json().url}`);
+        socket.ws.send('echo rv$((6*7))\n');
+        await expect.poll(() => socket.received().includes('rv42'), { timeout: 10_000 }).toBe(true);
+        return socket;
+      };
+      const eventStream = async (app: TestContext, wsBase: string, who: typeof carol) => {
+        const ticket = (await app.app.inject({ method: 'POST', url: '/api/v1/events/tickets', headers: who.headers })).json();
+        const socket = await openSocket(`${wsBase}${ticket.url}`);
+        await expect.poll(() => socket.received().includes('"ready"'), { timeout: 5000 }).toBe(true);
+        return socket;
+      };
+      const cases = [
+        {
+          who: carol,
+          code: CLOSE_ACCESS_REVOKED,
+          act: () => ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${labA.id}/members/${carol.user.id}`, headers: alice.headers }),
+        },
+        {
+          who: dan,
+          code: CLOSE_SESSION_ENDED,
+          act: () =>
+            ctx.app.inject({ method: 'PATCH', url: `/api/v1/users/${dan.user.id}`, headers: admin.headers, payload: { role: 'student' } }),
+        },
+        {
+          who: erin,
+          code: CLOSE_SESSION_ENDED,
+          act: () =>
+            ctx.app.inject({ method: 'PATCH', url: `/api/v1/users/${erin.user.id}`, headers: admin.headers, payload: { disabled: true } }),
+        },
+        {
+          who: fay,
+          code: CLOSE_SESSION_ENDED,
+          act: () =>
+            ctx.app.inject({
+              method: 'POST',
+              url: `/api/v1/users/${fay.user.id}/password`,
+              headers: admin.headers,
+              payload: { password: 'an entirely new one' },
+            }),
+        },
+      ];
+      for (const { who, code, act } of cases) {
+        const sockets = [
+          await liveConsole(ctx, base, who),
+          await liveConsole(peer, peer.base, who),
+          await eventStream(ctx, base, who),
+          await eventStream(peer, peer.base, who),
+        ];
+        const actedAt = Date.now();
+        expect([200, 204]).toContain((await act()).statusCode);
+        for (const socket of sockets) {
+          const closed = await Promise.race([
+            socket.closed,
+            new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 2000)),
+          ]);
+          expect(closed?.code, `closed within 2 s with ${code}`).toBe(code);
+          expect(closed!.at - actedAt).toBeLessThan(2000);
+        }
+        for (const app of [ctx, peer]) {
+          const me = await app.app.inject({ url: '/api/v1/auth/me', headers: who.headers });
+          expect(me.statusCode).toBe(code === CLOSE_SESSION_ENDED ? 401 : 200);
+          const lab = await app.app.inject({ url: `/api/v1/labs/${labA.id}`, headers: who.headers });
+          expect(lab.statusCode).toBe(code === CLOSE_SESSION_ENDED ? 401 : 404);
+        }
+      }
+      await expect
+        .poll(() => ctx.services.consoles.openSessions(vmId) + peer.services.consoles.openSessions(vmId) <= 1, { timeout: 2000 })
+        .toBe(true);
+    } finally {
+      await peer.close();
+    }
   });
 
   it('resets a changed VM to its initial state', async () => {

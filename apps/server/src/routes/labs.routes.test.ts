@@ -86,8 +86,9 @@ describe('labs (memory driver, real jobs on the real database)', () => {
     ctx.driver.failOn = { operation: 'createVm', name: 'target', message: 'qemu-img: Could not open base image' };
     const { id } = await startLab();
     const lab = await waitForLab(ctx, alice.headers, id, (l) => l.status === 'error', 20_000);
-    expect(lab.error).toEqual({ step: 'Create VM target', message: 'qemu-img: Could not open base image' });
-    expect(lab.steps.find((s) => s.status === 'failed')?.error).toBe('qemu-img: Could not open base image');
+    const message = 'The hypervisor failed to do this: qemu-img: Could not open base image';
+    expect(lab.error).toEqual({ step: 'Create VM target', message });
+    expect(lab.steps.find((s) => s.status === 'failed')?.error).toBe(message);
     expect(ctx.driver.vms.size).toBe(0);
     expect(ctx.driver.networks.size).toBe(0);
     // A lab in error can still be deleted.

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TokenResponse } from '@ctp/contracts';
+import type { TokenResponse, User } from '@ctp/contracts';
 import { AppError, tooManyRequests, unauthorized } from '../errors.js';
 import { presentUser } from '../presenters.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
@@ -8,13 +8,32 @@ import type { UserRow, UsersRepository } from '../repositories/users.repository.
 import type { Actor } from '../policy/policy.js';
 import type { AuditService } from './audit.service.js';
 import { verifyAgainstDummy, verifyPassword } from './password.js';
+import type { SessionsService } from './sessions.service.js';
 import { hashRefreshToken, newRefreshToken, type TokenService } from './token.service.js';
 
 export interface AuthLimits {
   refreshTtlSeconds: number;
-  maxFailuresPerAccount: number;
+  /** Failures of one account from one address before that pair is refused for the window. */
+  maxFailuresPerPair: number;
+  /** Failures from one address (any account) before that address is refused for the window. */
   maxFailuresPerAddress: number;
+  /** Failures of one account (from anywhere) before its sign-ins are slowed down. */
+  slowDownAfter: number;
+  /** The first delay; it doubles with every further failure, up to `maxDelayMs`. */
+  baseDelayMs: number;
+  maxDelayMs: number;
   windowSeconds: number;
+}
+
+// At most this many slowed-down sign-ins wait per address, and in all: the delay holds no
+// thread, but each waiting request holds a connection and memory.
+const MAX_WAITING_PER_ADDRESS = 2;
+const MAX_WAITING = 500;
+
+/** The delay before checking a password of an account that failed `failures` times. */
+export function signInDelayMs(failures: number, limits: Pick<AuthLimits, 'slowDownAfter' | 'baseDelayMs' | 'maxDelayMs'>): number {
+  if (failures < limits.slowDownAfter) return 0;
+  return Math.min(limits.maxDelayMs, limits.baseDelayMs * 2 ** Math.min(30, failures - limits.slowDownAfter));
 }
 
 export interface RequestContext {
@@ -27,6 +46,9 @@ export type Session = TokenResponse & { refreshToken: string; refreshExpiresAt: 
 
 /** Logins, token refresh with rotation, logout, and who a token belongs to. */
 export class AuthService {
+  private readonly waiting = new Map<string, number>();
+  private waitingTotal = 0;
+
   constructor(
     private readonly users: UsersRepository,
     private readonly refreshTokens: RefreshTokensRepository,
@@ -34,29 +56,56 @@ export class AuthService {
     private readonly audit: AuditService,
     private readonly tokens: TokenService,
     private readonly limits: AuthLimits,
+    private readonly sessions: SessionsService,
   ) {}
 
-  /** Checks credentials (rate limited per account and per address) and opens a session. */
+  /**
+   * Checks credentials. Brute force is kept slow without letting anyone lock an account out:
+   * an (account, address) pair or an address that failed too often is refused for the window;
+   * an account that failed often (from anywhere) is only slowed down, by a growing delay, so
+   * its owner still signs in from a clean address. Failures are counted in the audit trail, so
+   * the limits hold across instances.
+   */
   async login(username: string, password: string, ctx: RequestContext): Promise<Session> {
     const since = new Date(Date.now() - this.limits.windowSeconds * 1000);
-    const [byAccount, byAddress] = await Promise.all([
-      this.auditRepo.countLoginFailures({ username }, since),
-      this.auditRepo.countLoginFailures({ ip: ctx.ip }, since),
-    ]);
-    if (byAccount >= this.limits.maxFailuresPerAccount || byAddress >= this.limits.maxFailuresPerAddress) {
+    const failures = await this.auditRepo.loginFailures(username, ctx.ip, since);
+    if (failures.pair >= this.limits.maxFailuresPerPair || failures.address >= this.limits.maxFailuresPerAddress) {
       await this.recordLogin(username, null, 'denied', ctx, 429, { reason: 'rate_limited' });
-      throw tooManyRequests(`Too many failed sign-ins; try again in ${Math.ceil(this.limits.windowSeconds / 60)} minutes`);
+      throw tooManyRequests(
+        `Too many failed sign-ins from your address; try again in ${Math.ceil(this.limits.windowSeconds / 60)} minutes`,
+      );
     }
+    const delayMs = signInDelayMs(failures.account, this.limits);
+    if (delayMs > 0) await this.slowDown(ctx.ip, delayMs, username, ctx);
     const user = await this.users.findByUsername(username);
     const valid = user ? await verifyPassword(password, user.passwordHash) : (await verifyAgainstDummy(password), false);
     if (!user || !valid || user.disabled) {
       const reason = !user ? 'unknown_user' : !valid ? 'bad_password' : 'disabled';
-      await this.recordLogin(username, user ?? null, 'failure', ctx, 401, { reason });
+      await this.recordLogin(username, user ?? null, 'failure', ctx, 401, { reason, delayMs });
       // One message for every cause, so the answer does not reveal which accounts exist.
       throw new AppError(401, 'invalid_credentials', 'Wrong username or password, or the account is disabled');
     }
-    await this.recordLogin(username, user, 'success', ctx, 200);
+    await this.recordLogin(username, user, 'success', ctx, 200, { delayMs });
     return this.openSession(user, randomUUID());
+  }
+
+  /** Waits `delayMs` (a timer, no work), refusing an address that already has sign-ins waiting. */
+  private async slowDown(ip: string, delayMs: number, username: string, ctx: RequestContext): Promise<void> {
+    const mine = this.waiting.get(ip) ?? 0;
+    if (mine >= MAX_WAITING_PER_ADDRESS || this.waitingTotal >= MAX_WAITING) {
+      await this.recordLogin(username, null, 'denied', ctx, 429, { reason: 'too_many_waiting', delayMs });
+      throw tooManyRequests('Sign-ins to this account are slowed down; wait for your previous attempt to finish');
+    }
+    this.waiting.set(ip, mine + 1);
+    this.waitingTotal++;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    } finally {
+      this.waitingTotal--;
+      const left = (this.waiting.get(ip) ?? 1) - 1;
+      if (left > 0) this.waiting.set(ip, left);
+      else this.waiting.delete(ip);
+    }
   }
 
   /** Rotates a refresh token: the old one is spent, a reused one revokes its whole family. */
@@ -75,6 +124,19 @@ export class AuthService {
     return this.openSession(user, row.familyId);
   }
 
+  /** Ends every session of the actor, on every device and instance (sign out everywhere). */
+  async logoutAll(actor: Actor): Promise<void> {
+    if (!(await this.users.update(actor.id, {}, true))) throw unauthorized('Account no longer exists');
+    await this.sessions.ended(actor.id);
+  }
+
+  /** The signed-in user, from the session cache (no query on the common path). */
+  async me(actor: Actor): Promise<User> {
+    const user = await this.sessions.user(actor.id);
+    if (!user) throw unauthorized('Account no longer exists');
+    return presentUser(user);
+  }
+
   /** Ends the session the refresh token belongs to. */
   async logout(token: string | undefined): Promise<void> {
     if (!token) return;
@@ -82,19 +144,34 @@ export class AuthService {
     if (row) await this.refreshTokens.revokeFamily(row.familyId);
   }
 
-  /** The actor behind an access token; 401 if the token is bad or the account disabled. */
-  async authenticate(accessToken: string): Promise<{ actor: Actor; user: UserRow }> {
+  /**
+   * The actor behind an access token, as the user is now (role from the session cache, not the
+   * token); 401 if the token is bad, the account disabled, or its sessions ended since.
+   */
+  async authenticate(accessToken: string): Promise<Actor> {
     const claims = this.tokens.verifyAccessToken(accessToken);
-    const user = await this.users.findById(claims.sub);
+    const user = await this.sessions.user(claims.sub);
     if (!user || user.disabled) throw unauthorized('Account is disabled or no longer exists');
-    return { actor: { id: user.id, username: user.username, role: user.role as Actor['role'] }, user };
+    if (user.sessionEpoch !== claims.epoch) {
+      throw new AppError(
+        401,
+        'session_ended',
+        'This session was ended (password reset, role change or sign-out everywhere); sign in again',
+      );
+    }
+    return { id: user.id, username: user.username, role: user.role as Actor['role'] };
   }
 
   private async openSession(user: UserRow, familyId: string): Promise<Session> {
     const { token, hash } = newRefreshToken();
     const refreshExpiresAt = new Date(Date.now() + this.limits.refreshTtlSeconds * 1000);
     await this.refreshTokens.insert({ userId: user.id, tokenHash: hash, familyId, expiresAt: refreshExpiresAt });
-    const accessToken = this.tokens.issueAccessToken({ sub: user.id, username: user.username, role: user.role as Actor['role'] });
+    const accessToken = this.tokens.issueAccessToken({
+      sub: user.id,
+      username: user.username,
+      role: user.role as Actor['role'],
+      epoch: user.sessionEpoch,
+    });
     return { accessToken, expiresIn: this.tokens.accessTtlSeconds, user: presentUser(user), refreshToken: token, refreshExpiresAt };
   }
 

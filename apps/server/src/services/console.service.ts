@@ -3,14 +3,24 @@ import type { ConsoleKind, ConsoleTicket } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import { AppError, conflict, notFound } from '../errors.js';
 import { can, type Actor } from '../policy/policy.js';
-import type { LabsRepository, VmRow } from '../repositories/labs.repository.js';
+import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { AuditService } from './audit.service.js';
 import type { EventBus } from './event-bus.js';
-import type { TicketService } from './ticket.service.js';
+import type { SessionsService } from './sessions.service.js';
+import type { TicketHolder, TicketService } from './ticket.service.js';
 
 export interface ConsoleLimits {
   sessionsPerUser: number;
   sessionsPerVm: number;
+}
+
+/** A redeemed ticket with the access it gives: what `start` needs once the socket is open. */
+export interface ConsoleGrant {
+  holder: TicketHolder;
+  vm: VmRow;
+  lab: LabWithOwner;
+  readOnly: boolean;
+  kind: ConsoleKind;
 }
 
 export interface ConsoleSession {
@@ -35,6 +45,7 @@ export class ConsoleService {
     private readonly tickets: TicketService,
     private readonly audit: AuditService,
     private readonly events: EventBus,
+    private readonly sessions: SessionsService,
     private readonly limits: ConsoleLimits,
   ) {}
 
@@ -47,47 +58,92 @@ export class ConsoleService {
     return { ticket, expiresIn, readOnly, url: `/api/v1/vms/${vm.id}/console/${kind}?ticket=${encodeURIComponent(ticket)}` };
   }
 
-  /** Redeems a ticket and opens the console stream; the caller bridges it to the browser. */
-  async open(
-    ticket: string | undefined,
-    vmId: string,
-    kind: ConsoleKind,
+  /**
+   * Redeems a ticket and checks access and limits, before the WebSocket upgrade (so refusals
+   * are plain HTTP). Takes no slot: only `start`, on an open socket, does.
+   */
+  async authorize(ticket: string | undefined, vmId: string, kind: ConsoleKind): Promise<ConsoleGrant> {
+    const holder = await this.tickets.redeem(ticket, `console-${kind}`, vmId);
+    const { vm, lab, readOnly } = await this.access(holder, vmId);
+    this.checkLimits(holder.id, vm.id);
+    return { holder, vm, lab, readOnly, kind };
+  }
+
+  /**
+   * Opens the console stream for a granted, open WebSocket: takes a slot (given back by
+   * `close`, or at once when opening fails) and watches the user's access, calling `revoked`
+   * when it is lost (user disabled, sessions ended, removed from the lab, lab deleted).
+   */
+  async start(
+    grant: ConsoleGrant,
     meta: { ip: string; requestId: string },
+    revoked: (code: number, reason: string) => void,
   ): Promise<ConsoleSession> {
-    const actor = await this.tickets.redeem(ticket, `console-${kind}`, vmId);
-    const { vm, lab, readOnly } = await this.access(actor, vmId);
-    if ((this.perUser.get(actor.id) ?? 0) >= this.limits.sessionsPerUser) {
-      throw new AppError(429, 'too_many_consoles', `You have ${this.limits.sessionsPerUser} consoles open already; close one first`);
-    }
-    if ((this.perVm.get(vm.id) ?? 0) >= this.limits.sessionsPerVm) {
-      throw new AppError(429, 'too_many_consoles', `This VM has ${this.limits.sessionsPerVm} consoles open already`);
-    }
-    const stream = await this.driver.openConsole(vm.driverName, kind);
+    const { holder: actor, vm, lab, readOnly, kind } = grant;
+    this.checkLimits(actor.id, vm.id);
     this.bump(this.perUser, actor.id, 1);
     this.bump(this.perVm, vm.id, 1);
+    let stream: Duplex;
+    try {
+      stream = await this.driver.openConsole(vm.driverName, kind);
+    } catch (error) {
+      this.bump(this.perUser, actor.id, -1);
+      this.bump(this.perVm, vm.id, -1);
+      throw error;
+    }
+    let closed = false;
+    const unwatch = this.sessions.watch({
+      userId: actor.id,
+      epoch: actor.epoch,
+      recheck: async (user, labId) => {
+        if (labId !== undefined && labId !== lab.id) return true;
+        const now: Actor = { id: user.id, username: user.username, role: user.role as Actor['role'] };
+        return this.access(now, vm.id).then(
+          (access) => access.readOnly === readOnly,
+          () => false,
+        );
+      },
+      close: (code, reason) => revoked(code, reason),
+    });
     const started = Date.now();
     const base = { actor, targetType: 'vm', targetId: vm.id, ip: meta.ip, requestId: meta.requestId };
-    await this.audit.record({ ...base, action: 'console.open', outcome: 'success', details: { kind, readOnly, labId: lab.id } });
-    if (readOnly) await this.announce(lab.id, lab.userId, vm, actor, kind, true);
-    let closed = false;
-    return {
-      stream,
-      readOnly,
-      close: async (reason) => {
-        if (closed) return;
-        closed = true;
-        stream.destroy();
-        this.bump(this.perUser, actor.id, -1);
-        this.bump(this.perVm, vm.id, -1);
-        await this.audit.record({
-          ...base,
-          action: 'console.close',
-          outcome: 'success',
-          details: { kind, readOnly, reason, seconds: Math.round((Date.now() - started) / 1000) },
-        });
-        if (readOnly) await this.announce(lab.id, lab.userId, vm, actor, kind, false);
-      },
+    const close = async (reason: string) => {
+      if (closed) return;
+      closed = true;
+      unwatch();
+      stream.destroy();
+      this.bump(this.perUser, actor.id, -1);
+      this.bump(this.perVm, vm.id, -1);
+      await this.audit.record({
+        ...base,
+        action: 'console.close',
+        outcome: 'success',
+        details: { kind, readOnly, reason, seconds: Math.round((Date.now() - started) / 1000) },
+      });
+      if (readOnly) await this.announce(lab.id, lab.userId, vm, actor, kind, false);
     };
+    try {
+      await this.audit.record({ ...base, action: 'console.open', outcome: 'success', details: { kind, readOnly, labId: lab.id } });
+      if (readOnly) await this.announce(lab.id, lab.userId, vm, actor, kind, true);
+    } catch (error) {
+      await close('failed to open');
+      throw error;
+    }
+    return { stream, readOnly, close };
+  }
+
+  /** Sessions open on this instance for a VM (tests and diagnostics). */
+  openSessions(vmId: string): number {
+    return this.perVm.get(vmId) ?? 0;
+  }
+
+  private checkLimits(userId: string, vmId: string): void {
+    if ((this.perUser.get(userId) ?? 0) >= this.limits.sessionsPerUser) {
+      throw new AppError(429, 'too_many_consoles', `You have ${this.limits.sessionsPerUser} consoles open already; close one first`);
+    }
+    if ((this.perVm.get(vmId) ?? 0) >= this.limits.sessionsPerVm) {
+      throw new AppError(429, 'too_many_consoles', `This VM has ${this.limits.sessionsPerVm} consoles open already`);
+    }
   }
 
   private async access(actor: Actor, vmId: string) {

@@ -1,7 +1,6 @@
-import type { PGlite } from '@electric-sql/pglite';
-import type pg from 'pg';
 import type { Database } from '../db/database.js';
 import type { EventsRepository, LabEventRow } from '../repositories/events.repository.js';
+import { createNotifier, type Notifier } from './pg-notifier.js';
 
 const CHANNEL = 'ctp_lab_events';
 
@@ -14,35 +13,6 @@ export interface Audience {
 export interface PublishedEvent {
   row: LabEventRow;
   audience: Audience;
-}
-
-/** NOTIFY/LISTEN on whichever engine runs the database. */
-interface Notifier {
-  notify(payload: string): Promise<void>;
-  listen(onPayload: (payload: string) => void): Promise<() => Promise<void>>;
-}
-
-function pgliteNotifier(pglite: PGlite): Notifier {
-  return {
-    notify: async (payload) => void (await pglite.query('select pg_notify($1, $2)', [CHANNEL, payload])),
-    listen: async (onPayload) => pglite.listen(CHANNEL, onPayload),
-  };
-}
-
-function poolNotifier(pool: pg.Pool): Notifier {
-  return {
-    notify: async (payload) => void (await pool.query('select pg_notify($1, $2)', [CHANNEL, payload])),
-    listen: async (onPayload) => {
-      // LISTEN needs one connection of its own for as long as we listen.
-      const client = await pool.connect();
-      client.on('notification', (message) => message.payload && onPayload(message.payload));
-      await client.query(`listen ${CHANNEL}`);
-      return async () => {
-        await client.query(`unlisten ${CHANNEL}`).catch(() => {});
-        client.release();
-      };
-    },
-  };
 }
 
 /**
@@ -58,13 +28,13 @@ export class EventBus {
     private readonly events: EventsRepository,
     database: Database,
   ) {
-    this.notifier = database.pglite ? pgliteNotifier(database.pglite) : poolNotifier(database.pool!);
+    this.notifier = createNotifier(database, CHANNEL);
   }
 
   /** Starts listening for events published by any instance. */
   async start(): Promise<void> {
     if (this.unlisten) return;
-    this.unlisten = await this.notifier.listen((payload) => this.deliver(payload));
+    this.unlisten = await this.notifier.listen({ onPayload: (payload) => void this.deliver(payload) });
   }
 
   async stop(): Promise<void> {

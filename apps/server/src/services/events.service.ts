@@ -1,7 +1,10 @@
 import type { LabEvent } from '@ctp/contracts';
 import { can, type Actor } from '../policy/policy.js';
 import type { EventsRepository, LabEventRow } from '../repositories/events.repository.js';
+import type { LabsRepository } from '../repositories/labs.repository.js';
 import { splitAudience, type EventBus, type PublishedEvent } from './event-bus.js';
+import type { SessionsService } from './sessions.service.js';
+import type { TicketHolder } from './ticket.service.js';
 
 /** Shapes a stored event for the wire. */
 function present(row: LabEventRow): LabEvent {
@@ -18,17 +21,23 @@ export class EventsService {
   constructor(
     private readonly events: EventsRepository,
     private readonly bus: EventBus,
+    private readonly labs: LabsRepository,
+    private readonly sessions: SessionsService,
   ) {}
 
-  /** Events after `since` that the actor may see, oldest first. */
+  /**
+   * Events after `since` that the actor may see, oldest first. Access is the actor's access
+   * now, not when the event happened: a removed member cannot replay the lab's history.
+   */
   async replay(actor: Actor, since: number, limit = 500): Promise<LabEvent[]> {
+    const staff = can(actor, 'lab.listAll');
+    const labIds = staff ? undefined : new Set(await this.labs.labIdsOf(actor.id));
     const out: LabEvent[] = [];
     let cursor = since;
     for (let batch = 0; batch < 10 && out.length < limit; batch++) {
       const rows = await this.events.since(cursor, 500);
       for (const row of rows) {
-        const event = splitAudience(row);
-        if (visibleTo(actor, event)) out.push(present(event.row));
+        if (!labIds || labIds.has(row.labId)) out.push(present(splitAudience(row).row));
         if (out.length >= limit) break;
       }
       if (rows.length < 500) break;
@@ -42,10 +51,39 @@ export class EventsService {
     return this.events.latestId();
   }
 
-  /** Calls `send` for each new event the actor may see; returns the unsubscribe function. */
-  follow(actor: Actor, send: (event: LabEvent) => void): () => void {
-    return this.bus.subscribe((event) => {
-      if (visibleTo(actor, event)) send(present(event.row));
+  /**
+   * Calls `send` for each new event the actor may see, until the returned function is called.
+   * When the actor loses access to a lab it was shown (removed, sessions ended), `revoked` is
+   * called (on every instance) and nothing more is sent.
+   */
+  async follow(actor: TicketHolder, send: (event: LabEvent) => void, revoked: (code: number, reason: string) => void): Promise<() => void> {
+    const staff = can(actor, 'lab.listAll');
+    // The labs this stream may have shown: losing access to one of them ends the stream.
+    const shown = new Set(staff ? [] : await this.labs.labIdsOf(actor.id));
+    let open = true;
+    const unsubscribe = this.bus.subscribe((event) => {
+      if (!open || !visibleTo(actor, event)) return;
+      shown.add(event.row.labId);
+      send(present(event.row));
     });
+    const stop = () => {
+      open = false;
+      unsubscribe();
+      unwatch();
+    };
+    const unwatch = this.sessions.watch({
+      userId: actor.id,
+      epoch: actor.epoch,
+      recheck: async (user, labId) => {
+        if (labId === undefined || !shown.has(labId)) return true;
+        if (can({ id: user.id, username: user.username, role: user.role as Actor['role'] }, 'lab.listAll')) return true;
+        return (await this.labs.labIdsOf(user.id)).includes(labId);
+      },
+      close: (code, reason) => {
+        stop();
+        revoked(code, reason);
+      },
+    });
+    return stop;
   }
 }

@@ -8,6 +8,7 @@ import { presentLab, presentLabDetail } from '../presenters.js';
 import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
+import type { SessionsService } from './sessions.service.js';
 import type { TemplateService } from './template.service.js';
 
 export interface LabLimits {
@@ -33,6 +34,7 @@ export class LabService {
     private readonly templates: TemplateService,
     private readonly driver: HypervisorDriver,
     private readonly events: EventBus,
+    private readonly sessions: Pick<SessionsService, 'labChanged'>,
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
     private readonly limits: LabLimits,
   ) {}
@@ -121,6 +123,8 @@ export class LabService {
     if (!moved)
       throw conflict(`Cannot ${operation} a lab that is ${lab.status}${from.length ? ` (allowed when ${from.join(' or ')})` : ''}`);
     await this.enqueue(id, operation);
+    // Consoles of a lab being deleted close on every instance.
+    if (operation === 'delete') await this.sessions.labChanged(id);
     await this.publish(id, lab.userId, 'lab.status', { status: to });
     return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
   }
@@ -145,6 +149,7 @@ export class LabService {
   async addMember(actor: Actor, id: string, userId: string): Promise<LabDetail> {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, 'lab.manageMembers', await this.resourceOf(lab));
+    if (lab.status === 'deleting' || lab.status === 'deleted') throw conflict(`The lab is ${lab.status}; it takes no new members`);
     const user = await this.users.findById(userId);
     if (!user || user.disabled) throw notFound('User');
     if (user.id === lab.userId) throw conflict('The owner is already in the lab');
@@ -156,6 +161,8 @@ export class LabService {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, 'lab.manageMembers', await this.resourceOf(lab));
     if (!(await this.labs.removeMember(id, userId))) throw notFound('Member');
+    // The removed member's open consoles and event streams of this lab close on every instance.
+    await this.sessions.labChanged(id);
     return this.get(actor, id);
   }
 

@@ -2,6 +2,8 @@ import { LabTemplateConfig } from '@ctp/contracts';
 import { Compile } from 'typebox/compile';
 import { LineCounter, parse as parseYaml, parseDocument, YAMLParseError } from 'yaml';
 import { AppError } from '../errors.js';
+import { findHostileValue } from './hostile-values.js';
+import { formatCidr, hostAddressProblem, overlaps, parseIpv4, parseLabCidr, reservedBlock, type Cidr } from './cidr.js';
 
 export interface TemplateProblem {
   /** Where the problem is, e.g. `vms[1].nics[0].network`. */
@@ -20,33 +22,31 @@ function toPath(pointer: string, extra?: string): string {
   return parts.reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
 }
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
-}
-
-function parseCidr(cidr: string): { base: number; bits: number } | undefined {
-  const [ip, bitsText] = cidr.split('/');
-  const bits = Number(bitsText);
-  if (!ip || !Number.isInteger(bits) || bits < 8 || bits > 30) return undefined;
-  if (ip.split('.').some((o) => Number(o) > 255)) return undefined;
-  return { base: ipToInt(ip), bits };
-}
-
-function inCidr(ip: string, cidr: { base: number; bits: number }): boolean {
-  const mask = cidr.bits === 0 ? 0 : (~0 << (32 - cidr.bits)) >>> 0;
-  return (ipToInt(ip) & mask) >>> 0 === (cidr.base & mask) >>> 0;
-}
-
-/** The rules a schema cannot state: names unique, NICs on declared networks, addresses inside them. */
-function semanticProblems(config: LabTemplateConfig, imageExists: (name: string) => boolean): TemplateProblem[] {
+/**
+ * The rules a schema cannot state: names unique; networks real, free and not overlapping; NICs
+ * on declared networks, at most one per network per VM, on host addresses inside them.
+ */
+function semanticProblems(
+  config: LabTemplateConfig,
+  imageExists: (name: string) => boolean,
+  hostNetworks: readonly Cidr[],
+): TemplateProblem[] {
   const problems: TemplateProblem[] = [];
-  const networks = new Map<string, { base: number; bits: number }>();
+  const networks = new Map<string, Cidr>();
+  const declared = new Set<string>();
   config.networks.forEach((network, i) => {
-    if (networks.has(network.name)) problems.push({ field: `networks[${i}].name`, message: `duplicate network "${network.name}"` });
-    const cidr = parseCidr(network.cidr);
-    if (!cidr)
-      problems.push({ field: `networks[${i}].cidr`, message: `"${network.cidr}" is not an IPv4 network with a prefix of /8 to /30` });
-    else networks.set(network.name, cidr);
+    const field = `networks[${i}].cidr`;
+    if (declared.has(network.name)) problems.push({ field: `networks[${i}].name`, message: `duplicate network "${network.name}"` });
+    declared.add(network.name);
+    const parsed = parseLabCidr(network.cidr);
+    if ('error' in parsed) return problems.push({ field, message: parsed.error });
+    const reserved = reservedBlock(parsed.cidr);
+    if (reserved) return problems.push({ field, message: `${network.cidr} overlaps ${reserved}, which a lab network may not use` });
+    const host = hostNetworks.find((h) => overlaps(h, parsed.cidr));
+    if (host) return problems.push({ field, message: `${network.cidr} overlaps the host's own network ${formatCidr(host)}` });
+    const clash = [...networks].find(([, other]) => overlaps(other, parsed.cidr));
+    if (clash) problems.push({ field, message: `${network.cidr} overlaps network "${clash[0]}" (${formatCidr(clash[1])})` });
+    if (!networks.has(network.name)) networks.set(network.name, parsed.cidr);
   });
   const vmNames = new Set<string>();
   const addresses = new Map<string, string>();
@@ -54,19 +54,22 @@ function semanticProblems(config: LabTemplateConfig, imageExists: (name: string)
     if (vmNames.has(vm.name)) problems.push({ field: `vms[${i}].name`, message: `duplicate VM "${vm.name}"` });
     vmNames.add(vm.name);
     if (!imageExists(vm.image)) problems.push({ field: `vms[${i}].image`, message: `unknown image "${vm.image}"` });
+    const attached = new Set<string>();
     vm.nics.forEach((nic, j) => {
       const field = `vms[${i}].nics[${j}]`;
       const network = networks.get(nic.network);
-      if (!config.networks.some((n) => n.name === nic.network)) {
-        problems.push({ field: `${field}.network`, message: `unknown network "${nic.network}"` });
-      } else if (nic.address && network) {
-        if (!inCidr(nic.address, network))
-          problems.push({ field: `${field}.address`, message: `${nic.address} is outside network "${nic.network}"` });
-        const key = `${nic.network}/${nic.address}`;
-        if (addresses.has(key))
-          problems.push({ field: `${field}.address`, message: `${nic.address} is already used by ${addresses.get(key)}` });
-        addresses.set(key, vm.name);
-      }
+      if (!declared.has(nic.network)) return problems.push({ field: `${field}.network`, message: `unknown network "${nic.network}"` });
+      if (attached.has(nic.network))
+        problems.push({ field: `${field}.network`, message: `VM "${vm.name}" already has a NIC on network "${nic.network}"` });
+      attached.add(nic.network);
+      if (!nic.address || !network) return;
+      const address = parseIpv4(nic.address);
+      const problem = address === undefined ? 'is not an IPv4 address in' : hostAddressProblem(network, address);
+      if (problem) return problems.push({ field: `${field}.address`, message: `${nic.address} ${problem} network "${nic.network}"` });
+      const key = `${nic.network}/${nic.address}`;
+      if (addresses.has(key))
+        problems.push({ field: `${field}.address`, message: `${nic.address} is already used by ${addresses.get(key)}` });
+      addresses.set(key, vm.name);
     });
   });
   (config.tasks ?? []).forEach((task, i) => {
@@ -95,7 +98,11 @@ function lineOf(source: string, field: string): number | undefined {
  * Parses (YAML or JSON text, or an object) and validates a template, reporting every problem with
  * its path; throws a 400 listing them all, or returns the config.
  */
-export function validateTemplate(input: unknown, imageExists: (name: string) => boolean): LabTemplateConfig {
+export function validateTemplate(
+  input: unknown,
+  imageExists: (name: string) => boolean,
+  hostNetworks: readonly Cidr[] = [],
+): LabTemplateConfig {
   let source: string | undefined;
   let config = input;
   if (typeof input === 'string') {
@@ -110,7 +117,11 @@ export function validateTemplate(input: unknown, imageExists: (name: string) => 
     }
   }
   let problems: TemplateProblem[];
-  if (!checker.Check(config)) {
+  // YAML escapes (`"\0"`) make NUL bytes the raw text did not have; the schema says nothing of them.
+  const hostile = findHostileValue(config, '');
+  if (hostile) {
+    problems = [{ field: hostile.field || 'config', message: hostile.message }];
+  } else if (!checker.Check(config)) {
     problems = [...checker.Errors(config)].map((e) => {
       const params = e.params as Record<string, unknown>;
       const extra =
@@ -119,7 +130,7 @@ export function validateTemplate(input: unknown, imageExists: (name: string) => 
     });
     problems = problems.filter((p, i) => problems.findIndex((o) => o.field === p.field && o.message === p.message) === i);
   } else {
-    problems = semanticProblems(config as LabTemplateConfig, imageExists);
+    problems = semanticProblems(config as LabTemplateConfig, imageExists, hostNetworks);
   }
   if (problems.length) {
     if (source) problems = problems.map((p) => ({ ...p, line: lineOf(source, p.field) }));

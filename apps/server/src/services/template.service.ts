@@ -4,6 +4,7 @@ import { notFound } from '../errors.js';
 import { authorize, can, type Actor } from '../policy/policy.js';
 import { presentTemplate, presentTemplateSummary } from '../presenters.js';
 import type { TemplateRow, TemplatesRepository } from '../repositories/templates.repository.js';
+import { hostNetworks as defaultHostNetworks, type Cidr } from './cidr.js';
 import type { ImageCatalog } from './image-catalog.js';
 import { validateTemplate } from './template-validation.js';
 
@@ -59,12 +60,13 @@ export class TemplateService {
   constructor(
     private readonly templates: TemplatesRepository,
     private readonly images: ImageCatalog,
+    private readonly hostNetworks: () => Cidr[] = defaultHostNetworks,
   ) {}
 
   /** Validates a template given as an object or as YAML/JSON text. */
   async validate(input: unknown): Promise<LabTemplateConfig> {
     const known = new Set(await this.images.names());
-    return validateTemplate(input, (name) => known.has(name));
+    return validateTemplate(input, (name) => known.has(name), this.hostNetworks());
   }
 
   async list(actor: Actor, query: ListTemplatesQuery): Promise<TemplateList> {

@@ -1,10 +1,13 @@
 import { AppError } from '../errors.js';
 import type { Actor } from '../policy/policy.js';
 import type { TicketsRepository } from '../repositories/tickets.repository.js';
-import type { UsersRepository } from '../repositories/users.repository.js';
+import type { SessionsService } from './sessions.service.js';
 import { hashRefreshToken, newRefreshToken } from './token.service.js';
 
 const TICKET_TTL_SECONDS = 30;
+
+/** Who redeemed a ticket, and under which session epoch (the socket closes when it changes). */
+export type TicketHolder = Actor & { epoch: number };
 
 /**
  * Short-lived, single-use tickets for WebSockets, bound to a user, a kind and a target, so that
@@ -13,7 +16,7 @@ const TICKET_TTL_SECONDS = 30;
 export class TicketService {
   constructor(
     private readonly tickets: TicketsRepository,
-    private readonly users: UsersRepository,
+    private readonly sessions: SessionsService,
   ) {}
 
   /** Issues a ticket for the actor. */
@@ -30,13 +33,13 @@ export class TicketService {
   }
 
   /** Spends a ticket of the given kind (and target); 401 when reused, expired, unknown or for something else. */
-  async redeem(ticket: string | undefined, kind: string, targetId: string | null): Promise<Actor> {
+  async redeem(ticket: string | undefined, kind: string, targetId: string | null): Promise<TicketHolder> {
     if (!ticket) throw new AppError(401, 'invalid_ticket', 'A ticket is required');
     const row = await this.tickets.consume(hashRefreshToken(ticket), new Date());
     if (!row) throw new AppError(401, 'invalid_ticket', 'The ticket is unknown, expired or already used');
     if (row.kind !== kind || row.targetId !== targetId) throw new AppError(401, 'invalid_ticket', 'The ticket is for something else');
-    const user = await this.users.findById(row.userId);
+    const user = await this.sessions.user(row.userId);
     if (!user || user.disabled) throw new AppError(401, 'invalid_ticket', 'The account is disabled');
-    return { id: user.id, username: user.username, role: user.role as Actor['role'] };
+    return { id: user.id, username: user.username, role: user.role as Actor['role'], epoch: user.sessionEpoch };
   }
 }

@@ -9,6 +9,8 @@ export interface AccessClaims {
   sub: string;
   username: string;
   role: Role;
+  /** The user's session epoch when the token was issued; a later epoch refuses the token. */
+  epoch: number;
 }
 
 // The algorithm is pinned on both sides: a token claiming `none` or RS256 is refused.
@@ -29,7 +31,7 @@ export class TokenService {
 
   /** A signed access token for the user. */
   issueAccessToken(claims: AccessClaims): string {
-    return this.sign({ sub: claims.sub, username: claims.username, role: claims.role });
+    return this.sign({ sub: claims.sub, username: claims.username, role: claims.role, epoch: claims.epoch });
   }
 
   /** The claims of a valid access token; a 401 naming why otherwise. */
@@ -37,6 +39,7 @@ export class TokenService {
     try {
       const claims = this.verify(token);
       if (typeof claims.sub !== 'string') throw new AppError(401, 'invalid_token', 'Access token has no subject');
+      if (!Number.isInteger(claims.epoch)) throw new AppError(401, 'invalid_token', 'Access token has no session epoch; sign in again');
       return claims;
     } catch (error) {
       if (error instanceof AppError) throw error;

@@ -3,9 +3,9 @@ import type { CreateUserBody, ListUsersQuery, UpdateUserBody, User, UserList } f
 import { conflict, notFound } from '../errors.js';
 import { authorize, type Actor } from '../policy/policy.js';
 import { presentUser } from '../presenters.js';
-import type { RefreshTokensRepository } from '../repositories/refresh-tokens.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import { hashPassword } from './password.js';
+import type { SessionsService } from './sessions.service.js';
 
 /** True for a PostgreSQL unique-constraint violation. */
 function isUniqueViolation(error: unknown): boolean {
@@ -17,7 +17,7 @@ function isUniqueViolation(error: unknown): boolean {
 export class UsersService {
   constructor(
     private readonly users: UsersRepository,
-    private readonly refreshTokens: RefreshTokensRepository,
+    private readonly sessions: SessionsService,
   ) {}
 
   async list(actor: Actor, query: ListUsersQuery): Promise<UserList> {
@@ -55,9 +55,12 @@ export class UsersService {
       throw conflict('This is the last active admin; make another admin first');
     }
     try {
-      const row = await this.users.update(id, body);
+      // Disabling or changing the role ends every session: tokens carry the old epoch.
+      const endSessions = body.disabled === true || (body.role !== undefined && body.role !== current.role);
+      const row = await this.users.update(id, body, endSessions);
       if (!row) throw notFound('User');
-      if (body.disabled === true || (body.role && body.role !== current.role)) await this.refreshTokens.revokeAllForUser(id);
+      if (endSessions) await this.sessions.ended(id);
+      else await this.sessions.changed(id);
       return presentUser(row);
     } catch (error) {
       if (isUniqueViolation(error)) throw conflict('A user with this email already exists');
@@ -67,9 +70,9 @@ export class UsersService {
 
   async resetPassword(actor: Actor, id: string, password: string): Promise<void> {
     authorize(actor, 'user.resetPassword');
-    const row = await this.users.update(id, { passwordHash: await hashPassword(password) });
+    const row = await this.users.update(id, { passwordHash: await hashPassword(password) }, true);
     if (!row) throw notFound('User');
-    await this.refreshTokens.revokeAllForUser(id);
+    await this.sessions.ended(id);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -9,6 +10,7 @@ import { hashPassword } from '../services/password.js';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { createServices, type Infrastructure, type Services } from '../services.js';
 import { FakeDriver } from '@ctp/hypervisor';
+import { openDatabase } from '../db/database.js';
 import { resetDatabase, testDatabase } from './test-database.js';
 
 // One scratch data directory per test process, not one per app.
@@ -24,6 +26,8 @@ export interface TestContext {
   app: FastifyInstance;
   services: Services;
   config: Config;
+  /** The built-in images the app was made with (the library adds uploaded ones). */
+  builtinImages: Infrastructure['images'];
   driver: FakeDriver;
   /** Stops the background workers (if started) and the app. */
   close(): Promise<void>;
@@ -42,17 +46,22 @@ export async function createTestApp(
     ...overrides,
   };
   const driver = new FakeDriver();
-  const services = createServices(config, await testDatabase(), { driver, images: createImageCatalog(fakeImagesDir), ...options.infra });
+  const builtinImages = options.infra?.images ?? createImageCatalog(fakeImagesDir);
+  const services = createServices(config, await testDatabase(), { driver, ...options.infra, images: builtinImages });
   const app = await buildApp(config, services, false, { webDist: options.webDist ?? false });
   await app.ready();
+  // Sessions listen in every test app, as on a server: caching and socket revocation as in production.
   if (options.background) await services.startBackground();
+  else await services.sessions.start();
   return {
     app,
     services,
     config,
+    builtinImages,
     driver,
     close: async () => {
       if (options.background) await services.stopBackground();
+      else await services.sessions.stop();
       await app.close();
     },
   };
@@ -90,4 +99,33 @@ export async function signedIn(ctx: TestContext, role: Role) {
   const user = await createUser(ctx, role);
   const { token } = await login(ctx, user.username, user.password);
   return { user, token, headers: { authorization: `Bearer ${token}` } };
+}
+
+/**
+ * A second API instance on the same database as `ctx`, as a second server process would be:
+ * on a PostgreSQL server (DATABASE_URL) it opens its own pool and LISTEN connection; on PGlite
+ * (one process can hold only one) it shares the database object, and NOTIFY still crosses.
+ */
+export async function createPeerApp(ctx: TestContext): Promise<TestContext & { base: string }> {
+  const database = process.env.DATABASE_URL ? await openDatabase({ databaseUrl: process.env.DATABASE_URL }) : ctx.services.database;
+  const services = createServices(ctx.config, database, { driver: ctx.services.driver, images: ctx.builtinImages });
+  const app = await buildApp(ctx.config, services, false, { webDist: false });
+  await app.ready();
+  await services.sessions.start();
+  await services.eventBus.start();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    app,
+    services,
+    config: ctx.config,
+    builtinImages: ctx.builtinImages,
+    driver: ctx.driver,
+    base: `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    close: async () => {
+      await services.eventBus.stop();
+      await services.sessions.stop();
+      await app.close();
+      if (database !== ctx.services.database) await database.close();
+    },
+  };
 }

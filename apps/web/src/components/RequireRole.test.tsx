@@ -25,8 +25,8 @@ describe('role guard', () => {
     renderAs('admin');
     expect(screen.getByText('secret admin page')).toBeTruthy();
   });
-  it('shows a 403 to students and instructors', () => {
-    renderAs('student');
+  it.each(['student', 'instructor'] as const)('shows a 403 to a %s', (role) => {
+    renderAs(role);
     expect(screen.queryByText('secret admin page')).toBeNull();
     expect(screen.getByRole('alert').textContent).toMatch(/403/);
   });

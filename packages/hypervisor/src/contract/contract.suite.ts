@@ -108,12 +108,42 @@ export function runDriverContract(name: string, makeContext: () => Promise<Contr
       expect(await ctx.driver.listSnapshots(vmName)).toEqual([]);
     });
 
+    it('refuses the guest channel of a VM that is not running', async () => {
+      const { capabilities } = await ctx.driver.probe();
+      if (!capabilities.guestAgent) return;
+      const stopped = `${vmName}-off`;
+      await ctx.driver.createVm({ ...spec(), name: stopped });
+      try {
+        await expectCode(ctx.driver.guestWriteFile(stopped, { path: '/tmp/x', content: 'x' }), 'invalid_state');
+        await expectCode(ctx.driver.guestExec(stopped, { argv: ['true'] }), 'invalid_state');
+      } finally {
+        await ctx.driver.destroyVm(stopped);
+      }
+    });
+
     it('opens a serial console stream while running', async () => {
       const { capabilities } = await ctx.driver.probe();
       if (!capabilities.consoles.includes('serial')) return;
       const stream = await ctx.driver.openConsole(vmName, 'serial');
       expect(typeof stream.write).toBe('function');
       stream.destroy();
+    });
+
+    it('delivers files and runs commands over the private guest channel', async () => {
+      const { capabilities } = await ctx.driver.probe();
+      if (!capabilities.guestAgent) return expectCode(ctx.driver.guestExec(vmName, { argv: ['true'] }), 'unsupported');
+      await ctx.driver.waitForGuestAgent(vmName, 60_000);
+      const secret = `contract-${id}-${Math.random().toString(36).slice(2)}`;
+      await ctx.driver.guestWriteFile(vmName, { path: `/tmp/ct${id}/dir/secret.txt`, content: `${secret}\n`, mode: 0o600 });
+      expect(await ctx.driver.guestExec(vmName, { argv: ['cat', `/tmp/ct${id}/dir/secret.txt`] })).toMatchObject({
+        exitCode: 0,
+        stdout: `${secret}\n`,
+      });
+      expect((await ctx.driver.guestExec(vmName, { argv: ['test', '-f', `/tmp/ct${id}/none`] })).exitCode).toBe(1);
+      const missing = await ctx.driver.guestExec(vmName, { argv: ['cat', `/tmp/ct${id}/none`] });
+      expect(missing.exitCode).not.toBe(0);
+      expect(missing.stderr).toContain(`/tmp/ct${id}/none`);
+      await expectCode(ctx.driver.guestExec(`${vmName}-none`, { argv: ['true'] }), 'not_found');
     });
 
     it('stops idempotently', async () => {

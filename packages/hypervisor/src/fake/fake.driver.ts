@@ -1,6 +1,10 @@
-import { PassThrough, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import {
   isValidName,
+  type ConsoleKind,
+  type GuestCommand,
+  type GuestExecResult,
+  type GuestFile,
   type HostInfo,
   type HypervisorDriver,
   type NetworkInfo,
@@ -10,17 +14,56 @@ import {
   type VmSpec,
 } from '../driver.js';
 import { HypervisorError } from '../errors.js';
+import { FakeConsole } from './fake-console.js';
 
 interface MemoryVm {
   info: VmInfo;
-  snapshots: (SnapshotInfo & { state: VmInfo['state'] })[];
+  snapshots: (SnapshotInfo & { state: VmInfo['state']; files: Map<string, FakeGuestFile> })[];
+  /** The guest's files written over the private channel, by path. */
+  files: Map<string, FakeGuestFile>;
+  execHandler?: FakeGuestExecHandler;
+  consoles: Map<string, FakeConsole>;
+}
+
+/** A file the fake guest holds, as written by `guestWriteFile`. */
+export interface FakeGuestFile {
+  content: Buffer;
+  mode?: number;
+  owner?: string;
+}
+
+/** Answers `guestExec` for one fake VM; `files` is the VM's current file map (the handler may change it). */
+export type FakeGuestExecHandler = (command: GuestCommand, files: Map<string, FakeGuestFile>) => GuestExecResult | Promise<GuestExecResult>;
+
+/**
+ * The fake guest's default answers: `cat PATH` prints a written file, `test -f PATH` tells whether
+ * it exists, `sh -c SCRIPT` runs a plain `cat`/`test -f` script the same way and otherwise exits 0
+ * when a path the script names exists (1 when none does); anything else is "not found" (127).
+ */
+export function defaultGuestExec(command: GuestCommand, files: Map<string, FakeGuestFile>): GuestExecResult {
+  const [program, ...args] = command.argv;
+  const ok = (stdout = ''): GuestExecResult => ({ exitCode: 0, stdout, stderr: '' });
+  if (program === 'cat' && args.length > 0) {
+    const missing = args.find((a) => !files.has(a));
+    if (missing) return { exitCode: 1, stdout: '', stderr: `cat: can't open '${missing}': No such file or directory\n` };
+    return ok(args.map((a) => files.get(a)!.content.toString('utf8')).join(''));
+  }
+  if (program === 'test' && args[0] === '-f' && args.length === 2) return { exitCode: files.has(args[1]!) ? 0 : 1, stdout: '', stderr: '' };
+  if (program === 'sh' && args[0] === '-c' && args[1] !== undefined) {
+    const words = args[1].trim().split(/\s+/);
+    if (!/[|;&<>$`()]/.test(args[1]) && (words[0] === 'cat' || words[0] === 'test'))
+      return defaultGuestExec({ ...command, argv: words }, files);
+    return { exitCode: words.some((w) => files.has(w)) ? 0 : 1, stdout: '', stderr: '' };
+  }
+  return { exitCode: 127, stdout: '', stderr: `${program ?? ''}: not found\n` };
 }
 
 /**
  * An in-memory driver for unit tests of the services above the VM layer — never for users. It
  * keeps the contract (idempotent by name, typed errors, no internal ids) and passes the same
  * contract suite as the real drivers. `failOn` makes the named operation fail, to test error paths.
- * Its serial console echoes what is written to it.
+ * Each console is one stream per VM shared by all viewers (as QEMU's is), echoing what is typed;
+ * `console(vm, kind)` tells what reached the guest.
  */
 export class FakeDriver implements HypervisorDriver {
   readonly kind = 'fake';
@@ -40,6 +83,7 @@ export class FakeDriver implements HypervisorDriver {
         pause: true,
         consoles: ['serial', 'vnc'],
         networkIsolation: 'memory',
+        guestAgent: true,
       },
       notes: [],
     };
@@ -82,7 +126,7 @@ export class FakeDriver implements HypervisorDriver {
       nics: spec.nics.map((n, i) => ({ network: n.network, mac: n.mac ?? `52:54:00:00:00:${i.toString(16).padStart(2, '0')}` })),
       consoles: ['serial', 'vnc'],
     };
-    this.vms.set(spec.name, { info, snapshots: [] });
+    this.vms.set(spec.name, { info, snapshots: [], files: new Map(), consoles: new Map() });
     return { ...info };
   }
   async startVm(name: string): Promise<void> {
@@ -90,7 +134,9 @@ export class FakeDriver implements HypervisorDriver {
     this.vm(name).info.state = 'running';
   }
   async stopVm(name: string, _options?: { timeoutMs?: number; force?: boolean }): Promise<void> {
-    this.vm(name).info.state = 'stopped';
+    const vm = this.vm(name);
+    vm.info.state = 'stopped';
+    this.closeConsoles(vm);
   }
   async rebootVm(name: string): Promise<void> {
     this.vm(name).info.state = 'running';
@@ -107,12 +153,20 @@ export class FakeDriver implements HypervisorDriver {
   }
   async destroyVm(name: string): Promise<void> {
     if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
+    const vm = this.vms.get(name);
+    if (vm) this.closeConsoles(vm);
     this.vms.delete(name);
   }
   async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
     const vm = this.vm(vmName);
     if (!isValidName(snapshotName)) throw new HypervisorError('invalid', `invalid name "${snapshotName}"`);
-    const snapshot = { name: snapshotName, createdAt: new Date(), withMemory: vm.info.state === 'running', state: vm.info.state };
+    const snapshot = {
+      name: snapshotName,
+      createdAt: new Date(),
+      withMemory: vm.info.state === 'running',
+      state: vm.info.state,
+      files: copyFiles(vm.files),
+    };
     vm.snapshots = [...vm.snapshots.filter((s) => s.name !== snapshotName), snapshot];
     return { name: snapshot.name, createdAt: snapshot.createdAt, withMemory: snapshot.withMemory };
   }
@@ -124,6 +178,8 @@ export class FakeDriver implements HypervisorDriver {
     const snapshot = vm.snapshots.find((s) => s.name === snapshotName);
     if (!snapshot) throw new HypervisorError('not_found', `snapshot ${snapshotName} does not exist`);
     vm.info.state = snapshot.withMemory ? 'running' : 'stopped';
+    // Like a real guest: what was written after the snapshot is gone.
+    vm.files = copyFiles(snapshot.files);
   }
   async deleteSnapshot(vmName: string, snapshotName: string): Promise<void> {
     const vm = this.vm(vmName);
@@ -142,9 +198,65 @@ export class FakeDriver implements HypervisorDriver {
   async listNetworks(): Promise<NetworkInfo[]> {
     return [...this.networks.values()];
   }
-  async openConsole(vmName: string): Promise<Duplex> {
+  async openConsole(vmName: string, kind: ConsoleKind = 'serial'): Promise<Duplex> {
+    return this.console(vmName, kind).open();
+  }
+
+  /** The shared console of a running VM (tests read `typed` to see what reached the guest). */
+  console(vmName: string, kind: ConsoleKind = 'serial'): FakeConsole {
     const vm = this.vm(vmName);
     if (vm.info.state === 'stopped') throw new HypervisorError('invalid_state', `VM ${vmName} is stopped`);
-    return new PassThrough();
+    let shared = vm.consoles.get(kind);
+    if (!shared) vm.consoles.set(kind, (shared = new FakeConsole()));
+    return shared;
   }
+
+  private closeConsoles(vm: MemoryVm): void {
+    for (const shared of vm.consoles.values()) shared.close();
+    vm.consoles.clear();
+  }
+
+  async waitForGuestAgent(vmName: string, _timeoutMs?: number): Promise<void> {
+    this.runningVm(vmName);
+    this.check('waitForGuestAgent', vmName);
+  }
+
+  async guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult> {
+    const vm = this.runningVm(vmName);
+    this.check('guestExec', vmName);
+    if (command.argv.length === 0) throw new HypervisorError('invalid', 'guestExec needs a program (argv[0])');
+    return (vm.execHandler ?? defaultGuestExec)(command, vm.files);
+  }
+
+  async guestWriteFile(vmName: string, file: GuestFile): Promise<void> {
+    const vm = this.runningVm(vmName);
+    this.check('guestWriteFile', vmName);
+    if (!file.path.startsWith('/')) throw new HypervisorError('invalid', `guest path "${file.path}" is not absolute`);
+    const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : Buffer.from(file.content);
+    vm.files.set(file.path, {
+      content,
+      ...(file.mode !== undefined ? { mode: file.mode } : {}),
+      ...(file.owner ? { owner: file.owner } : {}),
+    });
+  }
+
+  /** Test helper: the files written into a VM over the private channel, by path. */
+  guestFiles(vmName: string): Map<string, FakeGuestFile> {
+    return this.vm(vmName).files;
+  }
+
+  /** Test helper: make `guestExec` on this VM answer with `handler` (omit it to restore the default). */
+  onGuestExec(vmName: string, handler?: FakeGuestExecHandler): void {
+    this.vm(vmName).execHandler = handler;
+  }
+
+  private runningVm(name: string): MemoryVm {
+    const vm = this.vm(name);
+    if (vm.info.state !== 'running') throw new HypervisorError('invalid_state', `VM ${name} is ${vm.info.state}`);
+    return vm;
+  }
+}
+
+function copyFiles(files: Map<string, FakeGuestFile>): Map<string, FakeGuestFile> {
+  return new Map([...files].map(([path, file]) => [path, { ...file, content: Buffer.from(file.content) }]));
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,16 @@ describe('image store (real qemu-img)', () => {
   const work = mkdtempSync(path.join(tmpdir(), 'ctp-images-'));
   const store = new ImageStore(path.join(work, 'store'));
   afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  /** Every file under the store with its content's hash: what "writing nothing" compares. */
+  const storeFiles = () =>
+    readdirSync(path.join(work, 'store'), { recursive: true })
+      .map(String)
+      .sort()
+      .map((f) => {
+        const full = path.join(work, 'store', f);
+        return statSync(full).isFile() ? `${f} ${createHash('sha256').update(readFileSync(full)).digest('hex')}` : f;
+      });
 
   const make = (format: string) => {
     const file = path.join(work, `source.${format}`);
@@ -50,11 +61,21 @@ describe('image store (real qemu-img)', () => {
     writeFileSync(initrd, 'initrd');
     const image = await store.importKernel({ name: 'tiny', kernel, initrd, cmdline: 'console=ttyS0' });
     expect(store.baseImage('tiny')).toEqual({ kind: 'kernel', kernel: image.files[0]!.path, initrd: image.files[1]!.path, cmdline: 'console=ttyS0' });
+    // Each refusal is clear (a typed error that names the problem) and leaves the store as it was.
+    const before = storeFiles();
     const garbage = path.join(work, 'garbage.img');
     writeFileSync(garbage, '');
+    await expect(store.importImage({ name: 'garbage', sourcePath: garbage })).rejects.toMatchObject({ code: 'invalid', message: /empty/ });
     await expect(store.importImage({ name: 'tiny', sourcePath: make('qcow2') })).rejects.toMatchObject({ code: 'conflict' });
     await expect(store.importImage({ name: '../escape', sourcePath: make('qcow2') })).rejects.toMatchObject({ code: 'invalid' });
-    await expect(store.importImage({ name: 'missing', sourcePath: path.join(work, 'nope.qcow2') })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(store.importImage({ name: 'missing', sourcePath: path.join(work, 'nope.qcow2') })).rejects.toMatchObject({
+      code: 'invalid',
+      message: /nope\.qcow2 is not a file/,
+    });
+    await expect(store.importKernel({ name: 'no-initrd', kernel, initrd: path.join(work, 'nope'), cmdline: '' })).rejects.toMatchObject({
+      code: 'invalid',
+    });
+    expect(storeFiles()).toEqual(before);
     expect(store.list().map((i) => i.name)).toEqual(['appliance', 'disk-qcow2', 'disk-raw', 'disk-vdi', 'disk-vmdk', 'tiny']);
     store.remove('tiny');
     expect(store.get('tiny')).toBeUndefined();

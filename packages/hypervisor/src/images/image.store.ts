@@ -123,6 +123,7 @@ export class ImageStore {
     });
     const { format, 'virtual-size': virtualSize } = JSON.parse(info.stdout) as { format: string; 'virtual-size': number };
     if (!['qcow2', 'raw', 'vmdk', 'vdi'].includes(format)) throw new HypervisorError('invalid', `unsupported disk format ${format}`);
+    if (!virtualSize) throw new HypervisorError('invalid', `${path.basename(source)} is empty: a disk image has a size`);
     const stored = path.join(dir, 'disk.qcow2');
     // Always a fresh, self-contained qcow2: no backing file of the source leaks in.
     await this.run(['qemu-img', 'convert', '-O', 'qcow2', '-f', format, source, stored], { timeoutMs: 3_600_000 });

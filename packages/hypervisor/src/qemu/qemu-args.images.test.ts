@@ -28,7 +28,18 @@ const middle = [
   `file=${D}/disk.qcow2,if=virtio,format=qcow2,cache=unsafe`,
 ];
 const seed = ['-drive', `file=${D}/seed.iso,media=cdrom,readonly=on,if=ide,index=1`];
-const daemon = ['-daemonize', '-pidfile', `${D}/qemu.pid`];
+// The private guest channel (full-OS images run qemu-guest-agent), then the daemon arguments.
+const daemon = [
+  '-chardev',
+  `socket,id=qga0,path=${D}/qga.sock,server=on,wait=off`,
+  '-device',
+  'virtio-serial-pci',
+  '-device',
+  'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0',
+  '-daemonize',
+  '-pidfile',
+  `${D}/qemu.pid`,
+];
 const cloudInit = { metaData: 'instance-id: x\n', userData: '#cloud-config\n' };
 
 describe('qemu argv for full-OS images', () => {

@@ -21,8 +21,18 @@ const input = (over: Partial<QemuArgsInput> = {}): QemuArgsInput => ({
   ...over,
 });
 
-/** The arguments every VM gets, up to and including the pidfile. */
-const common = (accel: string, cpus: string, mem: string) => [
+/** The private guest channel: a virtio-serial port for qemu-ga, served on a socket in the VM's directory. */
+const guestAgent = [
+  '-chardev',
+  `socket,id=qga0,path=${D}/qga.sock,server=on,wait=off`,
+  '-device',
+  'virtio-serial-pci',
+  '-device',
+  'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0',
+];
+
+/** The arguments every VM gets (with the guest channel), up to and including the pidfile. */
+const common = (accel: string, cpus: string, mem: string, agent = true) => [
   '-name',
   'lab1-box',
   '-machine',
@@ -49,6 +59,7 @@ const common = (accel: string, cpus: string, mem: string) => [
   'chardev:serial0',
   '-drive',
   `file=${D}/disk.qcow2,if=virtio,format=qcow2,cache=unsafe`,
+  ...(agent ? guestAgent : []),
   '-daemonize',
   '-pidfile',
   `${D}/qemu.pid`,
@@ -91,6 +102,14 @@ describe('QEMU argv builder: exact argv', () => {
     const { kernelArgs: _, ...spec } = kernelSpec;
     const argv = qemuArgs(input({ spec }));
     expect(argv[argv.indexOf('-append') + 1]).toBe('console=ttyS0 quiet');
+  });
+
+  it('leaves out the guest channel only when the spec opts out of it', () => {
+    const argv = qemuArgs(input({ spec: { ...kernelSpec, guestAgent: false } }));
+    expect(argv.slice(0, argv.indexOf('-kernel'))).toEqual(common('tcg', '1', '128', false));
+    expect(argv.join(' ')).not.toContain('qga');
+    expect(argv.join(' ')).not.toContain('virtio-serial');
+    expect(qemuArgs(input({ spec: { ...kernelSpec, guestAgent: true } }))).toEqual(qemuArgs(input()));
   });
 
   it('is pure: the same input gives the same argv', () => {

@@ -61,6 +61,23 @@ export const serialArgs: Section = ({ paths }) => [
 /** The VM's own qcow2 overlay (every image kind gets one: RAM snapshots live in it). */
 export const diskArgs: Section = ({ paths }) => ['-drive', `file=${paths.disk},if=virtio,format=qcow2,cache=unsafe`];
 
+/**
+ * The private guest channel (unless the spec opts out): a virtio-serial port named
+ * `org.qemu.guest_agent.0`, which qemu-ga in the guest opens, served on a unix socket the driver
+ * connects to. Placed after the disk so that adding it moved no earlier device's PCI slot.
+ */
+export const guestAgentArgs: Section = ({ spec, paths }) =>
+  spec.guestAgent === false
+    ? []
+    : [
+        '-chardev',
+        `socket,id=qga0,path=${paths.guestAgentSocket},server=on,wait=off`,
+        '-device',
+        'virtio-serial-pci',
+        '-device',
+        'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0',
+      ];
+
 /** QEMU forks into the background once the VM is set up, and writes its pid. */
 export const daemonArgs: Section = ({ paths }) => ['-daemonize', '-pidfile', paths.pidFile];
 
@@ -98,6 +115,7 @@ const SECTIONS: Section[] = [
   serialArgs,
   diskArgs,
   mediaArgs,
+  guestAgentArgs,
   daemonArgs,
   bootArgs,
   nicSection,

@@ -5,6 +5,7 @@ import { runCommand } from '../command-runner.js';
 import { runDriverContract } from '../contract/contract.suite.js';
 import { BridgeNetworkBackend, ownerOf } from './network/bridge.network.js';
 import { demoImages } from '../test-support/demo-images.js';
+import { testAcceleratorCache } from '../test-support/accelerator-cache.js';
 import { qemuLeftovers } from '../test-support/host.js';
 import { QemuDriver } from './qemu.driver.js';
 
@@ -17,6 +18,7 @@ runDriverContract(
       stateDir,
       network: new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
       probeKernel: images.attacker.kernel,
+      acceleratorCacheFile: testAcceleratorCache(),
     });
     return {
       driver,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../command-runner.js';
 import { BridgeNetworkBackend, ownerOf } from './network/bridge.network.js';
 import { demoImages } from '../test-support/demo-images.js';
+import { testAcceleratorCache } from '../test-support/accelerator-cache.js';
 import { qemuLeftovers, qemuProcesses } from '../test-support/host.js';
 import { SerialReader } from '../test-support/serial.js';
 import { QemuDriver } from './qemu.driver.js';
@@ -14,7 +15,8 @@ describe('QEMU driver with a real guest', () => {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-qemu-'));
   const images = demoImages();
   const network = new BridgeNetworkBackend(runCommand, ownerOf(stateDir));
-  const make = () => new QemuDriver({ stateDir, network, probeKernel: images.attacker.kernel });
+  const make = () =>
+    new QemuDriver({ stateDir, network, probeKernel: images.attacker.kernel, acceleratorCacheFile: testAcceleratorCache() });
   let driver = make();
   const id = Math.random().toString(36).slice(2, 8);
   const vm = `q${id}-box`;

@@ -5,6 +5,9 @@ import type { Duplex } from 'node:stream';
 import { runCommand, type CommandRunner } from '../command-runner.js';
 import {
   isValidName,
+  type GuestCommand,
+  type GuestExecResult,
+  type GuestFile,
   type ConsoleKind,
   type HostInfo,
   type HypervisorDriver,
@@ -15,10 +18,11 @@ import {
   type VmSpec,
   type VmState,
 } from '../driver.js';
-import { HypervisorError } from '../errors.js';
+import { HypervisorError, unsupported } from '../errors.js';
 import type { LabNetworkBackend } from './network/lab-network.js';
 import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
+import { QemuGuestChannel } from './guest-channel.js';
 import { qemuArgs } from './qemu-args.js';
 import { writeSeedIso } from './cloud-init-seed.js';
 import { flattenDisk } from '../images/image-inspect.js';
@@ -36,6 +40,8 @@ export interface QemuDriverOptions {
   qemuBinary?: string;
   /** A kernel to boot when probing KVM (a VM may start with KVM and then hang); e.g. the demo kernel. */
   probeKernel?: string;
+  /** Where the accelerator probe's answer is kept (default `stateDir/.accelerator.json`); drivers may share one. */
+  acceleratorCacheFile?: string;
 }
 
 /**
@@ -51,6 +57,7 @@ export class QemuDriver implements HypervisorDriver {
   private host: Promise<HostInfo> | undefined;
   private readonly hubs = new Map<string, Promise<SerialHub>>();
   private readonly store: VmStateStore;
+  private readonly guest = new QemuGuestChannel();
   private readonly img: QemuImg;
 
   constructor(private readonly options: QemuDriverOptions) {
@@ -76,6 +83,7 @@ export class QemuDriver implements HypervisorDriver {
           pause: true,
           consoles: ['serial', 'vnc'],
           networkIsolation: this.options.network.isolation,
+          guestAgent: true,
         },
         notes: choice.notes,
       };
@@ -84,10 +92,10 @@ export class QemuDriver implements HypervisorDriver {
     return this.host;
   }
 
-  /** The accelerator choice, probed once per QEMU version and kept in the state directory. */
+  /** The accelerator choice, probed once per QEMU version and kept in a cache file (the state directory's by default). */
   private async accelerator(version: string): Promise<{ accelerator: 'kvm' | 'tcg'; notes: string[] }> {
     const wanted = this.options.accelerator ?? 'auto';
-    const cacheFile = path.join(this.options.stateDir, '.accelerator.json');
+    const cacheFile = this.options.acceleratorCacheFile ?? path.join(this.options.stateDir, '.accelerator.json');
     if (wanted === 'auto') {
       try {
         const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { version: string; accelerator: 'kvm' | 'tcg'; notes: string[] };
@@ -316,6 +324,24 @@ export class QemuDriver implements HypervisorDriver {
     for (const name of [...this.hubs.keys()]) this.closeHub(name);
   }
 
+  async waitForGuestAgent(vmName: string, timeoutMs = 60_000): Promise<void> {
+    // A VM still loading a saved state is paused for a moment: its agent answers once it runs.
+    const socket = this.guestAgentSocket(vmName);
+    await this.requireRunning(vmName);
+    await this.guest.waitForAgent(socket, timeoutMs);
+  }
+
+  async guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult> {
+    const socket = this.guestAgentSocket(vmName);
+    // The state check queues with the VM's other guest operations: QMP, too, serves one client at a time.
+    return this.guest.exec(socket, command, () => this.requireGuestChannel(vmName));
+  }
+
+  async guestWriteFile(vmName: string, file: GuestFile): Promise<void> {
+    const socket = this.guestAgentSocket(vmName);
+    return this.guest.writeFile(socket, file, () => this.requireGuestChannel(vmName));
+  }
+
   // --- internals ---
 
   private async state(name: string): Promise<VmState> {
@@ -340,6 +366,19 @@ export class QemuDriver implements HypervisorDriver {
     } finally {
       client.close();
     }
+  }
+
+  /** The agent socket of a VM created with the guest channel. */
+  private guestAgentSocket(name: string): string {
+    const stored = this.require(name);
+    if (stored.spec.guestAgent === false)
+      throw unsupported('qemu', `the guest channel on VM ${name}, created without it (guestAgent: false)`);
+    return this.store.paths(name).guestAgentSocket;
+  }
+
+  private async requireGuestChannel(name: string): Promise<void> {
+    const state = await this.requireRunning(name);
+    if (state !== 'running') throw new HypervisorError('invalid_state', `VM ${name} is ${state}: its guest agent cannot answer`);
   }
 
   private async requireRunning(name: string): Promise<VmState> {

@@ -1,5 +1,6 @@
-import net from 'node:net';
+import type net from 'node:net';
 import { HypervisorError } from '../errors.js';
+import { connectUnix } from './unix-socket.js';
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -23,20 +24,9 @@ export class QmpClient {
 
   /** Connects, reads the greeting and negotiates capabilities. */
   static async connect(path: string, timeoutMs = 5000): Promise<QmpClient> {
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(path);
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(new HypervisorError('timeout', `QMP at ${path} did not answer`));
-      }, timeoutMs);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        resolve(s);
-      });
-      s.once('error', (error) => {
-        clearTimeout(timer);
-        reject(new HypervisorError('command_failed', `QMP at ${path}: ${error.message}`, { cause: error }));
-      });
+    const socket = await connectUnix(path, timeoutMs, 'QMP').catch((error: HypervisorError) => {
+      // Callers tell "VM not running" from a failed command by the code: keep QMP's historical one.
+      throw error.code === 'invalid_state' ? new HypervisorError('command_failed', error.message, { cause: error }) : error;
     });
     const client = new QmpClient(socket);
     await client.greeting(timeoutMs);

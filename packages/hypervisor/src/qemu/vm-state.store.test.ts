@@ -32,10 +32,11 @@ describe('QEMU VM state store', () => {
     expect(store.pid('box')).toBeUndefined();
     writeFileSync(p.pidFile, '4242\n');
     writeFileSync(p.qmpSocket, '');
+    writeFileSync(p.guestAgentSocket, '');
     writeFileSync(p.serialLog, 'old boot');
     expect(store.pid('box')).toBe(4242);
     store.removeRunFiles('box');
-    expect(existsSync(p.pidFile) || existsSync(p.qmpSocket)).toBe(false);
+    expect(existsSync(p.pidFile) || existsSync(p.qmpSocket) || existsSync(p.guestAgentSocket)).toBe(false);
     expect(readFileSync(p.serialLog, 'utf8')).toBe('old boot');
     store.resetSerialLog('box');
     expect(readFileSync(p.serialLog, 'utf8')).toBe('');

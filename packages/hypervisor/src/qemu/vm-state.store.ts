@@ -20,11 +20,13 @@ export interface VmPaths {
   serialSocket: string;
   serialLog: string;
   vncSocket: string;
+  /** The private guest channel: QEMU serves the guest agent's virtio-serial port here. */
+  guestAgentSocket: string;
   pidFile: string;
 }
 
 /** Files that belong to one run of QEMU: removed before a start and after a stop. */
-const RUN_FILES = ['qmpSocket', 'serialSocket', 'vncSocket', 'pidFile'] as const;
+const RUN_FILES = ['qmpSocket', 'serialSocket', 'vncSocket', 'guestAgentSocket', 'pidFile'] as const;
 
 /**
  * The QEMU driver's on-disk state: one directory per VM under `stateDir` holding its spec, its
@@ -49,6 +51,7 @@ export class VmStateStore {
       serialSocket: f('serial.sock'),
       serialLog: f('serial.log'),
       vncSocket: f('vnc.sock'),
+      guestAgentSocket: f('qga.sock'),
       pidFile: f('qemu.pid'),
     };
   }

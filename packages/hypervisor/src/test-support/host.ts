@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { NFT_TABLE } from '../qemu/network/bridge.network.js';
+import { NFT_TABLE, ownerOf } from '../qemu/network/bridge.network.js';
 
 /** QEMU processes whose command line mentions `marker` (e.g. a state directory). */
 export function qemuProcesses(marker: string): string[] {
@@ -11,10 +11,31 @@ export function qemuProcesses(marker: string): string[] {
     .map((line) => line.trim());
 }
 
-/** Network devices whose names the bridge backend uses (bridges `ctpb*`, taps `ctpt*`). */
-export function ctpLinks(): string[] {
-  const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[];
-  return links.map((l) => l.ifname).filter((name) => name.startsWith('ctpb') || name.startsWith('ctpt'));
+interface Link {
+  ifname: string;
+  ifalias?: string;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+function hostLinks(): Link[] {
+  return JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8' })) as Link[];
+}
+
+/**
+ * The network devices of one installation (`owner`, see `ownerOf`): its bridges (alias
+ * `ctp-net:<owner>:…`) and its taps (alias `ctp-nic:<owner>:…`, or enslaved to one of its bridges).
+ * Another installation's devices on the same host are not in this list.
+ */
+export function ownedLinks(owner: string): string[] {
+  const links = hostLinks();
+  const bridges = new Set(
+    links.filter((l) => l.ifname.startsWith('ctpb') && l.ifalias?.startsWith(`ctp-net:${owner}:`)).map((l) => l.ifname),
+  );
+  const taps = links.filter(
+    (l) => l.ifname.startsWith('ctpt') && (l.ifalias?.startsWith(`ctp-nic:${owner}:`) || (l.master !== undefined && bridges.has(l.master))),
+  );
+  return [...bridges, ...taps.map((l) => l.ifname)];
 }
 
 /** Whether the isolation table exists. */
@@ -22,8 +43,30 @@ export function nftTableExists(): boolean {
   return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(NFT_TABLE);
 }
 
-/** Everything the QEMU driver could leave behind under `stateDir` and on the host. */
-export function qemuLeftovers(stateDir: string): string[] {
+/**
+ * Stale isolation rules: the table is shared by every installation on the host and rewritten from
+ * the bridges that exist after each change, so a rule naming a bridge that is gone (or a table
+ * with no lab bridge left at all) means a destroy did not clean up.
+ */
+export function staleNftRules(): string[] {
+  if (!nftTableExists()) return [];
+  const bridges = new Set(
+    hostLinks()
+      .map((l) => l.ifname)
+      .filter((n) => n.startsWith('ctpb')),
+  );
+  const table = execFileSync('nft', ['list', 'table', 'inet', NFT_TABLE], { encoding: 'utf8' });
+  if (bridges.size === 0) return ['nft table'];
+  const named = [...new Set([...table.matchAll(/"(ctpb[0-9a-f]{8})"/g)].map((m) => m[1]!))];
+  return named.filter((b) => !bridges.has(b)).map((b) => `nft rule for ${b}`);
+}
+
+/**
+ * What the QEMU driver left behind: processes and files under `stateDir`, the network devices of
+ * its installation `owner` (by default the one its network backend derives from `stateDir`), and
+ * stale isolation rules. Never another installation's devices, so this holds on a shared host.
+ */
+export function qemuLeftovers(stateDir: string, owner = ownerOf(stateDir)): string[] {
   // The accelerator probe's cached answer is the driver's, not a VM's.
   const files = existsSync(stateDir)
     ? readdirSync(stateDir, { recursive: true })
@@ -31,11 +74,10 @@ export function qemuLeftovers(stateDir: string): string[] {
         .filter((f) => f !== '.accelerator.json')
         .map((f) => `file ${f}`)
     : [];
-  const links = ctpLinks().map((l) => `link ${l}`);
   return [
     ...qemuProcesses(stateDir).map((p) => `process ${p}`),
     ...files,
-    ...links,
-    ...(links.length === 0 && nftTableExists() ? ['nft table'] : []),
+    ...ownedLinks(owner).map((l) => `link ${l}`),
+    ...staleNftRules(),
   ];
 }

@@ -3,3 +3,4 @@ export * from './demo-images.js';
 export * from './host.js';
 export * from './serial.js';
 export * from './scripted-runner.js';
+export { testAcceleratorCache } from './accelerator-cache.js';

@@ -29,12 +29,18 @@ export class SerialReader {
   async run(command: string, timeoutMs = 30_000): Promise<string> {
     const marker = `M${Math.random().toString(36).slice(2, 10)}`;
     const typed = `echo ${marker}-$?-END`;
+    const from = this.text.length;
     this.stream.write(`${command}; ${typed}\n`);
     const done = new RegExp(`${marker}-\\d+-END`);
-    await this.waitFor(done, timeoutMs);
-    const start = this.text.indexOf(typed);
-    const rest = this.text.slice(start >= 0 ? start + typed.length : 0);
-    return rest.slice(0, rest.search(done));
+    await this.waitFor(done, timeoutMs, from);
+    // Without the echo of the typed line, the command's own words could pass for its output. The
+    // terminal wraps a long line at its width, so the echo may have line breaks anywhere in it.
+    const echo = new RegExp([...typed].map((c) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('(?: ?\r?\n|\r)*'));
+    const rest = this.text.slice(from);
+    const found = echo.exec(rest);
+    if (!found) throw new Error(`the console did not echo "${typed}"; it said: ${rest.slice(-800)}`);
+    const after = rest.slice(found.index + found[0].length);
+    return after.slice(0, after.search(done));
   }
 
   /** Types text as it is (a login name, a password), without waiting for anything. */

@@ -43,9 +43,9 @@ export function adapterFor(versionOutput: string): { version: string; adapter: V
 }
 
 /** Runs VBoxManage and turns its error lines into typed errors (unknown machine → not_found). */
-export async function vbox(run: CommandRunner, args: string[], timeoutMs = 120_000): Promise<CommandResult> {
+export async function vbox(run: CommandRunner, args: string[], timeoutMs = 120_000, okCodes?: number[]): Promise<CommandResult> {
   try {
-    return await run(['VBoxManage', '-q', ...args], { timeoutMs });
+    return await run(['VBoxManage', '-q', ...args], { timeoutMs, ...(okCodes ? { okCodes } : {}) });
   } catch (error) {
     if (error instanceof HypervisorError && error.stderr !== undefined) {
       const stderr = error.stderr;

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { runCommand, type CommandRunner } from '../command-runner.js';
 import {
   isValidName,
+  type GuestCommand,
+  type GuestExecResult,
+  type GuestFile,
   type BaseImage,
   type ConsoleKind,
   type HostInfo,
@@ -19,6 +22,7 @@ import {
 } from '../driver.js';
 import { HypervisorError } from '../errors.js';
 import { shortHash } from '../short-hash.js';
+import { VBoxGuestControl } from './guest-control.js';
 import { parseListVms } from './list-vms.parser.js';
 import { parseMachineReadable } from './machine-readable.parser.js';
 import { parseSnapshotList } from './snapshot-list.parser.js';
@@ -34,10 +38,15 @@ export interface VirtualBoxDriverOptions {
   runner?: CommandRunner;
   /** VRDE (VNC with the VNC extension pack) ports are taken from here upwards. */
   vrdePortBase?: number;
+  /** How often `waitForGuestAgent` polls the Guest Additions (default 1000 ms). */
+  guestPollMs?: number;
+  /** Names temporary guest files (default random); tests fix it to assert exact argv. */
+  guestTempName?: () => string;
 }
 
 interface State {
-  vms: Record<string, { vrdePort: number }>;
+  /** `guestUser`: the account guestcontrol logs in as (its password is in its own 0600 file). */
+  vms: Record<string, { vrdePort: number; guestUser?: string }>;
   networks: Record<string, { intnet: string; group?: string }>;
 }
 
@@ -75,11 +84,13 @@ export class VirtualBoxDriver implements HypervisorDriver {
   private readonly run: CommandRunner;
   private cli: Promise<{ version: string; adapter: VBoxCliAdapter }> | undefined;
   private readonly stateFile: string;
+  private readonly guest: VBoxGuestControl;
 
   constructor(private readonly options: VirtualBoxDriverOptions) {
     this.run = options.runner ?? runCommand;
     mkdirSync(options.stateDir, { recursive: true });
     this.stateFile = path.join(options.stateDir, 'virtualbox.json');
+    this.guest = new VBoxGuestControl(this.run, options.stateDir, options.guestPollMs, options.guestTempName);
   }
 
   private version(): Promise<{ version: string; adapter: VBoxCliAdapter }> {
@@ -103,6 +114,7 @@ export class VirtualBoxDriver implements HypervisorDriver {
         pause: true,
         consoles: vnc ? ['serial', 'vnc'] : ['serial'],
         networkIsolation: 'intnet',
+        guestAgent: true,
       },
       notes: vnc ? [] : ['No VNC extension pack: VRDE speaks RDP only, so the screen console is unavailable'],
     };
@@ -176,7 +188,10 @@ export class VirtualBoxDriver implements HypervisorDriver {
           seed,
         ]);
       }
-      this.write({ ...this.read(), vms: { ...this.read().vms, [spec.name]: { vrdePort } } });
+      const credentials = spec.guestAgent === false ? undefined : spec.guestCredentials;
+      if (credentials) writeFileSync(this.guest.passwordFile(spec.name), credentials.password, { mode: 0o600 });
+      const record = { vrdePort, ...(credentials ? { guestUser: credentials.username } : {}) };
+      this.write({ ...this.read(), vms: { ...this.read().vms, [spec.name]: record } });
     } catch (error) {
       // A failed create leaves nothing behind.
       await vbox(this.run, ['unregistervm', spec.name, '--delete']).catch(() => {});
@@ -234,6 +249,7 @@ export class VirtualBoxDriver implements HypervisorDriver {
     const current = this.read();
     delete current.vms[name];
     this.write(current);
+    rmSync(this.guest.passwordFile(name), { force: true });
   }
 
   async takeSnapshot(vmName: string, snapshotName: string): Promise<SnapshotInfo> {
@@ -314,6 +330,24 @@ export class VirtualBoxDriver implements HypervisorDriver {
       socket.once('connect', () => resolve(socket));
       socket.once('error', (error) => reject(new HypervisorError('invalid_state', `${kind} console unavailable: ${error.message}`)));
     });
+  }
+
+  async waitForGuestAgent(vmName: string, timeoutMs = 60_000): Promise<void> {
+    const user = this.guestUser(vmName);
+    await this.requireRunning(vmName);
+    await this.guest.waitForAdditions(vmName, user, timeoutMs);
+  }
+
+  async guestExec(vmName: string, command: GuestCommand): Promise<GuestExecResult> {
+    const user = this.guestUser(vmName);
+    await this.requireGuestRunning(vmName);
+    return this.guest.exec(vmName, user, command);
+  }
+
+  async guestWriteFile(vmName: string, file: GuestFile): Promise<void> {
+    const user = this.guestUser(vmName);
+    await this.requireGuestRunning(vmName);
+    await this.guest.writeFile(vmName, user, file);
   }
 
   // --- internals ---
@@ -397,6 +431,24 @@ export class VirtualBoxDriver implements HypervisorDriver {
     const state = await this.stateOf(name);
     if (state !== 'running' && state !== 'paused') throw new HypervisorError('invalid_state', `VM ${name} is ${state}`);
     return state;
+  }
+
+  /** The guest account of a VM created with `guestCredentials` (guestcontrol cannot work without one). */
+  private guestUser(name: string): string {
+    this.check(name);
+    const record = this.read().vms[name];
+    if (!record) throw new HypervisorError('not_found', `VM ${name} does not exist`);
+    if (!record.guestUser)
+      throw new HypervisorError(
+        'unsupported',
+        `VM ${name} was created without guestCredentials: VirtualBox guestcontrol needs a guest account`,
+      );
+    return record.guestUser;
+  }
+
+  private async requireGuestRunning(name: string): Promise<void> {
+    const state = await this.requireRunning(name);
+    if (state !== 'running') throw new HypervisorError('invalid_state', `VM ${name} is ${state}: its Guest Additions cannot answer`);
   }
 
   private serialPath(name: string): string {

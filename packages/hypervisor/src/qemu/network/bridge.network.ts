@@ -95,7 +95,7 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
     const links = await this.links();
     if (!links.some((l) => l.ifname === bridge)) throw new HypervisorError('not_found', `network ${network} does not exist`);
     if (!links.some((l) => l.ifname === tap)) await this.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
-    await this.run(['ip', 'link', 'set', 'dev', tap, 'alias', `ctp-nic:${vmName}#${nicIndex}`]);
+    await this.run(['ip', 'link', 'set', 'dev', tap, 'alias', `ctp-nic:${this.owner}:${vmName}#${nicIndex}`]);
     await this.run(['ip', 'link', 'set', tap, 'master', bridge, 'up']);
     return [
       '-netdev',

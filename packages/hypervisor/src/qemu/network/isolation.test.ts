@@ -7,6 +7,7 @@ import { runCommand } from '../../command-runner.js';
 import type { HypervisorDriver } from '../../driver.js';
 import { QemuDriver } from '../qemu.driver.js';
 import { demoImages } from '../../test-support/demo-images.js';
+import { testAcceleratorCache } from '../../test-support/accelerator-cache.js';
 import { nftTableExists, qemuLeftovers } from '../../test-support/host.js';
 import { SerialReader } from '../../test-support/serial.js';
 import { BridgeNetworkBackend, ownerOf } from './bridge.network.js';
@@ -40,7 +41,7 @@ function isolationSuite(label: string, makeBackend: (stateDir: string) => LabNet
   describe(`lab network isolation (${label})`, () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), `ctp-iso-${label}-`));
     const network = makeBackend(path.join(stateDir, 'net'));
-    const driver = new QemuDriver({ stateDir, network, probeKernel: images.attacker.kernel });
+    const driver = new QemuDriver({ stateDir, network, probeKernel: images.attacker.kernel, acceleratorCacheFile: testAcceleratorCache() });
     const id = Math.random().toString(36).slice(2, 7);
     const labA = `i${id}-a-lan`;
     const labB = `i${id}-b-lan`;
@@ -86,7 +87,7 @@ function isolationSuite(label: string, makeBackend: (stateDir: string) => LabNet
       await driver.destroyNetwork(labA);
       await driver.destroyNetwork(labB);
       driver.close();
-      const left = qemuLeftovers(stateDir).filter((l) => !l.startsWith('file net'));
+      const left = qemuLeftovers(stateDir, ownerOf(path.join(stateDir, 'net'))).filter((l) => !l.startsWith('file net'));
       expect(left).toEqual([]);
     }, 60_000);
   });

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { Role } from '@ctp/contracts';
+import { AppError } from '../errors.js';
+import { authorize, can, policyActions, type Actor, type PolicyAction, type Resource } from './policy.js';
+
+// Every rule of the policy, for every role, against every kind of relation between the actor and
+// the resource. The expectations are written out (not derived), so a change of any rule fails here.
+
+const me = '11111111-1111-4111-8111-111111111111';
+const other = '22222222-2222-4222-8222-222222222222';
+const third = '33333333-3333-4333-8333-333333333333';
+
+const relations = {
+  own: { ownerId: me },
+  ownControllable: { ownerId: me, controllable: true },
+  ownLocked: { ownerId: me, controllable: false },
+  member: { ownerId: other, memberIds: [third, me] },
+  memberLocked: { ownerId: other, memberIds: [me], controllable: false },
+  stranger: { ownerId: other, memberIds: [third] },
+  strangerNoMembers: { ownerId: other },
+  strangerUnowned: { ownerId: null, memberIds: [] },
+  nothing: {},
+  published: { ownerId: other, published: true },
+  unpublished: { ownerId: other, published: false },
+  strangerControllable: { ownerId: other, memberIds: [third], controllable: true },
+} satisfies Record<string, Resource>;
+type Relation = keyof typeof relations;
+
+const ALL = Object.keys(relations) as Relation[];
+const NONE: Relation[] = [];
+const OWNED: Relation[] = ['own', 'ownControllable', 'ownLocked'];
+const IN_LAB: Relation[] = [...OWNED, 'member', 'memberLocked'];
+
+type Expectation = Record<Role, Relation[]>;
+const adminOnly: Expectation = { admin: ALL, instructor: NONE, student: NONE };
+const staffOnly: Expectation = { admin: ALL, instructor: ALL, student: NONE };
+const everyone: Expectation = { admin: ALL, instructor: ALL, student: ALL };
+
+/** Where each role may act, per action. */
+const expected: Record<PolicyAction, Expectation> = {
+  'user.list': adminOnly,
+  'user.read': { admin: ALL, instructor: OWNED, student: OWNED },
+  'user.create': adminOnly,
+  'user.update': adminOnly,
+  'user.resetPassword': adminOnly,
+  'audit.read': adminOnly,
+  'system.read': staffOnly,
+  'image.list': staffOnly,
+  'image.create': staffOnly,
+  'image.update': staffOnly,
+  'image.delete': adminOnly,
+  'template.list': everyone,
+  'template.read': { admin: ALL, instructor: ALL, student: ['published'] },
+  'template.create': staffOnly,
+  'template.update': { admin: ALL, instructor: OWNED, student: NONE },
+  'template.publish': { admin: ALL, instructor: OWNED, student: NONE },
+  'lab.create': everyone,
+  'lab.listAll': staffOnly,
+  'lab.read': { admin: ALL, instructor: ALL, student: IN_LAB },
+  'lab.operate': { admin: ALL, instructor: ALL, student: IN_LAB },
+  'lab.delete': { admin: ALL, instructor: ALL, student: OWNED },
+  'lab.manageMembers': { admin: ALL, instructor: ALL, student: OWNED },
+  'lab.watchConsole': staffOnly,
+  'vm.operate': { admin: ALL, instructor: ALL, student: ['own', 'ownControllable', 'member'] },
+};
+
+const actor = (role: Role): Actor => ({ id: me, username: `the-${role}`, role });
+const roles: Role[] = ['admin', 'instructor', 'student'];
+
+describe('policy', () => {
+  it('has an expectation for every action it knows, and knows every expected action', () => {
+    expect([...policyActions].sort()).toEqual(Object.keys(expected).sort());
+  });
+
+  for (const action of Object.keys(expected) as PolicyAction[]) {
+    it(`decides ${action} for every role and relation`, () => {
+      const answers = roles.map((role) => ({ role, allowed: ALL.filter((relation) => can(actor(role), action, relations[relation])) }));
+      expect(answers).toEqual(roles.map((role) => ({ role, allowed: expected[action][role] })));
+    });
+  }
+
+  it('treats a missing resource as one nobody owns', () => {
+    expect(can(actor('student'), 'lab.create')).toBe(true);
+    expect(can(actor('student'), 'user.read')).toBe(false);
+    expect(can(actor('admin'), 'user.read')).toBe(true);
+    expect(can(actor('student'), 'vm.operate')).toBe(false);
+  });
+
+  it('authorizes silently, or refuses with a 403 that names the role and the action', () => {
+    expect(() => authorize(actor('instructor'), 'template.create')).not.toThrow();
+    expect(() => authorize(actor('student'), 'lab.read', relations.member)).not.toThrow();
+    let error: unknown;
+    try {
+      authorize(actor('student'), 'audit.read');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ status: 403, code: 'forbidden', message: 'Your role (student) may not audit.read' });
+  });
+});

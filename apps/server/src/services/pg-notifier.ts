@@ -1,0 +1,85 @@
+import type { PGlite } from '@electric-sql/pglite';
+import type pg from 'pg';
+import type { Database } from '../db/database.js';
+
+/** What a listener hears besides payloads: the channel was lost, or is listened to again. */
+export interface ListenHandlers {
+  onPayload(payload: string): void;
+  /** The LISTEN connection broke: notifications may be missed until `onRestored`. */
+  onLost?(): void;
+  /** Listening again after a loss; whatever was missed meanwhile must be assumed changed. */
+  onRestored?(): void;
+}
+
+/** NOTIFY/LISTEN on one channel, whichever engine runs the database. */
+export interface Notifier {
+  notify(payload: string): Promise<void>;
+  listen(handlers: ListenHandlers): Promise<() => Promise<void>>;
+}
+
+function pgliteNotifier(pglite: PGlite, channel: string): Notifier {
+  return {
+    notify: async (payload) => void (await pglite.query('select pg_notify($1, $2)', [channel, payload])),
+    // In-process: this connection cannot break.
+    listen: async (handlers) => pglite.listen(channel, (payload) => handlers.onPayload(payload)),
+  };
+}
+
+const RECONNECT_MS = 1000;
+
+function poolNotifier(pool: pg.Pool, channel: string): Notifier {
+  return {
+    notify: async (payload) => void (await pool.query('select pg_notify($1, $2)', [channel, payload])),
+    listen: async (handlers) => {
+      let client: pg.PoolClient | undefined;
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      // LISTEN needs one connection of its own for as long as we listen; when it breaks, take a
+      // new one and tell the listener, which cannot know what it missed meanwhile.
+      const connect = async (): Promise<void> => {
+        const next = await pool.connect();
+        const lost = () => {
+          if (client !== next) return;
+          client = undefined;
+          next.release(true);
+          if (stopped) return;
+          handlers.onLost?.();
+          const retry = () => {
+            timer = undefined;
+            if (stopped) return;
+            connect().then(
+              () => handlers.onRestored?.(),
+              () => (timer = setTimeout(retry, RECONNECT_MS)),
+            );
+          };
+          timer = setTimeout(retry, RECONNECT_MS);
+        };
+        next.on('notification', (message) => message.channel === channel && message.payload && handlers.onPayload(message.payload));
+        next.on('error', lost);
+        next.on('end', lost);
+        try {
+          await next.query(`listen ${channel}`);
+        } catch (error) {
+          next.release(true);
+          throw error;
+        }
+        client = next;
+      };
+      await connect();
+      return async () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+        const current = client;
+        client = undefined;
+        if (!current) return;
+        await current.query(`unlisten ${channel}`).catch(() => {});
+        current.release();
+      };
+    },
+  };
+}
+
+/** A notifier for `channel` on the database's engine (PGlite in process, or a server's pool). */
+export function createNotifier(database: Database, channel: string): Notifier {
+  return database.pglite ? pgliteNotifier(database.pglite, channel) : poolNotifier(database.pool!, channel);
+}

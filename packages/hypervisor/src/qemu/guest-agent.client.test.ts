@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HypervisorError } from '../errors.js';
+import { checkGuestPath } from '../guest-file.js';
+import { GuestAgentClient } from './guest-agent.client.js';
+
+type Command = { execute: string; arguments?: Record<string, unknown> };
+
+/**
+ * A scripted peer on a unix socket speaking qemu-ga's wire format, for what a real guest cannot be
+ * made to do on demand: stale answers of an earlier client in the stream, a lost answer. The real
+ * agent is exercised by guest-channel.qemu.test.ts.
+ */
+async function agent(
+  answer: (command: Command, socket: net.Socket) => unknown,
+  stale = '',
+): Promise<{ socketPath: string; seen: Command[] }> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ctp-qga-'));
+  dirs.push(dir);
+  const socketPath = path.join(dir, 'qga.sock');
+  const seen: Command[] = [];
+  const server = net.createServer((socket) => {
+    if (stale) socket.write(Buffer.concat([Buffer.from(stale), Buffer.from([0xff]), Buffer.from('{"return": 7}\n')]));
+    let buffer = '';
+    socket.on('data', (chunk) => {
+      buffer += chunk.toString('latin1').replace(/\xff/g, '');
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const command = JSON.parse(buffer.slice(0, newline)) as Command;
+        buffer = buffer.slice(newline + 1);
+        seen.push(command);
+        if (command.execute === 'guest-sync-delimited') {
+          socket.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(JSON.stringify({ return: command.arguments!.id }) + '\n')]));
+          continue;
+        }
+        const reply = answer(command, socket);
+        if (reply !== undefined) socket.write(JSON.stringify(reply) + '\n');
+      }
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return { socketPath, seen };
+}
+
+const servers: net.Server[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) server.close();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+describe('guest agent client', () => {
+  it('ignores stale answers before its own sync answer, then runs guest-exec and decodes its output', async () => {
+    const { socketPath, seen } = await agent((command) => {
+      if (command.execute === 'guest-exec') return { return: { pid: 42 } };
+      if (command.execute === 'guest-exec-status')
+        return { return: { exited: true, exitcode: 3, 'out-data': b64('out\n'), 'err-data': b64('err\n') } };
+      return { return: {} };
+    }, '{"return": {"pid": 9}}\n{"error": {"class": "GenericError", "desc": "stale"}}\n');
+    const client = await GuestAgentClient.connect(socketPath);
+    try {
+      expect(await client.exec({ argv: ['sh', '-c', 'x'], input: 'in' })).toEqual({ exitCode: 3, stdout: 'out\n', stderr: 'err\n' });
+      const exec = seen.find((c) => c.execute === 'guest-exec')!;
+      expect(exec.arguments).toEqual({ path: 'sh', arg: ['-c', 'x'], 'capture-output': true, 'input-data': b64('in') });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('kills a command still running at its timeout and reports exit code 124', async () => {
+    let killed = false;
+    const { socketPath, seen } = await agent((command) => {
+      if (command.execute === 'guest-exec') return { return: { pid: command.arguments!.path === 'sh' ? 2 : 1 } };
+      if (command.arguments?.pid === 2) {
+        killed = true;
+        return { return: { exited: true, exitcode: 0 } };
+      }
+      return { return: killed ? { exited: true, signal: 9, 'out-data': b64('partial') } : { exited: false } };
+    });
+    const client = await GuestAgentClient.connect(socketPath);
+    try {
+      expect(await client.exec({ argv: ['sleep', '100'], timeoutMs: 100 })).toEqual({
+        exitCode: 124,
+        stdout: 'partial',
+        stderr: '',
+        timedOut: true,
+      });
+      const kill = seen.find((c) => c.execute === 'guest-exec' && c.arguments!.path === 'sh')?.arguments?.arg as string[];
+      expect(kill[1]).toContain('kill -KILL');
+      expect(kill.slice(2)).toEqual(['sh', '1']);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('writes a file in chunks to a private temporary file, then sets mode and owner and renames it', async () => {
+    const written: string[] = [];
+    const scripts: unknown[][] = [];
+    const { socketPath } = await agent((command) => {
+      const args = command.arguments ?? {};
+      if (command.execute === 'guest-exec') {
+        scripts.push(args.arg as unknown[]);
+        return { return: { pid: 5 } };
+      }
+      if (command.execute === 'guest-exec-status') return { return: { exited: true, exitcode: 0 } };
+      if (command.execute === 'guest-file-open') return { return: 1000 };
+      if (command.execute === 'guest-file-write') {
+        const bytes = Buffer.from(args['buf-b64'] as string, 'base64');
+        written.push(bytes.toString('latin1'));
+        return { return: { count: bytes.length, eof: false } };
+      }
+      return { return: {} };
+    });
+    const client = await GuestAgentClient.connect(socketPath);
+    const content = 'x'.repeat(100 * 1024);
+    try {
+      await client.writeFile({ path: '/etc/ctp/banner', content, mode: 0o640, owner: 'root:www-data' });
+    } finally {
+      client.close();
+    }
+    expect(written.length).toBeGreaterThan(1);
+    expect(written.join('')).toBe(content);
+    const [prepare, finish] = scripts as string[][];
+    expect(prepare!.slice(0, 4)).toEqual(['-c', 'mkdir -p -- "$1" && umask 077 && : > "$2"', 'sh', '/etc/ctp']);
+    expect(prepare![4]).toMatch(/^\/etc\/ctp\/\.ctp-[0-9a-f]{12}\.tmp$/);
+    expect(finish).toEqual([
+      '-c',
+      'chmod 640 "$1" && chown -- "$3" "$1" && mv -f -- "$1" "$2"',
+      'sh',
+      prepare![4],
+      '/etc/ctp/banner',
+      'root:www-data',
+    ]);
+  });
+
+  it('reports an agent error as command_failed and a silent agent as timeout', async () => {
+    const { socketPath } = await agent((command) =>
+      command.execute === 'guest-ping' ? undefined : { error: { class: 'GenericError', desc: 'Guest agent command failed' } },
+    );
+    const client = await GuestAgentClient.connect(socketPath);
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => 'ok',
+        (e: HypervisorError) => e.code,
+      );
+    expect(await code(client.execute('guest-file-open', { path: '/x' }))).toBe('command_failed');
+    expect(await code(client.ping(200))).toBe('timeout');
+    expect(await code(client.ping(200))).toBe('command_failed');
+    const silent = await agent(() => undefined);
+    const never = net.createServer(() => {});
+    servers.push(never);
+    const neverPath = path.join(path.dirname(silent.socketPath), 'never.sock');
+    await new Promise<void>((resolve) => never.listen(neverPath, resolve));
+    expect(await code(GuestAgentClient.connect(neverPath, 300))).toBe('timeout');
+    expect(await code(GuestAgentClient.connect(path.join(path.dirname(neverPath), 'none.sock'), 300))).toBe('invalid_state');
+  });
+
+  it('accepts only absolute plain guest paths and sane owners', async () => {
+    expect(() => checkGuestPath('/var/www/flag.txt')).not.toThrow();
+    for (const bad of ['rel/x', '/a/../etc/shadow', '/a\nb', '/dir/']) expect(() => checkGuestPath(bad), bad).toThrow(HypervisorError);
+    const { socketPath } = await agent(() => ({ return: {} }));
+    const client = await GuestAgentClient.connect(socketPath);
+    try {
+      await expect(client.writeFile({ path: '/x', content: '', owner: 'root; rm -rf /' })).rejects.toMatchObject({ code: 'invalid' });
+      await expect(client.writeFile({ path: '/x', content: '', mode: 0o10000 })).rejects.toMatchObject({ code: 'invalid' });
+    } finally {
+      client.close();
+    }
+  });
+});
