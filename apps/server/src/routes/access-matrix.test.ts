@@ -32,7 +32,12 @@ const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') =
 
 /** A library image record (no files: the routes under test only read and change metadata). */
 const libraryImage = (f: Fixture) =>
-  f.ctx.services.repositories.images.insert({ name: `img-${counter++}`, kind: 'disk', sourceFormat: 'qcow2', files: { disk: 'disk.qcow2' } });
+  f.ctx.services.repositories.images.insert({
+    name: `img-${counter++}`,
+    kind: 'disk',
+    sourceFormat: 'qcow2',
+    files: { disk: 'disk.qcow2' },
+  });
 
 let counter = 0;
 const unique = () => `user${Date.now().toString(36)}${counter++}`;

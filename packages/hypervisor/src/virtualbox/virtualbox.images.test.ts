@@ -99,9 +99,7 @@ describe('VirtualBox driver: library disk images', () => {
 
   it('refuses disks that boot through a kernel outside them (VirtualBox has no direct kernel boot)', async () => {
     const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-vbox-img-'));
-    const runner = new ScriptedRunner([
-      { argv: ['VBoxManage', '--version'], stdout: '7.0.14r161095\n' },
-    ]);
+    const runner = new ScriptedRunner([{ argv: ['VBoxManage', '--version'], stdout: '7.0.14r161095\n' }]);
     const driver = new VirtualBoxDriver({ stateDir, runner: runner.run });
     const refused = await driver
       .createVm({
