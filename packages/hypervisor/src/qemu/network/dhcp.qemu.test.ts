@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +89,9 @@ describe('dnsmasq per lab network (real bridge, real busybox guests)', () => {
     const bridge = network.bridgeOf(lan);
     const pid = Number(execFileSync('cat', [path.join(DHCP_RUN_DIR, bridge, 'dnsmasq.pid')], { encoding: 'utf8' }).trim());
     await driver.destroyNetwork(lan);
-    await expect.poll(() => existsSync(`/proc/${pid}`), { timeout: 5_000 }).toBe(false);
+    // Gone, or a zombie waiting for its reaper (dnsmasq daemonized away from us).
+    const alive = () => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    await expect.poll(alive, { timeout: 5_000 }).toBe(false);
     expect(existsSync(path.join(DHCP_RUN_DIR, bridge))).toBe(false);
   });
 });
