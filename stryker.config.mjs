@@ -1,7 +1,7 @@
 // Mutation testing (`npm run test:mutation`): Stryker changes the code of the modules whose rules
 // matter most (one mutant at a time) and reruns their fast unit tests; a mutant no test notices
 // "survives". scripts/mutation-thresholds.mjs then holds each module to its own minimum score.
-// Modules to add: scoring (once it exists), the CIDR checks (apps/server/src/services/cidr.ts).
+// Modules to add: scoring (once it exists); the console session rules (need a unit test without a database).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
@@ -10,6 +10,7 @@ export default {
   mutate: [
     'apps/server/src/policy/policy.ts',
     'apps/server/src/services/template-validation.ts',
+    'apps/server/src/services/cidr.ts',
     'apps/server/src/services/token.service.ts',
   ],
   coverageAnalysis: 'perTest',

@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 // opens the database (PGlite, or the server DATABASE_URL names); `npm run test:db` runs only them.
 export default defineConfig({
   test: {
-    projects: ['packages/hypervisor', 'apps/server', 'apps/web', 'apps/web/vitest.e2e.config.ts'],
+    projects: ['packages/hypervisor', 'apps/server', 'apps/web', 'apps/web/vitest.e2e.config.ts', 'apps/cli'],
     // Tests boot real guests and change host-wide state (bridges, one nftables table): one test
     // file at a time across all projects, so no test sees another's devices.
     maxWorkers: 1,

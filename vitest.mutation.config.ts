@@ -10,6 +10,8 @@ export default defineConfig({
     include: [
       'apps/server/src/policy/policy.test.ts',
       'apps/server/src/services/template-validation.test.ts',
+      'apps/server/src/services/template-validation.rules.test.ts',
+      'apps/server/src/services/cidr.test.ts',
       'apps/server/src/services/token.service.test.ts',
     ],
   },

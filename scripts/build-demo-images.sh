@@ -7,14 +7,17 @@
 # the kernel command line (ctp.hostname=, ctp.ip=ADDR/BITS, ctp.lab=); per-lab secrets arrive
 # later through the guest agent, never on the command line or the console. Guests print
 # "CTP-READY <role> <hostname>" on the serial console once up. Idempotent: does nothing when the
-# images exist (use --force to rebuild).
+# images were built by this same recipe (this script and scripts/demo-images/); --force rebuilds.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="$root/images/build"
 src="$root/scripts/demo-images"
-# The full-OS demo guest (Debian 12 disk, cloud-init) has its own script and its own cache.
-bash "$root/scripts/build-debian-image.sh" ${1:+"$1"}
-[ -f "$out/manifest.json" ] && [ "${1:-}" != "--force" ] && { echo "demo images present in $out"; exit 0; }
+# A changed recipe rebuilds, so a checkout never boots guests built by an older one.
+recipe="$(cat "$0" $(find "$src" -type f | sort) | sha256sum | cut -d' ' -f1)"
+if [ -f "$out/manifest.json" ] && [ "$(cat "$out/recipe.sha256" 2>/dev/null)" = "$recipe" ] && [ "${1:-}" != "--force" ]; then
+  echo "demo images present in $out"
+  exit 0
+fi
 
 need=()
 # The libraries qemu-ga links are copied from this host (the same Debian release as the agent).
@@ -90,4 +93,5 @@ cat > "$out/manifest.json" <<JSON
   }
 }
 JSON
+echo "$recipe" > "$out/recipe.sha256"
 echo "demo images built in $out (kernel $kver)"

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 export const minimums = {
   'apps/server/src/policy/policy.ts': 95,
   'apps/server/src/services/template-validation.ts': 85,
+  // hostNetworks() reads this machine's interfaces and routes, which a test cannot choose: a margin below the measured score.
+  'apps/server/src/services/cidr.ts': 85,
   'apps/server/src/services/token.service.ts': 85,
 };
 

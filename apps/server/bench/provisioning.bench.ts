@@ -34,6 +34,8 @@ async function main(): Promise<void> {
     jwtSecret: 'bench-secret-0123456789abcdef0123456789',
     schedules: false,
     maxLabsPerUser: 100,
+    // Cold boots only here; saved-state.bench.ts measures restores.
+    savedStates: false,
   };
   const database = await openDatabase({});
   const driver = new QemuDriver({

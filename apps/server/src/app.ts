@@ -10,15 +10,21 @@ import type { Config } from './config.js';
 import { registerAuditTrail } from './plugins/audit-trail.js';
 import { registerAuthentication } from './plugins/authentication.js';
 import { registerErrorHandler } from './plugins/error-handler.js';
+import { registerErrorTracking } from './plugins/error-tracking.js';
 import { registerInputGuard, registerStrictFormats, strictValidatorCompiler } from './plugins/input-guard.js';
 import { registerMetrics } from './plugins/metrics.js';
+import { registerOperationalMetrics } from './plugins/operational-metrics.js';
+import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
+import { backupRoutes } from './routes/backup.routes.js';
+import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
+import { tasksRoutes } from './routes/tasks.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
@@ -48,7 +54,10 @@ export async function buildApp(
   logger: FastifyServerOptions['logger'] = false,
   options: { webDist?: string | false } = {},
 ): Promise<FastifyInstance> {
+  const tls = readTlsFiles(config);
   const app = Fastify({
+    // With CTP_TLS_CERT/KEY the same port serves HTTPS and, through the upgrade, WSS.
+    ...(tls ? { https: tls } : {}),
     logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
@@ -92,6 +101,7 @@ export async function buildApp(
   });
 
   registerErrorHandler(app);
+  registerErrorTracking(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (config.https && request.protocol === 'http') {
@@ -129,6 +139,11 @@ export async function buildApp(
   registerAuditTrail(app, services.audit);
 
   registerMetrics(app, services.metrics, services.repositories.labs, config.metricsToken);
+  registerOperationalMetrics(app, services.metrics, {
+    labs: services.repositories.labs,
+    queueCounts: () => services.jobs.labOperationCounts(),
+    dataDir: config.dataDir,
+  });
   await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
@@ -138,11 +153,14 @@ export async function buildApp(
       await api.register(auditRoutes, { audit: services.audit });
       await api.register(templatesRoutes, { templates: services.templates });
       await api.register(labsRoutes, { labs: services.labs });
+      await api.register(tasksRoutes, { tasks: services.tasks });
       await api.register(vmsRoutes, { labs: services.labs });
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
       await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
+      await api.register(backupRoutes, { backups: services.backups });
+      await api.register(statsRoutes, { stats: services.stats });
     },
     { prefix: API_PREFIX },
   );

@@ -13,6 +13,11 @@ export interface Config {
   corsOrigins: string[];
   /** Send cookies with `Secure` and redirect plain HTTP (behind a TLS proxy: set `CTP_HTTPS=true`). */
   https: boolean;
+  /** PEM files: when both are set the server itself serves HTTPS and WSS on `port`. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  /** A plain-HTTP port that only redirects to HTTPS (needs TLS). */
+  httpRedirectPort: number | undefined;
   trustProxy: boolean;
   logLevel: string;
   bodyLimitBytes: number;
@@ -37,8 +42,19 @@ export interface Config {
   imagesDir: string | undefined;
   /** Disk space the image library may use, bytes (`CTP_IMAGE_QUOTA_MIB`). */
   imageQuotaBytes: number;
+  /** Days the minute samples of the admin overview are kept. */
+  statsRetentionDays: number;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
   accelerator: 'auto' | 'kvm' | 'tcg';
+  /** Start lab VMs from a running state saved once per template version (where the driver can). */
+  savedStates: boolean;
+  /** QEMU's TCG translation cache per VM in MiB (0: QEMU's default, up to 1 GiB). */
+  tcgTranslationCacheMiB: number;
+  /** The key per-lab secrets are derived from (else generated once into the data directory). */
+  secretsKey: string | undefined;
+  /** Task answers and checks a user may submit per minute. */
+  answersPerMinute: number;
+  checksPerMinute: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -63,8 +79,14 @@ function accelerator(raw: string | undefined): Config['accelerator'] {
   throw new Error(`CTP_ACCELERATOR must be auto, kvm or tcg, got "${raw}"`);
 }
 
+function tlsPair(env: NodeJS.ProcessEnv): void {
+  if (Boolean(env.CTP_TLS_CERT) !== Boolean(env.CTP_TLS_KEY)) throw new Error('CTP_TLS_CERT and CTP_TLS_KEY must be set together');
+  if (env.CTP_HTTP_REDIRECT_PORT && !env.CTP_TLS_CERT) throw new Error('CTP_HTTP_REDIRECT_PORT needs CTP_TLS_CERT and CTP_TLS_KEY');
+}
+
 /** Reads the configuration from environment variables (and nothing else). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  tlsPair(env);
   return {
     port: int(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
@@ -78,7 +100,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
-    https: bool(env, 'CTP_HTTPS', false),
+    // Serving TLS ourselves implies everything that CTP_HTTPS turns on (HSTS, Secure cookies).
+    https: bool(env, 'CTP_HTTPS', false) || Boolean(env.CTP_TLS_CERT && env.CTP_TLS_KEY),
+    tlsCert: env.CTP_TLS_CERT || undefined,
+    tlsKey: env.CTP_TLS_KEY || undefined,
+    httpRedirectPort: env.CTP_HTTP_REDIRECT_PORT ? int(env, 'CTP_HTTP_REDIRECT_PORT', 0) : undefined,
     trustProxy: bool(env, 'CTP_TRUST_PROXY', false),
     logLevel: env.LOG_LEVEL || 'info',
     bodyLimitBytes: int(env, 'CTP_BODY_LIMIT', 1024 * 1024),
@@ -97,5 +123,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     imagesDir: env.CTP_IMAGES_DIR || undefined,
     imageQuotaBytes: int(env, 'CTP_IMAGE_QUOTA_MIB', 100 * 1024) * 2 ** 20,
     accelerator: accelerator(env.CTP_ACCELERATOR),
+    savedStates: bool(env, 'CTP_SAVED_STATES', true),
+    tcgTranslationCacheMiB: int(env, 'CTP_TCG_TB_SIZE_MIB', 32),
+    secretsKey: env.CTP_SECRETS_KEY || undefined,
+    answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
+    checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),
+    statsRetentionDays: int(env, 'CTP_STATS_RETENTION_DAYS', 30),
   };
 }

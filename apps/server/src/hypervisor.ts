@@ -12,6 +12,8 @@ export async function createHypervisorDriver(config: Config): Promise<Hypervisor
     runner: runCommand,
     network,
     accelerator: config.accelerator,
+    ...(config.tcgTranslationCacheMiB ? { tcgTranslationCacheMiB: config.tcgTranslationCacheMiB } : {}),
+    savedStateDir: path.join(config.dataDir, 'saved-states'),
     // KVM can start and then hang: the probe boots the demo kernel to be sure.
     probeKernel: path.join(config.imagesDir ?? DEFAULT_IMAGES_DIR, 'vmlinuz'),
   });

@@ -1,15 +1,19 @@
 import path from 'node:path';
+import type https from 'node:https';
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { createHypervisorDriver } from './hypervisor.js';
 import { loggerOptions } from './logger.js';
+import { flushErrorTracking, initErrorTracking } from './plugins/error-tracking.js';
+import { reloadCertificatesOnSighup, startHttpRedirect } from './plugins/tls.js';
 import { createImageCatalog } from './services/image-catalog.js';
 import { createServices } from './services.js';
 
 /** Starts the platform: database and migrations, hypervisor, first admin and demo lab, HTTP, jobs. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  initErrorTracking(process.env.SENTRY_DSN, { environment: process.env.SENTRY_ENVIRONMENT, release: process.env.SENTRY_RELEASE });
   const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
   const driver = await createHypervisorDriver(config);
   const images = createImageCatalog(config.imagesDir);
@@ -31,6 +35,9 @@ async function main(): Promise<void> {
   const host = await driver.probe();
   app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
 
+  const redirect = config.httpRedirectPort ? await startHttpRedirect(config.httpRedirectPort, config.host, config.port) : undefined;
+  if (config.tlsCert) reloadCertificatesOnSighup(app.server as unknown as https.Server, config, app.log);
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -38,6 +45,7 @@ async function main(): Promise<void> {
     app.log.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 20_000).unref();
     try {
+      redirect?.close();
       await app.close();
       await services.stopBackground();
       await database.close();
@@ -56,10 +64,16 @@ async function main(): Promise<void> {
   });
   if (report) app.log.info(report, 'reconciled with the hypervisor');
   await services.startBackground();
-  app.log.info({ engine: database.engine, dataDir: config.dataDir }, 'platform ready');
+  app.log.info(
+    { engine: database.engine, dataDir: config.dataDir, tls: Boolean(config.tlsCert), httpRedirectPort: config.httpRedirectPort },
+    'platform ready',
+  );
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   console.error(error);
+  const Sentry = await import('@sentry/node');
+  Sentry.captureException(error);
+  await flushErrorTracking();
   process.exit(1);
 });

@@ -2,17 +2,21 @@ import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
-import { createMetrics } from './plugins/metrics.js';
+import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
+import { TemplateStatesRepository } from './repositories/template-states.repository.js';
+import { StatsRepository } from './repositories/stats.repository.js';
 import { TemplatesRepository } from './repositories/templates.repository.js';
+import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
+import { BackupService } from './services/backup.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
@@ -23,9 +27,14 @@ import type { BuiltinImages } from './services/image-catalog.js';
 import { ImageLibraryService } from './services/image-library.service.js';
 import { GoldenImageService } from './services/golden-image.service.js';
 import { ImagesRepository } from './repositories/images.repository.js';
+import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { loadOrCreateSecretsKey } from './services/secrets.js';
+import { StatsService } from './services/stats.service.js';
 import { SystemService } from './services/system.service.js';
+import { TemplateStateService, type GuestReady } from './services/template-state.service.js';
+import { TaskService } from './services/task.service.js';
 import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
@@ -38,6 +47,8 @@ export interface Infrastructure {
   /** The built-in demo images (the library adds uploaded ones). */
   images: BuiltinImages;
   log?: (message: string, details: Record<string, unknown>) => void;
+  /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
+  guestReady?: GuestReady;
 }
 
 /** The composition root: every repository and service, wired by hand, in one place. */
@@ -52,6 +63,9 @@ export function createServices(config: Config, database: Database, infra: Infras
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
     images: new ImagesRepository(db),
+    templateStates: new TemplateStatesRepository(db),
+    tasks: new TasksRepository(db),
+    stats: new StatsRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -85,16 +99,56 @@ export function createServices(config: Config, database: Database, infra: Infras
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
   const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
-  const templates = new TemplateService(repositories.templates, images);
-  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
-  const jobs = new JobQueue(database, { concurrency: config.jobConcurrency, schedules: config.schedules });
-  const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const metrics = createMetrics();
-  const runner = new LabRunner(repositories.labs, infra.driver, eventBus, images, (operation, outcome, seconds) => {
-    metrics.labOperations.inc({ operation, outcome });
-    metrics.labOperationSeconds.observe({ operation }, seconds);
-  });
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, {
+  zeroKnownSeries(metrics);
+  const jobs = new JobQueue(
+    database,
+    { concurrency: config.jobConcurrency, schedules: config.schedules },
+    { waited: (queue, seconds) => metrics.jobQueueWait.observe({ queue }, seconds), retried: (queue) => metrics.jobRetries.inc({ queue }) },
+  );
+  const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
+  const templateStates = new TemplateStateService(
+    repositories.templateStates,
+    repositories.templates,
+    infra.driver,
+    images,
+    prepareStates,
+    {
+      enabled: config.savedStates,
+      ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
+    },
+  );
+  const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareStates : undefined);
+  const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
+  const tasks = new TaskService(
+    repositories.labs,
+    repositories.tasks,
+    audit,
+    eventBus,
+    infra.driver,
+    loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
+    { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
+  );
+  const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
+  const runner = new LabRunner(
+    repositories.labs,
+    infra.driver,
+    eventBus,
+    images,
+    tasks,
+    content,
+    {
+      finished: (operation, outcome, seconds) => {
+        metrics.labOperations.inc({ operation, outcome });
+        metrics.labOperationSeconds.observe({ operation }, seconds);
+      },
+      running: (template, seconds) => metrics.labTimeToRunning.observe({ template, host: metrics.host }, seconds),
+      stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
+    },
+    templateStates,
+  );
+  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
+  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
   });
@@ -111,6 +165,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     enqueue,
     config.expiryWarningMinutes,
     log,
+    (name) => templateStates.inPreparation(name),
   );
 
   /** Starts what runs in the background: event delivery and the job workers. */
@@ -121,6 +176,8 @@ export function createServices(config: Config, database: Database, infra: Infras
       labOperation: (job, finalAttempt) => runner.run(job.labId, job.operation, finalAttempt),
       expireLabs: async () => void (await maintenance.expireLabs()),
       reconcile: async () => void (await maintenance.reconcile()),
+      prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
+      sampleStats: async () => void (await stats.sample()),
     });
   }
 
@@ -131,8 +188,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     await sessions.stop();
   }
 
+  const backups = new BackupService(database);
+  const stats = new StatsService(repositories.stats, repositories.labs, config.statsRetentionDays);
+
   return {
     database,
+    backups,
+    stats,
     repositories,
     tokens,
     audit,
@@ -140,7 +202,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     auth,
     users,
     templates,
+    templateStates,
     labs,
+    tasks,
+    content,
     events,
     tickets,
     consoles,

@@ -101,6 +101,30 @@ describe('the platform in a real browser', () => {
     return page;
   }
 
+  /** Opens a VM's terminal from its row on the lab page; the rendered rows of the terminal. */
+  async function openTerminal(page: Page, row: ReturnType<Page['getByRole']>) {
+    await row.getByRole('link', { name: 'Terminal' }).click();
+    await page.getByText('connected', { exact: true }).waitFor({ timeout: 30_000 });
+    // The rendered rows only (the terminal element also holds its style sheet).
+    return page.getByTestId('console-serial').locator('.xterm-rows');
+  }
+
+  /** Types a command into the terminal (again every few seconds, while the guest may still be booting) until `expected` shows. */
+  async function typeUntil(page: Page, terminal: ReturnType<Page['locator']>, command: string, expected: string): Promise<string> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      await page.getByTestId('console-serial').click();
+      await page.keyboard.type(`${command}\n`);
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        const text = (await terminal.textContent()) ?? '';
+        if (text.includes(expected)) return text;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      if (Date.now() > deadline) throw new Error(`"${expected}" not seen in the terminal: ${await terminal.textContent()}`);
+    }
+  }
+
   it('refuses bad credentials with a clear message', async () => {
     const page = await (await browser.newContext()).newPage();
     await page.goto(base);
@@ -137,8 +161,9 @@ describe('the platform in a real browser', () => {
     await page.getByRole('button', { name: 'start Network basics' }).click();
     await page.waitForURL(/\/labs\/[0-9a-f-]{36}$/);
     labUrl = page.url();
-    // No reload: the page turns to running through the event stream.
-    await page.getByText('running', { exact: true }).first().waitFor({ timeout: 90_000 });
+    // No reload: the page turns to running through the event stream. The lab's own status: its
+    // VMs run before the lab does (the lab's content is still being delivered into them).
+    await page.getByTestId('lab-status').getByText('running', { exact: true }).waitFor({ timeout: 90_000 });
     await page.screenshot({ path: path.join(shots, 'student-lab.png') });
 
     await page.getByRole('row', { name: 'vm attacker' }).getByRole('link', { name: 'Terminal' }).click();
@@ -174,14 +199,57 @@ describe('the platform in a real browser', () => {
     await page.screenshot({ path: path.join(shots, 'student-screen.png') });
   });
 
-  it('lets the student revert a VM and delete the lab', async () => {
+  it('lets the student solve a task, with a hint whose cost is confirmed first', async () => {
     const page = await signIn('student1', 'student-password');
     await page.goto(labUrl);
-    await page.getByText('running', { exact: true }).first().waitFor();
-    const row = page.getByRole('row', { name: 'vm target' });
+    const scan = page.getByRole('region', { name: 'task Which TCP ports are open on target?' });
+    await scan.waitFor();
+    await expect.poll(() => page.getByLabel('score').textContent()).toContain('Score 0 / 40');
+    await scan.getByRole('button', { name: /Hint 1 \(costs 4 points\)/ }).click();
+    await page.getByRole('dialog').getByText('This hint costs 4 points').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Reveal' }).click();
+    await scan.getByLabel('hint 1 of Which TCP ports are open on target?').waitFor();
+    await expect.poll(() => scan.textContent()).toContain('worth 6 of 10 points');
+    await scan.getByLabel('Answer to Which TCP ports are open on target?').fill('80, 22');
+    await scan.getByRole('button', { name: 'Submit' }).click();
+    await scan.getByText('Not correct').waitFor();
+    await scan.getByLabel('Answer to Which TCP ports are open on target?').fill('4444 23   80');
+    await scan.getByRole('button', { name: 'Submit' }).click();
+    await scan.getByText('Solved').waitFor();
+    await expect.poll(() => page.getByLabel('score').textContent()).toContain('Score 6 / 40');
+    // The Markdown body is rendered, not shown raw.
+    await page
+      .getByRole('region', { name: "task Read the flag on target's web server" })
+      .locator('code', { hasText: '/flag.txt' })
+      .waitFor();
+    await page.screenshot({ path: path.join(shots, 'student-tasks.png'), fullPage: true });
+  });
+
+  it('lets the student revert a VM (a file made in it is gone) and delete the lab', async () => {
+    const page = await signIn('student1', 'student-password');
+    await page.goto(labUrl);
+    await page.getByTestId('lab-status').getByText('running', { exact: true }).waitFor();
+    const row = page.getByRole('row', { name: 'vm attacker' });
+    // A file made in the guest through the terminal (the listing, upper-cased and tagged, proves it is there).
+    const terminal = await openTerminal(page, row);
+    await typeUntil(page, terminal, 'touch /root/revert-proof; ls /root | tr a-z A-Z | sed s/^/PRE-/', 'PRE-REVERT-PROOF');
+    await page.goto(labUrl);
     await row.getByRole('button', { name: 'Revert' }).click();
+    const reverted = page.waitForResponse((r) => r.url().includes('/snapshots/initial/revert'), { timeout: 90_000 });
     await page.getByRole('dialog').getByRole('button', { name: 'Revert' }).click();
+    expect((await reverted).status()).toBe(204);
+    expect(await row.getByRole('alert').count()).toBe(0);
+    // The initial snapshot is the fresh disk, taken before the first boot: the VM comes back
+    // stopped, and the student starts it.
+    await expect.poll(async () => (await row.textContent()) ?? '', { timeout: 30_000 }).toContain('stopped');
+    await row.getByRole('button', { name: 'Start' }).click();
     await expect.poll(async () => (await row.textContent()) ?? '', { timeout: 30_000 }).toContain('running');
+    expect(await row.getByRole('alert').count()).toBe(0);
+    // The guest is back at its snapshot: the file is gone (a different tag, so scrollback never counts).
+    const after = await openTerminal(page, row);
+    const listing = await typeUntil(page, after, 'ls -a /root | tr a-z A-Z | sed s/^/POST-/; echo LISTED-$((40+2))', 'LISTED-42');
+    expect(listing).not.toContain('POST-REVERT-PROOF');
+    await page.goto(labUrl);
     await page.getByRole('button', { name: 'Delete lab' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
     await page.waitForURL(`${base}/`);

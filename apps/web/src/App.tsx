@@ -16,6 +16,8 @@ const LabPage = lazy(() => import('./pages/LabPage.js').then((m) => ({ default: 
 const ConsolePage = lazy(() => import('./pages/ConsolePage.js').then((m) => ({ default: m.ConsolePage })));
 const UsersPage = lazy(() => import('./pages/admin/UsersPage.js').then((m) => ({ default: m.UsersPage })));
 const AuditPage = lazy(() => import('./pages/admin/AuditPage.js').then((m) => ({ default: m.AuditPage })));
+// The overview brings its chart library (recharts) along: only admins who open it download it.
+const OverviewPage = lazy(() => import('./pages/admin/OverviewPage.js').then((m) => ({ default: m.OverviewPage })));
 const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => ({ default: m.SystemPage })));
 const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
 const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
@@ -88,6 +90,14 @@ export function App() {
             element={
               <RequireRole roles={['admin']}>
                 <AuditPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/admin/overview"
+            element={
+              <RequireRole roles={['admin']}>
+                <OverviewPage />
               </RequireRole>
             }
           />

@@ -28,3 +28,28 @@ export const SystemInfo = Type.Object({
   database: Type.String(),
 });
 export type SystemInfo = Static<typeof SystemInfo>;
+
+export const PlatformSample = Type.Object({
+  at: Type.String({ format: 'date-time', description: 'The end of the sampled minute.' }),
+  labs: Type.Record(Type.String(), Type.Integer(), { description: 'Labs by state (deleted ones not counted).' }),
+  vmsRunning: Type.Integer(),
+  vmsTotal: Type.Integer(),
+  vmCpus: Type.Integer({ description: 'vCPUs of running VMs.' }),
+  vmMemoryMiB: Type.Integer({ description: 'Memory of running VMs.' }),
+  hostCpus: Type.Integer(),
+  hostMemoryMiB: Type.Integer(),
+  provisions: Type.Integer({ description: 'Labs that reached running in the minute.' }),
+  provisionFailures: Type.Integer({ description: 'Labs whose provisioning failed in the minute.' }),
+  provisionP50Seconds: Type.Union([Type.Number(), Type.Null()], { description: 'Median request-to-running time in the minute.' }),
+  provisionP95Seconds: Type.Union([Type.Number(), Type.Null()]),
+});
+export type PlatformSample = Static<typeof PlatformSample>;
+
+export const PlatformStats = Type.Object({ samples: Type.Array(PlatformSample) });
+export type PlatformStats = Static<typeof PlatformStats>;
+
+export const PlatformStatsQuery = Type.Object(
+  { hours: Type.Optional(Type.Integer({ minimum: 1, maximum: 24 * 31, description: 'How far back (default 24).' })) },
+  { additionalProperties: false },
+);
+export type PlatformStatsQuery = Static<typeof PlatformStatsQuery>;

@@ -63,6 +63,13 @@ export const TemplateVm = Type.Object(
     /** SSH public keys authorized for that login (cloud-init images). */
     sshKeys: Type.Optional(Type.Array(Type.String({ maxLength: 2000, pattern: '^(ssh|ecdsa)-[^\\n]+$' }), { maxItems: 16 })),
     /**
+     * How labs start this VM: `saved-state` (default) resumes a running state the platform saved
+     * once per template version (falling back to a boot while there is none); `cold` always boots.
+     */
+    boot: Type.Optional(
+      Type.Union([Type.Literal('saved-state'), Type.Literal('cold')], { default: 'saved-state', description: 'saved-state or cold.' }),
+    ),
+    /**
      * Values handed to the guest (kernel images: on the command line as ctp.KEY=VALUE, except
      * secrets such as `flag`, which never go on a command line). Keys and values have a strict
      * charset so that nothing can break out of the kernel command line.
@@ -77,15 +84,122 @@ export const TemplateVm = Type.Object(
   { additionalProperties: false },
 );
 
+const SecretName = Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: 'Lower-case letters, digits and underscores.' });
+
+/** A value generated per lab (HMAC of the platform key and the lab id): stable for the lab, different between labs. */
+export const TemplateSecret = Type.Object(
+  {
+    name: SecretName,
+    type: Type.Union([Type.Literal('flag'), Type.Literal('password'), Type.Literal('port'), Type.Literal('word'), Type.Literal('text')]),
+    /** flag: the format, `<hex:N>` replaced by N random hex digits; default `CTP{<hex:32>}`. */
+    format: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '<hex:\\d{1,2}>' })),
+    /** password, text: how many characters (default 16). */
+    length: Type.Optional(Type.Integer({ minimum: 4, maximum: 128 })),
+    /** port: the range (default 1024–65535). */
+    min: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    max: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    /** word: the list to pick from. */
+    words: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^\\S+$' }), { minItems: 1, maxItems: 1000 })),
+  },
+  { additionalProperties: false },
+);
+export type TemplateSecret = Static<typeof TemplateSecret>;
+
+/** A file written into a VM over the private guest channel after it starts, a revert or a restore. */
+export const TemplateInject = Type.Object(
+  {
+    vm: Name,
+    path: Type.String({ minLength: 2, maxLength: 255, pattern: '^/[^\\0]*$', description: 'Absolute path inside the guest.' }),
+    /** Text with `{{secret}}` placeholders. */
+    content: Type.String({ maxLength: 65_536 }),
+    mode: Type.Optional(Type.String({ pattern: '^0?[0-7]{3}$', description: 'Octal, e.g. "0644".' })),
+    owner: Type.Optional(Type.String({ maxLength: 64, pattern: '^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$' })),
+  },
+  { additionalProperties: false },
+);
+export type TemplateInject = Static<typeof TemplateInject>;
+
+const caseInsensitive = Type.Optional(Type.Boolean({ description: 'Ignore upper/lower case.' }));
+/** One accepted answer: a literal, a regular expression, a lab secret, or a set of items in any order. */
+export const TemplateAnswer = Type.Union([
+  Type.Object({ equals: Type.String({ minLength: 1, maxLength: 1000 }), caseInsensitive }, { additionalProperties: false }),
+  Type.Object({ regex: Type.String({ minLength: 1, maxLength: 1000 }), caseInsensitive }, { additionalProperties: false }),
+  Type.Object({ secret: SecretName }, { additionalProperties: false }),
+  Type.Object(
+    {
+      set: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 100 }),
+      caseInsensitive,
+    },
+    { additionalProperties: false, description: 'Items in any order, separated by commas or spaces.' },
+  ),
+]);
+export type TemplateAnswer = Static<typeof TemplateAnswer>;
+
+export const TemplateHint = Type.Object(
+  { id: Name, text: Type.String({ minLength: 1, maxLength: 5000 }), cost: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })) },
+  { additionalProperties: false },
+);
+export type TemplateHint = Static<typeof TemplateHint>;
+
+export const TemplateCheck = Type.Object(
+  {
+    /** The VM the command runs in: the student's own, or another (hidden) VM that probes it. */
+    vm: Name,
+    /** Run as `sh -c RUN`. */
+    run: Type.String({ minLength: 1, maxLength: 4000 }),
+    expect: Type.Optional(
+      Type.Object(
+        {
+          exitCode: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+          stdoutRegex: Type.Optional(Type.String({ maxLength: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Seconds (default 10). */
+    timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 120 })),
+  },
+  { additionalProperties: false },
+);
+export type TemplateCheck = Static<typeof TemplateCheck>;
+
+export const TaskType = Type.Union([Type.Literal('info'), Type.Literal('answer'), Type.Literal('choice'), Type.Literal('check')]);
+export type TaskType = Static<typeof TaskType>;
+
 export const TemplateTask = Type.Object(
   {
     id: Name,
     title: Type.String({ minLength: 1, maxLength: 200 }),
+    /** Default: `check` with a check, `choice` with options, `answer` with answers, else `info`. */
+    type: Type.Optional(TaskType),
+    /** Markdown shown to the student. */
+    body: Type.Optional(Type.String({ maxLength: 20_000 })),
+    /** Version-1 name of `body`. */
     description: Type.Optional(Type.String({ maxLength: 20_000 })),
     points: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+    answers: Type.Optional(Type.Array(TemplateAnswer, { minItems: 1, maxItems: 20 })),
+    options: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { id: Name, text: Type.String({ minLength: 1, maxLength: 1000 }), correct: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+        {
+          minItems: 2,
+          maxItems: 20,
+        },
+      ),
+    ),
+    check: Type.Optional(TemplateCheck),
+    hints: Type.Optional(Type.Array(TemplateHint, { maxItems: 10 })),
+    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    requires: Type.Optional(Type.Array(Name, { maxItems: 20 })),
+    /** Markdown; revealable when the template sets `allowSolutions` (the task is then worth 0). */
+    solution: Type.Optional(Type.String({ maxLength: 20_000 })),
   },
-  { additionalProperties: true },
+  { additionalProperties: false },
 );
+export type TemplateTask = Static<typeof TemplateTask>;
 
 /** The lab template format, version 1: what an instructor writes (YAML or JSON). */
 export const LabTemplateConfig = Type.Object(
@@ -97,6 +211,10 @@ export const LabTemplateConfig = Type.Object(
     networks: Type.Array(TemplateNetwork, { minItems: 1, maxItems: 8 }),
     vms: Type.Array(TemplateVm, { minItems: 1, maxItems: 16 }),
     tasks: Type.Optional(Type.Array(TemplateTask, { maxItems: 100 })),
+    secrets: Type.Optional(Type.Array(TemplateSecret, { maxItems: 32 })),
+    inject: Type.Optional(Type.Array(TemplateInject, { maxItems: 32 })),
+    /** Students may reveal a task's solution (the task then scores 0). */
+    allowSolutions: Type.Optional(Type.Boolean({ default: false })),
   },
   { additionalProperties: false, $id: 'https://ctp.example/schemas/lab-template-v1.json', title: 'Lab template' },
 );
@@ -106,6 +224,7 @@ export const TemplateStatus = Type.Union([Type.Literal('draft'), Type.Literal('p
 export type TemplateStatus = Static<typeof TemplateStatus>;
 
 export const Template = Type.Object({
+  audience: Type.Literal('staff'),
   id: Uuid,
   title: Type.String(),
   description: Type.String(),
@@ -118,7 +237,7 @@ export const Template = Type.Object({
 });
 export type Template = Static<typeof Template>;
 
-export const TemplateSummary = Type.Omit(Template, ['config']);
+export const TemplateSummary = Type.Omit(Template, ['config', 'audience']);
 export type TemplateSummary = Static<typeof TemplateSummary>;
 
 export const TemplateList = Page(TemplateSummary);
@@ -133,3 +252,45 @@ export type ListTemplatesQuery = Static<typeof ListTemplatesQuery>;
 /** Creating or updating takes the config as JSON, or YAML text sent as `application/yaml`. */
 export const TemplateBody = Type.Object({ config: Type.Unknown() }, { additionalProperties: false });
 export type TemplateBody = Static<typeof TemplateBody>;
+
+/** What a student sees of a template: no settings, no hidden VMs, no answers, checks, solutions or secrets. */
+export const StudentTemplate = Type.Object({
+  audience: Type.Literal('student'),
+  id: Uuid,
+  title: Type.String(),
+  description: Type.String(),
+  status: TemplateStatus,
+  version: Type.Integer(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  lifetimeMinutes: Type.Integer(),
+  networks: Type.Array(Type.Object({ name: Type.String(), cidr: Type.String() })),
+  vms: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      cpus: Type.Integer(),
+      memoryMiB: Type.Integer(),
+      addresses: Type.Array(Type.Object({ network: Type.String(), address: Type.Union([Type.String(), Type.Null()]) })),
+    }),
+  ),
+  tasks: Type.Array(Type.Object({ id: Type.String(), title: Type.String(), type: TaskType, points: Type.Integer() })),
+});
+export type StudentTemplate = Static<typeof StudentTemplate>;
+
+/** A template as its reader's audience sees it. */
+export const TemplateView = Type.Union([Template, StudentTemplate]);
+export type TemplateView = Static<typeof TemplateView>;
+
+/** A CTFd `challenge.yml` (its YAML text) to turn into a task. */
+export const CtfdImportBody = Type.Object(
+  { challenge: Type.String({ minLength: 1, maxLength: 200_000 }) },
+  { additionalProperties: false },
+);
+export type CtfdImportBody = Static<typeof CtfdImportBody>;
+
+/** The task made from a CTFd challenge, and every field that could not be carried over (never silently dropped). */
+export const CtfdImportResult = Type.Object({
+  task: TemplateTask,
+  unsupported: Type.Array(Type.Object({ field: Type.String(), reason: Type.String() })),
+});
+export type CtfdImportResult = Static<typeof CtfdImportResult>;

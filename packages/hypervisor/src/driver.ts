@@ -61,6 +61,19 @@ export interface HypervisorDriver {
   listNetworks(): Promise<NetworkInfo[]>;
 
   /**
+   * Save a running VM's running state (RAM, CPUs, devices) together with its disk at that moment,
+   * under `stateName` (a valid name), so that new VMs can start from it instead of booting
+   * (capability `savedStates`). The disk is kept as a read-only layer the state belongs to; the
+   * VM is left stopped and may be destroyed. Saving over an existing name replaces it.
+   * Drivers without the capability throw `unsupported`.
+   */
+  saveState(vmName: string, stateName: string): Promise<SavedStateInfo>;
+  /** The saved states this driver holds. */
+  listSavedStates(): Promise<SavedStateInfo[]>;
+  /** Delete a saved state. Succeeds when it is already gone. VMs created from it must be gone first. */
+  deleteSavedState(stateName: string): Promise<void>;
+
+  /**
    * Open a byte stream to a VM's console: `serial` carries the serial port, `vnc` carries RFB.
    * Several streams may be open at once; closing one does not affect the VM.
    */
@@ -128,6 +141,8 @@ export interface Capabilities {
   linkedClones: boolean;
   pause: boolean;
   consoles: ConsoleKind[];
+  /** `saveState` and `VmSpec.savedState`: VMs start from a saved running state instead of booting. */
+  savedStates: boolean;
   /** How lab networks are isolated: `bridge` (bridge + taps + nftables), `socket` (QEMU multicast on loopback), `intnet` (VirtualBox internal network), `memory` (fake). */
   networkIsolation: 'bridge' | 'socket' | 'intnet' | 'memory';
   /** The private guest channel (`waitForGuestAgent`, `guestExec`, `guestWriteFile`): QEMU guest agent, VirtualBox guestcontrol, fake. */
@@ -143,6 +158,14 @@ export interface HostInfo {
   capabilities: Capabilities;
   /** Free-form notes on why a choice was made (e.g. why KVM was not used). */
   notes: string[];
+  /** The emulated machine type (QEMU: `pc`), part of what a saved state depends on. */
+  machine?: string;
+  /**
+   * A fingerprint of the devices the driver gives a VM (QEMU: of the argv it builds): a saved
+   * state loads only into the same devices, so when this changes (a new device, a new driver
+   * version) saved states must be made again.
+   */
+  deviceLayout?: string;
 }
 
 /**
@@ -201,6 +224,26 @@ export interface VmSpec {
   guestAgent?: boolean;
   /** Guest account for VirtualBox `guestcontrol` (Guest Additions log in); unused by QEMU. */
   guestCredentials?: GuestCredentials;
+  /**
+   * Start from this saved state (see `saveState`) instead of booting. The VM's disk is a new
+   * overlay on the state's disk layer. It keeps the saved VM's image, CPUs, RAM, kernel arguments
+   * and MACs (the guest resumes exactly as it was; only the NICs' networks come from this spec,
+   * and their number must match: else `invalid`). Its first start resumes the state; so does a
+   * start after reverting to a snapshot taken before that first start (a reset). Any other start
+   * boots from its disk. A missing state gives `not_found` at create; a state that cannot be
+   * loaded makes `startVm` fail with `command_failed` and leaves the VM stopped.
+   */
+  savedState?: string;
+}
+
+export interface SavedStateInfo {
+  name: string;
+  createdAt: Date;
+  /** Bytes on disk (RAM image and disk layer). */
+  sizeBytes: number;
+  /** The hypervisor version and machine type it was saved with; a state loads only into the same. */
+  hypervisorVersion: string;
+  machine: string;
 }
 
 export interface VmInfo {

@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -172,6 +173,8 @@ export const vms = pgTable(
     studentControl: boolean('student_control').notNull().default(true),
     // The login cloud-init creates in the guest ({ username, password }), generated per lab; shown to the lab's users.
     credentials: jsonb('credentials'),
+    // The driver's saved state this VM was created from (its disk layer), if any.
+    savedState: text('saved_state'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -311,3 +314,107 @@ export const images = pgTable(
     check('images_config_method_check', sql`${t.configMethod} in ('cloud-init', 'dhcp', 'none')`),
   ],
 );
+
+export const templateStates = pgTable(
+  'template_states',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => labTemplates.id, { onDelete: 'cascade' }),
+    templateVersion: integer('template_version').notNull(),
+    vmName: text('vm_name').notNull(),
+    // A hash of everything the state depends on: the template version's VM and networks, the
+    // image files, the hypervisor and its version, the machine type. Any change: a new key.
+    key: text('key').notNull(),
+    image: text('image').notNull(),
+    hypervisorVersion: text('hypervisor_version').notNull(),
+    machine: text('machine').notNull(),
+    // The name the driver keeps the state under; never shown to students.
+    stateName: text('state_name').notNull(),
+    status: text('status').notNull().default('preparing'),
+    error: text('error'),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }),
+    prepareMs: integer('prepare_ms'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    // One live state per key; failed and stale ones stay until no VM uses them.
+    uniqueIndex('template_states_live_key')
+      .on(t.key)
+      .where(sql`${t.status} in ('preparing', 'ready')`),
+    index('template_states_template_idx').on(t.templateId, t.templateVersion),
+    check('template_states_status_check', sql`${t.status} in ('preparing', 'ready', 'failed', 'stale')`),
+  ],
+);
+
+export const labSecrets = pgTable(
+  'lab_secrets',
+  {
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    // Only an HMAC of the value is kept (values are derived on demand from the platform key):
+    // enough to find which lab a shared answer came from.
+    digest: text('digest').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.labId, t.name] }), index('lab_secrets_digest_idx').on(t.digest)],
+);
+
+export const taskAttempts = pgTable(
+  'task_attempts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    // `answer`: a submitted answer (counts against maxAttempts); `check`: an automatic check run.
+    kind: text('kind').notNull(),
+    answer: text('answer'),
+    correct: boolean('correct').notNull(),
+    // Set when the answer was another lab's secret.
+    sharedFromLabId: uuid('shared_from_lab_id'),
+    output: text('output'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('task_attempts_lab_idx').on(t.labId, t.taskId), check('task_attempts_kind_check', sql`${t.kind} in ('answer', 'check')`)],
+);
+
+export const taskReveals = pgTable(
+  'task_reveals',
+  {
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    taskId: text('task_id').notNull(),
+    kind: text('kind').notNull(),
+    // The hint's id; '' for a solution.
+    hintId: text('hint_id').notNull().default(''),
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.labId, t.taskId, t.kind, t.hintId] }),
+    check('task_reveals_kind_check', sql`${t.kind} in ('hint', 'solution')`),
+  ],
+);
+// One row a minute (the stats-sample job), kept CTP_STATS_RETENTION_DAYS: the admin overview's charts.
+export const platformSamples = pgTable('platform_samples', {
+  sampledAt: timestamp('sampled_at', { withTimezone: true }).primaryKey(),
+  labs: jsonb('labs').notNull().default({}),
+  vmsRunning: integer('vms_running').notNull(),
+  vmsTotal: integer('vms_total').notNull(),
+  vmCpus: integer('vm_cpus').notNull(),
+  vmMemoryMiB: integer('vm_memory_mib').notNull(),
+  hostCpus: integer('host_cpus').notNull(),
+  hostMemoryMiB: integer('host_memory_mib').notNull(),
+  provisions: integer('provisions').notNull(),
+  provisionFailures: integer('provision_failures').notNull(),
+  provisionP50Seconds: doublePrecision('provision_p50_seconds'),
+  provisionP95Seconds: doublePrecision('provision_p95_seconds'),
+});

@@ -1,10 +1,12 @@
-import { fromPglite, PgBoss, type Job } from 'pg-boss';
+import { fromPglite, PgBoss, type Job, type JobWithMetadata } from 'pg-boss';
 import type { Database } from '../db/database.js';
 import type { LabOperation } from './lab-runner.js';
 
 export const LAB_OPERATION_QUEUE = 'lab-operation';
 export const EXPIRE_LABS_QUEUE = 'expire-labs';
 export const RECONCILE_QUEUE = 'reconcile';
+export const PREPARE_STATES_QUEUE = 'prepare-template-states';
+export const SAMPLE_STATS_QUEUE = 'sample-stats';
 const RETRY_LIMIT = 2;
 
 export interface LabOperationJob {
@@ -12,10 +14,25 @@ export interface LabOperationJob {
   operation: LabOperation;
 }
 
+export interface PrepareStatesJob {
+  templateId: string;
+  version: number;
+}
+
+/** What the queue reports to metrics: how long a job waited before a worker took it, and retries. */
+export interface JobObserver {
+  waited(queue: string, seconds: number): void;
+  retried(queue: string): void;
+}
+
 export interface JobHandlers {
   labOperation(job: LabOperationJob, finalAttempt: boolean): Promise<void>;
+  /** Saves the running states of a template version's VMs (in the background, one at a time). */
+  prepareStates?(job: PrepareStatesJob): Promise<void>;
   expireLabs(): Promise<void>;
   reconcile(): Promise<void>;
+  /** The admin overview's minute sample. */
+  sampleStats(): Promise<void>;
 }
 
 /**
@@ -30,6 +47,7 @@ export class JobQueue {
   constructor(
     database: Database,
     private readonly options: { concurrency: number; schedules: boolean },
+    private readonly observer: JobObserver = { waited: () => {}, retried: () => {} },
   ) {
     // Supervision every 10 s: a job whose worker died (no heartbeat) is retried within ~20 s.
     const common = { useListenNotify: true, schedule: options.schedules, superviseIntervalSeconds: 10, monitorIntervalSeconds: 10 };
@@ -52,24 +70,58 @@ export class JobQueue {
     });
     await this.boss.createQueue(EXPIRE_LABS_QUEUE, { retryLimit: 0, policy: 'singleton' });
     await this.boss.createQueue(RECONCILE_QUEUE, { retryLimit: 0, policy: 'singleton' });
+    await this.boss.createQueue(SAMPLE_STATS_QUEUE, { retryLimit: 0, policy: 'singleton' });
     await this.boss.work<LabOperationJob>(
       LAB_OPERATION_QUEUE,
-      { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
-      async ([job]: Job<LabOperationJob>[]) => {
-        if (job) await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
+      { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5, includeMetadata: true },
+      async ([given]: Job<LabOperationJob>[]) => {
+        if (!given) return;
+        // includeMetadata: the job row's times are there (pg-boss's typing does not follow the option).
+        const job = given as JobWithMetadata<LabOperationJob>;
+        // Waiting starts when the job became due: its creation, or the end of a retry delay.
+        const due = Math.max(new Date(job.createdOn).getTime(), new Date(job.startAfter).getTime());
+        this.observer.waited(LAB_OPERATION_QUEUE, Math.max(0, (Date.now() - due) / 1000));
+        if (job.retryCount > 0) this.observer.retried(LAB_OPERATION_QUEUE);
+        await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
       },
     );
+    await this.boss.createQueue(PREPARE_STATES_QUEUE, { retryLimit: 0, expireInSeconds: 900, notify: true });
+    const prepare = handlers.prepareStates;
+    if (prepare) {
+      // One at a time: preparing boots a VM, and labs come first on the host's CPUs.
+      await this.boss.work<PrepareStatesJob>(
+        PREPARE_STATES_QUEUE,
+        { localConcurrency: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+        async ([job]: Job<PrepareStatesJob>[]) => {
+          if (job) await prepare(job.data);
+        },
+      );
+    }
     await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
     await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
+    await this.boss.work(SAMPLE_STATS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.sampleStats());
     if (this.options.schedules) {
       await this.boss.schedule(EXPIRE_LABS_QUEUE, '* * * * *');
       await this.boss.schedule(RECONCILE_QUEUE, '*/5 * * * *');
+      await this.boss.schedule(SAMPLE_STATS_QUEUE, '* * * * *');
     }
   }
 
   /** Enqueues a lab operation. */
   async enqueueLabOperation(job: LabOperationJob): Promise<void> {
     await this.boss.send(LAB_OPERATION_QUEUE, job);
+  }
+
+  /** Enqueues the preparation of a template version's saved states (a job finds what is missing; extra jobs cost nothing). */
+  async enqueuePrepareStates(job: PrepareStatesJob): Promise<void> {
+    await this.boss.send(PREPARE_STATES_QUEUE, job);
+  }
+
+  /** Lab operations waiting (due or deferred) and running, as pg-boss last counted them. */
+  async labOperationCounts(): Promise<{ queued: number; active: number }> {
+    if (!this.started) return { queued: 0, active: 0 };
+    const queue = await this.boss.getQueue(LAB_OPERATION_QUEUE);
+    return { queued: queue?.queuedCount ?? 0, active: queue?.activeCount ?? 0 };
   }
 
   async stop(): Promise<void> {

@@ -1,11 +1,18 @@
 import type { LabStatus, LabTemplateConfig } from '@ctp/contracts';
-import type { DhcpSpec, HypervisorDriver, VmSpec } from '@ctp/hypervisor';
+import { HypervisorError, type DhcpSpec, type HypervisorDriver, type VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
 import { cloudInitSeed, dhcpServerAddress, generatePassword, macFor, type VmCredentials } from './guest-config.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
 import { publicStepError } from '../services/public-errors.js';
+import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
+import type { LabContentDelivery } from '../services/lab-content.js';
+
+/** What the runner needs of the task content: registering a lab's secrets at provisioning. */
+export interface LabSecretsRegistry {
+  registerSecrets(labId: string, config: LabTemplateConfig): Promise<unknown>;
+}
 
 export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
 
@@ -19,15 +26,18 @@ export function labPrefix(labId: string): string {
 
 type NicRecord = { network: string; address: string | null; mac?: string };
 
-/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings. */
+/** One recorded step; `rename` changes its recorded name (when a VM took another path than planned). */
+type Step = { name: string; parallel?: boolean; run: (rename: (name: string) => Promise<void>) => Promise<void> };
+
+/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings (and its lab, unless it is a template's reference VM). */
 export function guestArgs(
-  labId: string,
+  labId: string | null,
   vmName: string,
   nics: NicRecord[],
   config: LabTemplateConfig,
   settings: Record<string, string> = {},
 ): string {
-  const args = [`ctp.hostname=${vmName}`, `ctp.lab=${labPrefix(labId)}`];
+  const args = [`ctp.hostname=${vmName}`, ...(labId ? [`ctp.lab=${labPrefix(labId)}`] : [])];
   nics.forEach((nic, i) => {
     if (!nic.address) return;
     const bits = config.networks.find((n) => n.name === nic.network)?.cidr.split('/')[1] ?? '24';
@@ -36,6 +46,31 @@ export function guestArgs(
   });
   args.push(...kernelSettingArgs(settings));
   return args.join(' ');
+}
+
+/** The name of a VM's start step: which path it takes and why. */
+function startStepName(vm: VmRow, choice: BootChoice): string {
+  return `Start ${vm.name} (${choice.reason})`;
+}
+
+/** What the runner reports to metrics as operations end. */
+export interface LabRunnerObserver {
+  finished(operation: LabOperation, outcome: 'success' | 'failure', seconds: number): void;
+  /** A provisioned lab is running: `seconds` since it was requested (queue wait included). */
+  running(template: string, seconds: number): void;
+  /** A step failed (each attempt counts); `step` is its kind, without VM or network names. */
+  stepFailed(operation: LabOperation, step: string): void;
+}
+
+const NO_OBSERVER: LabRunnerObserver = { finished: () => {}, running: () => {}, stepFailed: () => {} };
+
+/** A step's kind for metrics: "Create VM kali" → "Create VM", "Revert a to its initial snapshot" → "Revert". */
+export function stepKind(name: string): string {
+  if (name.startsWith('Create VM ')) return 'Create VM';
+  if (name.startsWith('Create network ')) return 'Create network';
+  if (name.startsWith('Revert ')) return 'Revert';
+  if (/^Start \S+ \(/.test(name)) return 'Start VM';
+  return name;
 }
 
 class StepFailure extends Error {
@@ -58,7 +93,10 @@ export class LabRunner {
     private readonly driver: HypervisorDriver,
     private readonly events: EventBus,
     private readonly images: ImageCatalog,
-    private readonly observe: (operation: LabOperation, outcome: 'success' | 'failure', seconds: number) => void = () => {},
+    private readonly secrets: LabSecretsRegistry,
+    private readonly content: LabContentDelivery,
+    private readonly observer: LabRunnerObserver = NO_OBSERVER,
+    private readonly states?: TemplateStateService,
   ) {}
 
   /** Runs one operation; `finalAttempt` says whether a failure ends in `error` or a retry. */
@@ -73,19 +111,27 @@ export class LabRunner {
       plan.map((s) => s.name),
     );
     try {
-      for (const [seq, step] of plan.entries()) {
+      for (let seq = 0; seq < plan.length;) {
         // A lab being deleted stops whatever else was under way.
         if (operation !== 'delete' && (await this.labs.findById(labId))?.status === 'deleting') return;
-        await this.runStep(lab, seq, plan.length, step.name, step.run);
+        // Consecutive parallel steps (one per VM) run at once, each recorded on its own.
+        let end = seq + 1;
+        while (plan[seq]!.parallel && plan[end]?.parallel) end++;
+        const group = plan.slice(seq, end);
+        const results = await Promise.allSettled(group.map((step, i) => this.runStep(lab, seq + i, plan.length, step.name, step.run)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        seq = end;
       }
     } catch (error) {
       const failure = error instanceof StepFailure ? error : new StepFailure('unknown', error);
+      this.observer.stepFailed(operation, stepKind(failure.step));
       if (!finalAttempt) throw failure;
       await this.fail(lab, operation, failure);
-      this.observe(operation, 'failure', (Date.now() - started) / 1000);
+      this.observer.finished(operation, 'failure', (Date.now() - started) / 1000);
       return;
     }
-    this.observe(operation, 'success', (Date.now() - started) / 1000);
+    this.observer.finished(operation, 'success', (Date.now() - started) / 1000);
     const finalStatus: Record<LabOperation, LabStatus> = {
       provision: 'running',
       start: 'running',
@@ -98,15 +144,25 @@ export class LabRunner {
       errorMessage: null,
       ...(operation === 'delete' ? { deletedAt: new Date() } : {}),
     });
+    if (operation === 'provision') {
+      const template = (lab.config as LabTemplateConfig).title ?? lab.name;
+      this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
+    }
   }
 
-  private async plan(lab: LabRow, operation: LabOperation): Promise<{ name: string; run: () => Promise<void> }[]> {
+  private async plan(lab: LabRow, operation: LabOperation): Promise<Step[]> {
     const config = lab.config as LabTemplateConfig;
     const networks = await this.labs.networksOf(lab.id);
     const machines = await this.labs.vmsOf(lab.id);
     const startAll = { name: 'Start VMs', run: () => this.eachVm(lab, machines, (vm) => this.startVm(vm)) };
+    // Guests forget what was written into them when they boot again: deliver after every start.
+    const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
+      ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
+      : [];
     switch (operation) {
-      case 'provision':
+      case 'provision': {
+        // Each VM resumes its template's saved state where there is one, else boots; the steps say which and why.
+        const choices = await this.bootChoices(lab, config, machines);
         return [
           ...networks.map((n) => ({
             name: `Create network ${n.name}`,
@@ -117,18 +173,36 @@ export class LabRunner {
                 dhcp: await this.dhcpOf(config, n.name, machines),
               })),
           })),
-          ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm) })),
-          // The initial state is the fresh disk, taken before the first boot: it costs
-          // milliseconds (no RAM to save while guests boot) and reset means a clean boot.
+          ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm, choices.get(vm.id)) })),
+          // The initial state is the fresh disk, taken before the first boot (or restore): it
+          // costs milliseconds, and reset means a clean boot (or the saved state again).
           { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
-          startAll,
+          { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) },
+          ...machines.map((vm) => {
+            const choice = choices.get(vm.id)!;
+            const planned = startStepName(vm, choice);
+            return {
+              name: planned,
+              parallel: true,
+              run: async (rename: (name: string) => Promise<void>) => {
+                // The path changed since planning (the state vanished before the VM was made).
+                if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
+                await this.startChosen(lab, config, vm, choice, rename);
+              },
+            };
+          }),
+          ...deliver,
         ];
+      }
       case 'start':
-        return [startAll];
+        return [startAll, ...deliver];
       case 'stop':
         return [{ name: 'Stop VMs', run: () => this.eachVm(lab, machines, (vm) => this.stopVm(vm)) }];
       case 'reset':
-        return machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) }));
+        return [
+          ...machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) })),
+          ...deliver,
+        ];
       case 'delete':
         return [
           { name: 'Destroy VMs', run: () => this.destroyVms(lab, machines) },
@@ -163,11 +237,14 @@ export class LabRunner {
     };
   }
 
-  private async runStep(lab: LabRow, seq: number, total: number, name: string, run: () => Promise<void>): Promise<void> {
+  private async runStep(lab: LabRow, seq: number, total: number, name: string, run: Step['run']): Promise<void> {
     await this.labs.updateStep(lab.id, seq, { status: 'running', startedAt: new Date(), finishedAt: null, error: null });
     await this.publish(lab, 'lab.progress', { done: seq, total, current: name });
     try {
-      await run();
+      await run(async (renamed) => {
+        name = renamed;
+        await this.labs.updateStep(lab.id, seq, { name: renamed });
+      });
     } catch (error) {
       // Users read step errors: no driver names, paths or commands (the job's own log keeps the detail).
       await this.labs.updateStep(lab.id, seq, { status: 'failed', finishedAt: new Date(), error: publicStepError(error) });
@@ -187,7 +264,46 @@ export class LabRunner {
     );
   }
 
-  private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow): Promise<void> {
+  /** How each VM starts: the template state service decides (cold boot without one). */
+  private async bootChoices(lab: LabRow, config: LabTemplateConfig, machines: VmRow[]): Promise<Map<string, BootChoice>> {
+    const choices = new Map<string, BootChoice>();
+    for (const vm of machines) {
+      const choice = this.states
+        ? await this.states.choose({ templateId: lab.templateId, templateVersion: lab.templateVersion, config }, vm.name)
+        : { reason: 'cold boot: saved states are turned off' };
+      choices.set(vm.id, choice);
+    }
+    return choices;
+  }
+
+  /**
+   * Starts a VM as chosen. A saved state that fails to load is marked stale (the next lab
+   * prepares a new one) and the VM is made again and booted; the step records why.
+   */
+  private async startChosen(
+    lab: LabRow,
+    config: LabTemplateConfig,
+    vm: VmRow,
+    choice: BootChoice,
+    rename: (name: string) => Promise<void>,
+  ) {
+    try {
+      await this.driver.startVm(vm.driverName);
+    } catch (error) {
+      if (!choice.savedState) throw error;
+      await this.states?.markStale(choice.savedState, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
+      const cold = { reason: 'cold boot: the saved state failed to load' };
+      await rename(startStepName(vm, cold));
+      await this.driver.destroyVm(vm.driverName);
+      await this.createVm(lab, config, vm, cold);
+      await this.initialSnapshot(vm);
+      await this.driver.startVm(vm.driverName);
+    }
+    await this.labs.setVmStatus(vm.id, 'running');
+    await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+  }
+
+  private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow, choice?: BootChoice): Promise<void> {
     const resolved = await this.images.resolve(vm.image);
     if (!resolved) throw new Error(`base image "${vm.image}" is not available on this host`);
     const image = resolved.base;
@@ -220,8 +336,36 @@ export class LabRunner {
         config,
       });
     }
-    await this.driver.createVm(spec);
+    if (choice?.savedState) {
+      try {
+        await this.driver.createVm({ ...spec, savedState: choice.savedState });
+      } catch (error) {
+        if (!(error instanceof HypervisorError && error.code === 'not_found')) throw error;
+        // The state's files went missing since the plan was made: boot instead, and say so.
+        await this.states?.markStale(choice.savedState, 'its files are missing');
+        delete choice.savedState;
+        choice.reason = 'cold boot: the saved state is missing';
+        await this.driver.createVm(spec);
+      }
+    } else {
+      await this.driver.createVm(spec);
+    }
+    await this.states?.recordVm(vm.id, choice?.savedState ?? null);
     await this.labs.setVmStatus(vm.id, 'stopped');
+  }
+
+  /** Writes the lab's inject files into its VMs over the guest channel (never the command line or console). */
+  private async deliverContent(lab: LabRow, machines: VmRow[]): Promise<void> {
+    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)));
+    if (written.includes(null)) {
+      // Staff learn that tasks depending on injected files cannot be solved here.
+      await this.events.publish(
+        lab.id,
+        'lab.warning',
+        { message: `the ${this.driver.kind} hypervisor has no guest channel: the lab's files were not delivered` },
+        { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id), staffOnly: true },
+      );
+    }
   }
 
   private async startVm(vm: VmRow): Promise<string> {
@@ -241,11 +385,21 @@ export class LabRunner {
 
   private async revertVm(lab: LabRow, vm: VmRow): Promise<void> {
     await this.driver.revertSnapshot(vm.driverName, INITIAL_SNAPSHOT);
-    // A snapshot without RAM leaves the VM stopped: a reset lab runs.
+    // A snapshot without RAM leaves the VM stopped: a reset lab runs (resuming its saved state again, if it had one).
     const state = (await this.driver.getVm(vm.driverName))?.state;
-    if (state !== 'running') await this.driver.startVm(vm.driverName);
-    await this.labs.setVmStatus(vm.id, 'running');
-    await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+    if (state === 'running') {
+      await this.labs.setVmStatus(vm.id, 'running');
+      await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+      return;
+    }
+    const savedState = (await this.states?.vmState(vm.id)) ?? undefined;
+    await this.startChosen(
+      lab,
+      lab.config as LabTemplateConfig,
+      vm,
+      savedState ? { savedState, reason: 'restored from saved state' } : { reason: 'boot' },
+      async () => {},
+    );
   }
 
   private async destroyVms(lab: LabRow, machines: VmRow[]): Promise<void> {

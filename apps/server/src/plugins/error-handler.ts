@@ -65,7 +65,9 @@ export function registerErrorHandler(app: FastifyInstance): void {
       (error instanceof SyntaxError && error.statusCode === 400)
     ) {
       status = 400;
-      body = { code: 'invalid_json', message: printable(`Body is not valid JSON: ${error.message}`, 300) };
+      // Fastify's own message already says it; a parser's says where (its `__proto__` refusal says nothing more).
+      const message = error.code?.startsWith('FST_') ? error.message : `Body is not valid JSON: ${error.message}`;
+      body = { code: 'invalid_json', message: printable(message, 300) };
     } else if (
       typeof error.code === 'string' &&
       error.code.startsWith('FST_') &&

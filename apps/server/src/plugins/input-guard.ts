@@ -11,9 +11,9 @@ function refuse(problem: { field: string; message: string }): AppError {
 }
 
 /**
- * Refuses NUL bytes (and lone surrogates) in every path parameter, query value and body string (and over-deep bodies)
- * before anything else runs, authentication and the audit trail included: PostgreSQL cannot
- * store a NUL in text, and no field of this API has a use for one.
+ * Refuses NUL bytes and lone surrogates in every path parameter, query value and body string
+ * (and over-deep bodies) before anything else runs, authentication and the audit trail included:
+ * PostgreSQL cannot store them in text, and no field of this API has a use for them.
  */
 export function registerInputGuard(app: FastifyInstance): void {
   app.addHook('onRequest', async (request) => {

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import os from 'node:os';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LabsRepository } from '../repositories/labs.repository.js';
 
@@ -29,10 +30,52 @@ export function createMetrics() {
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers: [registry],
     }),
+    /** This machine's name: the `host` label (one host today; agents will add their own). */
+    host: os.hostname(),
+    labTimeToRunning: new Histogram({
+      name: 'ctp_lab_time_to_running_seconds',
+      help: 'From a lab request to all its VMs running (queue wait included), by template and host',
+      labelNames: ['template', 'host'],
+      buckets: [1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+      registers: [registry],
+    }),
+    labStepFailures: new Counter({
+      name: 'ctp_lab_step_failures_total',
+      help: 'Failed lab operation steps (every attempt), by operation and step kind',
+      labelNames: ['operation', 'step'],
+      registers: [registry],
+    }),
+    jobQueueWait: new Histogram({
+      name: 'ctp_job_queue_wait_seconds',
+      help: 'Time a job waited, once due, before a worker took it',
+      labelNames: ['queue'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+      registers: [registry],
+    }),
+    jobRetries: new Counter({
+      name: 'ctp_job_retries_total',
+      help: 'Jobs taken again after a failed or crashed attempt',
+      labelNames: ['queue'],
+      registers: [registry],
+    }),
+    websocketsOpen: new Gauge({
+      name: 'ctp_websockets_open',
+      help: 'Open WebSockets on this instance, by kind (console, events)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Series that exist from the start at zero, so rates and ratios are right from the first event. */
+export function zeroKnownSeries(metrics: Metrics): void {
+  for (const operation of ['provision', 'start', 'stop', 'reset', 'delete'])
+    for (const outcome of ['success', 'failure']) metrics.labOperations.inc({ operation, outcome }, 0);
+  metrics.jobQueueWait.zero({ queue: 'lab-operation' });
+  metrics.jobRetries.inc({ queue: 'lab-operation' }, 0);
+}
 
 /** Whether an address is this machine (IPv4 127/8, IPv6 ::1, or IPv4-mapped loopback). */
 export function isLoopback(ip: string): boolean {

@@ -49,8 +49,11 @@ const expected: Record<PolicyAction, Expectation> = {
   'image.create': staffOnly,
   'image.update': staffOnly,
   'image.delete': adminOnly,
+  'system.backup': adminOnly,
   'template.list': everyone,
   'template.read': { admin: ALL, instructor: ALL, student: ['published'] },
+  'template.readConfig': staffOnly,
+  'template.export': staffOnly,
   'template.create': staffOnly,
   'template.update': { admin: ALL, instructor: OWNED, student: NONE },
   'template.publish': { admin: ALL, instructor: OWNED, student: NONE },
@@ -61,6 +64,9 @@ const expected: Record<PolicyAction, Expectation> = {
   'lab.delete': { admin: ALL, instructor: ALL, student: OWNED },
   'lab.manageMembers': { admin: ALL, instructor: ALL, student: OWNED },
   'lab.watchConsole': staffOnly,
+  'lab.readConfig': staffOnly,
+  // Only the lab's own users answer its tasks: staff look, they do not answer for students.
+  'task.act': { admin: IN_LAB, instructor: IN_LAB, student: IN_LAB },
   'vm.operate': { admin: ALL, instructor: ALL, student: ['own', 'ownControllable', 'member'] },
 };
 

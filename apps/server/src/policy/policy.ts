@@ -48,8 +48,12 @@ const rules = {
   'image.create': staff,
   'image.update': staff,
   'image.delete': admin,
+  'system.backup': admin,
   'template.list': anyone,
   'template.read': either(staff, (_a, r) => r.published === true),
+  /** The whole config (settings, hidden VMs, answers, checks, secrets); others get the student view. */
+  'template.readConfig': staff,
+  'template.export': staff,
   'template.create': staff,
   'template.update': either(admin, (a, r) => staff(a, r) && owner(a, r)),
   'template.publish': either(admin, (a, r) => staff(a, r) && owner(a, r)),
@@ -60,6 +64,9 @@ const rules = {
   'lab.delete': either(staff, owner),
   'lab.manageMembers': either(staff, owner),
   'lab.watchConsole': staff,
+  /** Hidden VMs, raw steps, every task's answers and the lab's secret values. */
+  'lab.readConfig': staff,
+  'task.act': member,
   'vm.operate': either(staff, (a, r) => member(a, r) && r.controllable !== false),
 } satisfies Record<string, Rule>;
 

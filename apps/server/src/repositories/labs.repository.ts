@@ -157,6 +157,29 @@ export class LabsRepository {
     return { labsActive: labRow?.n ?? 0, vmsRunning: vmRow?.n ?? 0, vmMemoryMiB: Number(vmRow?.memory ?? 0) };
   }
 
+  /** Labs and VMs (not deleted) by status, and what running VMs hold: for metrics and charts. */
+  async countsByState(): Promise<{
+    labs: { status: string; n: number }[];
+    vms: { status: string; n: number }[];
+    running: { cpus: number; memoryMiB: number };
+  }> {
+    const labRows = await this.db
+      .select({ status: labs.status, n: count() })
+      .from(labs)
+      .where(ne(labs.status, 'deleted'))
+      .groupBy(labs.status);
+    const vmRows = await this.db.select({ status: vms.status, n: count() }).from(vms).where(ne(vms.status, 'deleted')).groupBy(vms.status);
+    const [running] = await this.db
+      .select({ cpus: sql<number>`coalesce(sum(${vms.cpus}), 0)::int`, memoryMiB: sql<number>`coalesce(sum(${vms.memoryMiB}), 0)::int` })
+      .from(vms)
+      .where(eq(vms.status, 'running'));
+    return {
+      labs: labRows.map((r) => ({ status: r.status, n: Number(r.n) })),
+      vms: vmRows.map((r) => ({ status: r.status, n: Number(r.n) })),
+      running: { cpus: Number(running?.cpus ?? 0), memoryMiB: Number(running?.memoryMiB ?? 0) },
+    };
+  }
+
   async labsInTransition(): Promise<LabRow[]> {
     return this.db.select().from(labs).where(inArray(labs.status, TRANSITIONAL));
   }

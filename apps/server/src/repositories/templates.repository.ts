@@ -42,7 +42,7 @@ export class TemplatesRepository {
   /** Stores a new version and makes it current. */
   async addVersion(
     id: string,
-    values: { name: string; description: string; config: unknown; source: string; createdBy: string },
+    values: { name: string; description: string; config: unknown; source: string; createdBy: string | null },
   ): Promise<TemplateRow | undefined> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx
@@ -63,6 +63,19 @@ export class TemplatesRepository {
         .values({ templateId: id, version: row.version, config: values.config, source: values.source, createdBy: values.createdBy });
       return row;
     });
+  }
+
+  /** Who wrote the template's current version (null: the platform itself, or a deleted user). */
+  async currentVersionAuthor(id: string): Promise<string | null | undefined> {
+    const [row] = await this.db
+      .select({ createdBy: labTemplateVersions.createdBy })
+      .from(labTemplateVersions)
+      .innerJoin(
+        labTemplates,
+        and(eq(labTemplates.id, labTemplateVersions.templateId), eq(labTemplates.version, labTemplateVersions.version)),
+      )
+      .where(eq(labTemplates.id, id));
+    return row ? row.createdBy : undefined;
   }
 
   async setStatus(id: string, status: TemplateStatus): Promise<TemplateRow | undefined> {

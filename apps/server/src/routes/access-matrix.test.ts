@@ -28,6 +28,8 @@ interface Entry {
 /** Labs and VMs belong to another student: students do not even see them. */
 const othersLab = (ok: number) => ({ anonymous: 401, student: 404, instructor: ok, admin: ok });
 const staffOnly = (ok: number) => ({ anonymous: 401, student: 403, instructor: ok, admin: ok });
+/** Acting on a lab's tasks is for the lab's own users: staff may look but not answer for them. */
+const labUsersOnly = { anonymous: 401, student: 404, instructor: 403, admin: 403 };
 const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
 /** A library image record (no files: the routes under test only read and change metadata). */
@@ -97,9 +99,14 @@ const MATRIX: Record<string, Entry> = {
     request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/archive` }),
     expect: staffOnly(200),
   },
+  'POST /api/v1/templates/import/ctfd': {
+    request: () => ({ url: '/api/v1/templates/import/ctfd', payload: { challenge: 'name: Warm Up\nvalue: 10\nflags:\n  - "flag{x}"\n' } }),
+    expect: staffOnly(200),
+  },
   'GET /api/v1/templates/:id/export': {
     request: (f) => ({ url: `/api/v1/templates/${f.publishedTemplateId}/export` }),
-    expect: signedInOnly(200),
+    // The source holds settings, hidden VMs, answers and checks.
+    expect: staffOnly(200),
   },
 
   'POST /api/v1/labs': {
@@ -141,6 +148,34 @@ const MATRIX: Record<string, Entry> = {
     },
     expect: othersLab(200),
   },
+  'GET /api/v1/labs/:id/tasks': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/tasks` }),
+    expect: othersLab(200),
+  },
+  'POST /api/v1/labs/:id/tasks/:taskId/answers': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/tasks/scan/answers`, payload: { answer: '22' } }),
+    expect: labUsersOnly,
+  },
+  'POST /api/v1/labs/:id/tasks/:taskId/hints/:hintId': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/tasks/scan/hints/probe` }),
+    expect: labUsersOnly,
+  },
+  'POST /api/v1/labs/:id/tasks/:taskId/check': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/tasks/banner-file/check` }),
+    expect: labUsersOnly,
+  },
+  'POST /api/v1/labs/:id/tasks/:taskId/solution': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/tasks/scan/solution` }),
+    expect: labUsersOnly,
+  },
+  'GET /api/v1/labs/:id/secrets': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/secrets` }),
+    expect: othersLab(200),
+  },
+  'GET /api/v1/labs/:id/task-activity': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/task-activity` }),
+    expect: othersLab(200),
+  },
   'POST /api/v1/vms/:id/start': {
     request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/start` }),
     expect: othersLab(204),
@@ -175,6 +210,12 @@ const MATRIX: Record<string, Entry> = {
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
+  'GET /api/v1/system/stats': { request: () => ({ url: '/api/v1/system/stats' }), expect: staffOnly(200) },
+  // Only an embedded database is dumped through the API (a server is backed up with pg_dump).
+  'GET /api/v1/system/database-dump': {
+    request: () => ({ url: '/api/v1/system/database-dump' }),
+    expect: adminOnly(process.env.DATABASE_URL ? 409 : 200),
+  },
 
   'GET /api/v1/images': { request: () => ({ url: '/api/v1/images' }), expect: staffOnly(200) },
   // Uploads are raw bodies (images.routes.test.ts uploads real files); a JSON body is refused.

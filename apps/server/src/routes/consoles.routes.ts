@@ -33,7 +33,7 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
         tags: ['consoles'],
         summary: "A single-use ticket (30 s) for a VM's serial or VNC console",
         description:
-          'Open the answered `url` as a WebSocket: binary frames carry the serial bytes (kind `serial`) or the RFB protocol (kind `vnc`, for noVNC).',
+          "Open the answered `url` as a WebSocket: binary frames carry the serial bytes (kind `serial`) or the RFB protocol (kind `vnc`, for noVNC). The upgrade is refused (plain HTTP) with 401 for a bad ticket, 403 for a foreign `Origin`, 426 without an upgrade, 429 when the console limits are reached. An open console closes with 4401 when the user's sessions end (password reset, disabled, role changed, sign-out everywhere), 4403 when access to the lab is revoked (removed from it, lab deleted), 4429 when a limit was reached as it opened.",
         security: bearer,
         params: IdParams,
         body: ConsoleTicketBody,

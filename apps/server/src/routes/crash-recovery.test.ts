@@ -5,9 +5,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabList, TemplateList, TokenResponse } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
+import { labPrefix } from '../jobs/lab-runner.js';
 import { freePort, ServerProcess } from '../test-support/server-process.js';
+import { resetDatabase } from '../test-support/test-database.js';
 
-// The real server, killed with SIGKILL while labs provision, then started again on the same data.
+/** The VM names of the QEMU processes running under `dir` (from their `-name` argument). */
+const runningVms = (dir: string) => qemuProcesses(dir).map((line) => / -name (\S+)/.exec(line)?.[1] ?? `unnamed: ${line}`);
+
+// The real server, killed with SIGKILL while labs provision, then started again on the same data:
+// PGlite in its data directory, or (with DATABASE_URL) the PostgreSQL server, where pg-boss keeps its jobs.
 describe('crash recovery', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-crash-'));
   const vmsDir = path.join(dataDir, 'vms');
@@ -27,11 +33,15 @@ describe('crash recovery', () => {
   }, 60_000);
 
   it('brings every lab to a consistent state after a SIGKILL during provisioning, with no orphan and no lost record', async () => {
+    // On a PostgreSQL server the database is shared with the other test files: start from a clean one.
+    if (process.env.DATABASE_URL) await resetDatabase();
     server = new ServerProcess(await freePort(), {
       CTP_DATA_DIR: dataDir,
       CTP_ADMIN_PASSWORD: 'admin-password-1',
       CTP_JWT_SECRET: 'crash-test-secret-0123456789abcdef0123',
       LOG_LEVEL: 'info',
+      // Lab jobs only: no reference VMs booting for saved states beside them.
+      CTP_SAVED_STATES: 'false',
     });
     await server.start();
     const admin = (
@@ -83,9 +93,14 @@ describe('crash recovery', () => {
     }
     console.log(`recovered in ${Date.now() - recoveryStarted} ms`);
     // Exactly the VMs the database knows run: nothing orphaned, nothing missing.
-    expect(qemuProcesses(vmsDir)).toHaveLength(4);
     const listed = (await server.request<LabList>('GET', '/api/v1/labs', token2)).json();
     expect(listed.total).toBe(2);
+    const known = await Promise.all(
+      listed.items.map(async (item) => (await server.request<LabDetail>('GET', `/api/v1/labs/${item.id}`, token2)).json()),
+    );
+    const expected = known.flatMap((lab) => lab.vms.filter((vm) => vm.status === 'running').map((vm) => `${labPrefix(lab.id)}-${vm.name}`));
+    expect(expected).toHaveLength(4);
+    expect(runningVms(vmsDir).sort()).toEqual(expected.sort());
 
     for (const id of labIds) expect((await server.request('DELETE', `/api/v1/labs/${id}`, token2)).status).toBe(202);
     for (const id of labIds) {

@@ -130,4 +130,29 @@ describe('live events', () => {
     await vi.waitUntil(() => received.includes(row.id), { timeout: 15000, interval: 20 });
     unsubscribe();
   });
+
+  it('delivers events in the order they were announced, even when reading the first one is slower', async () => {
+    const database = await testDatabase();
+    const repository = ctx.services.repositories.events;
+    let slowId = 0;
+    const slowRepository = Object.create(repository) as typeof repository;
+    slowRepository.findById = async (id: number) => {
+      if (id === slowId) await new Promise((resolve) => setTimeout(resolve, 200));
+      return repository.findById(id);
+    };
+    const listening = new EventBus(slowRepository, database);
+    await listening.start();
+    const received: number[] = [];
+    const unsubscribe = listening.subscribe((event) => received.push(event.row.id));
+    const audience = { ownerId: alice.user.id, memberIds: [] };
+    const labId = crypto.randomUUID();
+    slowId = (await repository.latestId()) + 1;
+    const first = await ctx.services.eventBus.publish(labId, 'vm.status', { status: 'running' }, audience);
+    const second = await ctx.services.eventBus.publish(labId, 'lab.status', { status: 'running' }, audience);
+    expect(first.id).toBe(slowId);
+    await vi.waitUntil(() => received.includes(second.id), { timeout: 15000, interval: 20 });
+    expect(received.filter((id) => id === first.id || id === second.id)).toEqual([first.id, second.id]);
+    unsubscribe();
+    await listening.stop();
+  });
 });

@@ -55,7 +55,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
         tags,
         summary: 'A single-use ticket (30 s) to open the event WebSocket',
         description:
-          'Open the answered `url` (GET /api/v1/events/stream?ticket=...&since=ID) as a WebSocket: it sends one JSON LabEvent per message, about labs you may see, after a first `{"type":"ready"}`. Pass `since` to replay what you missed.',
+          'Open the answered `url` (GET /api/v1/events/stream?ticket=...&since=ID) as a WebSocket: it sends one JSON LabEvent per message, about labs you may see, after a first `{"type":"ready"}`. Pass `since` to replay what you missed (filtered by the access you have now). The stream closes with 4401 when your sessions end and 4403 when you lose access to a lab it showed; reconnect (with `since`) after signing in again.',
         security: bearer,
         response: { 201: EventTicket, ...errorResponses(401) },
       },
@@ -96,11 +96,13 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
       const pending: LabEvent[] = [];
       let replaying = request.query.since !== undefined;
       let closed = false;
+      // Filled once following started; the socket may close before that.
+      const following: { stop?: () => void } = {};
       socket.on('close', () => {
         closed = true;
-        unfollow?.();
+        following.stop?.();
       });
-      const unfollow: (() => void) | undefined = await events.follow(
+      following.stop = await events.follow(
         holder,
         (event) => {
           if (replaying) pending.push(event);
@@ -113,7 +115,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ events: EventsService; ti
           if (socket.readyState === socket.OPEN) socket.close(code, reason);
         },
       );
-      if (closed) return unfollow();
+      if (closed) return following.stop();
       if (request.query.since !== undefined) {
         for (const event of await events.replay(holder, request.query.since)) {
           send(event);

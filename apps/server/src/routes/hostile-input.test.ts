@@ -89,6 +89,38 @@ describe('hostile input', () => {
     expect((await ctx.services.repositories.templates.list({ limit: 1, offset: 0 })).total).toBe(0);
   });
 
+  it('stores any audit record, however hostile its values, printable and bounded', async () => {
+    let deep: Record<string, unknown> = { end: 'x' };
+    for (let i = 0; i < 50; i++) deep = { deep };
+    await ctx.services.audit.record({
+      actor: null,
+      action: 'probe\u0000.\ud800act'.repeat(100),
+      targetType: 'lab\u0000',
+      targetId: `abc\u0000\udc00${'y'.repeat(10_000)}`,
+      outcome: 'failure',
+      statusCode: 400,
+      ip: '1.2.3.4\u0000',
+      requestId: 'audit-probe',
+      details: {
+        nul: 'a\u0000b',
+        ['k\u0000']: 1,
+        big: 10n as unknown as number,
+        nan: Number.NaN,
+        deep,
+        list: Array(500).fill('z'),
+        ['\ud800']: 'x',
+      },
+    });
+    const row = (await auditRows()).find((e) => e.requestId === 'audit-probe')!;
+    expect(row.targetType).toBe('lab');
+    expect(row.targetId!.startsWith('abc\uFFFDyyy')).toBe(true);
+    expect(row.targetId!.length).toBeLessThanOrEqual(201);
+    expect(row.action.length).toBeLessThanOrEqual(201);
+    expect(row.ip).toBe('1.2.3.4');
+    expect(JSON.stringify(row.details)).not.toMatch(/\\u0000|\\ud800/);
+    expect((row.details as { list: unknown[] }).list).toHaveLength(50);
+  });
+
   it('refuses lone UTF-16 surrogates (no UTF-8 text holds them) in a login name, a body key and a template', async () => {
     for (const payload of [
       '{"username":"\\ud800x","password":"long enough pw"}',

@@ -232,7 +232,11 @@ describe('image library', () => {
   it('refuses to delete (409) or rename an image while a template uses it; admins delete it after', async () => {
     const disk = makeDisk('qcow2');
     const image = (await upload('name=in-use&format=qcow2', disk)).json();
-    const template = { ...DEMO_TEMPLATE, title: 'Uses it', vms: [{ ...DEMO_TEMPLATE.vms[0]!, image: 'in-use' }] };
+    const template = {
+      ...DEMO_TEMPLATE,
+      title: 'Uses it',
+      vms: DEMO_TEMPLATE.vms.map((vm, i) => (i === 0 ? { ...vm, image: 'in-use' } : vm)),
+    };
     const created = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/templates',

@@ -147,12 +147,20 @@ describe('labs on real QEMU', { timeout: 180_000 }, () => {
     labB = await waitForLab(ctx, bob.headers, created.json().id, (l) => l.status === 'running', 90_000);
     const bobAttacker = await serial(bob.headers, vmOf(labB, 'attacker').id);
     await bobAttacker.waitFor('CTP-READY attacker', 90_000);
-    await serial(bob.headers, vmOf(labB, 'target').id).then((t) => t.waitFor('CTP-READY target', 90_000));
+    const bobTarget = await serial(bob.headers, vmOf(labB, 'target').id);
+    await bobTarget.waitFor('CTP-READY target', 90_000);
     const aliceAttacker = await serial(alice.headers, vmOf(labA, 'attacker').id);
     // Both labs use 10.0.0.20 for their target; each attacker reaches only its own lab's.
     const prefix = (id: string) => `l${id.replaceAll('-', '').slice(0, 16)}`;
     expect(await aliceAttacker.run('wget -qO- http://10.0.0.20/')).toContain(`Lab ${prefix(labA.id)}`);
     expect(await bobAttacker.run('wget -qO- http://10.0.0.20/')).toContain(`Lab ${prefix(labB.id)}`);
+    // An address only Bob's lab has: reachable inside his lab, not from Alice's.
+    await bobTarget.run('ip addr add 10.0.0.99/24 dev $(ls /sys/class/net | grep -v lo | head -1)');
+    // (busybox nc with a timeout: the guests' wget crashes with -T.)
+    const get99 = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 10.0.0.99 80; echo tried`;
+    expect(await bobAttacker.run(get99)).toContain(`Lab ${prefix(labB.id)}`);
+    expect(await aliceAttacker.run(get99)).not.toContain('Welcome');
+    expect(await aliceAttacker.run('ping -c 2 -w 3 10.0.0.99 >/dev/null 2>&1; echo rc=$?')).toContain('rc=1');
     // And one student cannot reach the other's VMs through the API either.
     const denied = await ctx.app.inject({
       method: 'POST',

@@ -42,10 +42,13 @@ describe('labs (memory driver, real jobs on the real database)', () => {
       'Create VM attacker',
       'Create VM target',
       'Take initial snapshots',
-      'Start VMs',
+      'Generate lab secrets',
+      'Start attacker (cold boot: saved states are turned off)',
+      'Start target (cold boot: saved states are turned off)',
+      'Deliver lab content',
     ]);
     expect(lab.steps.every((s) => s.status === 'done' && s.durationMs !== null)).toBe(true);
-    expect(lab.progress).toEqual({ done: 5, total: 5, current: null });
+    expect(lab.progress).toEqual({ done: 8, total: 8, current: null });
     expect(lab.vms.map((vm) => [vm.name, vm.status, vm.addresses[0]?.address])).toEqual([
       ['attacker', 'running', '10.0.0.10'],
       ['target', 'running', '10.0.0.20'],
@@ -71,7 +74,8 @@ describe('labs (memory driver, real jobs on the real database)', () => {
     await waitForLab(ctx, alice.headers, id, (l) => l.status === 'running');
     expect((await act(id, 'reset')).statusCode).toBe(202);
     const reset = await waitForLab(ctx, alice.headers, id, (l) => l.status === 'running' && l.steps[0]?.name.startsWith('Revert') === true);
-    expect(reset.steps.map((s) => s.status)).toEqual(['done', 'done']);
+    expect(reset.steps.map((s) => s.status)).toEqual(['done', 'done', 'done']);
+    expect(reset.steps.at(-1)?.name).toBe('Deliver lab content');
     const deleting = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${id}`, headers: alice.headers });
     expect(deleting.statusCode).toBe(202);
     const deleted = await waitForLab(ctx, alice.headers, id, (l) => l.status === 'deleted');

@@ -160,6 +160,15 @@ describe('revocation of sessions and open sockets, on two instances', () => {
     const { owner, member, lab, vm } = await sharedLab('student');
     const sockets = [...(await openSockets(ctx, base, member, vm.id)), ...(await openSockets(peer, peer.base, member, vm.id))];
     const [ownerConsole, ownerEvents] = await openSockets(peer, peer.base, owner, vm.id);
+    // The lab has a history, and the member can replay it while still a member (positive control).
+    await ctx.services.eventBus.publish(
+      lab.id,
+      'lab.status',
+      { status: 'running' },
+      { ownerId: owner.user.id, memberIds: [member.user.id] },
+    );
+    const before = await ctx.app.inject({ url: '/api/v1/events?since=0', headers: member.headers });
+    expect(before.json().items.filter((e: { labId: string }) => e.labId === lab.id)).toHaveLength(1);
     const actedAt = Date.now();
     const removed = await ctx.app.inject({
       method: 'DELETE',

@@ -96,7 +96,7 @@ describe('templates', () => {
     const lab = (
       await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: student.headers, payload: { templateId: template.id } })
     ).json();
-    const changed = { ...DEMO_TEMPLATE, title: 'Network basics 2', vms: [DEMO_TEMPLATE.vms[0]!] };
+    const changed = { ...DEMO_TEMPLATE, title: 'Network basics 2', vms: [DEMO_TEMPLATE.vms[0]!], inject: [] };
     const updated = await ctx.app.inject({
       method: 'PUT',
       url: `/api/v1/templates/${template.id}`,
@@ -108,7 +108,10 @@ describe('templates', () => {
     expect(running.templateVersion).toBe(1);
     expect(running.vms.map((vm) => vm.name)).toEqual(['attacker', 'target']);
 
-    const exported = await ctx.app.inject({ url: `/api/v1/templates/${template.id}/export`, headers: student.headers });
+    // The source holds settings, hidden VMs and answers: students may not export it.
+    const studentExport = await ctx.app.inject({ url: `/api/v1/templates/${template.id}/export`, headers: student.headers });
+    expect(studentExport.statusCode).toBe(403);
+    const exported = await ctx.app.inject({ url: `/api/v1/templates/${template.id}/export`, headers: teacher.headers });
     expect(exported.headers['content-type']).toMatch(/application\/yaml/);
     expect(exported.body).toContain('title: Network basics 2');
     // An uploaded YAML comes back as written: comments and key order kept.

@@ -1,6 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
-import { IdParams, LabTemplateConfig, ListTemplatesQuery, Template, TemplateBody, TemplateList } from '@ctp/contracts';
+import {
+  CtfdImportBody,
+  CtfdImportResult,
+  IdParams,
+  LabTemplateConfig,
+  ListTemplatesQuery,
+  Template,
+  TemplateBody,
+  TemplateList,
+  TemplateView,
+} from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
 import type { TemplateService } from '../services/template.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
@@ -57,10 +67,10 @@ export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateSer
     {
       schema: {
         tags,
-        summary: 'One template with its config',
+        summary: 'One template: the whole config for staff, the student view (no settings, hidden VMs or answers) for students',
         security: bearer,
         params: IdParams,
-        response: { 200: Template, ...errorResponses(400, 401, 404) },
+        response: { 200: TemplateView, ...errorResponses(400, 401, 404) },
       },
     },
     async (request) => templates.get(actorOf(request), request.params.id),
@@ -102,17 +112,32 @@ export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateSer
     );
   }
 
+  app.post(
+    '/templates/import/ctfd',
+    {
+      config: { audit: 'template.import_ctfd' },
+      schema: {
+        tags,
+        summary: "Turn a CTFd challenge.yml into a task for a template's `tasks` (fields that cannot be carried over are listed)",
+        security: bearer,
+        body: CtfdImportBody,
+        response: { 200: CtfdImportResult, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => templates.importCtfd(actorOf(request), request.body.challenge),
+  );
+
   app.get(
     '/templates/:id/export',
     {
       schema: {
         tags,
-        summary: "The template's current version as YAML",
+        summary: "The template's current version as YAML (staff only: it holds answers and settings)",
         security: bearer,
         params: IdParams,
         response: {
           200: { description: 'YAML', content: { 'application/yaml': { schema: Type.String() } } },
-          ...errorResponses(400, 401, 404),
+          ...errorResponses(400, 401, 403, 404),
         },
       },
     },

@@ -1,5 +1,5 @@
 import type { AuditList, AuditOutcome, AuditQuery } from '@ctp/contracts';
-import { presentAuditEvent } from '../presenters.js';
+import { presentAuditEvent } from '../presenters/staff.presenter.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
 import { authorize, type Actor } from '../policy/policy.js';
 import { CONTROL_CHARACTERS } from '../errors.js';

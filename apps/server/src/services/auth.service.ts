@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenResponse, User } from '@ctp/contracts';
 import { AppError, tooManyRequests, unauthorized } from '../errors.js';
-import { presentUser } from '../presenters.js';
+import { presentUser } from '../presenters/staff.presenter.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
 import type { RefreshTokensRepository } from '../repositories/refresh-tokens.repository.js';
 import type { UserRow, UsersRepository } from '../repositories/users.repository.js';

@@ -8,6 +8,8 @@ const CHANNEL = 'ctp_lab_events';
 export interface Audience {
   ownerId: string;
   memberIds: string[];
+  /** Only staff receive it (e.g. a shared-answer alert). */
+  staffOnly?: boolean;
 }
 
 export interface PublishedEvent {
@@ -23,6 +25,8 @@ export class EventBus {
   private readonly listeners = new Set<(event: PublishedEvent) => void>();
   private readonly notifier: Notifier;
   private unlisten: (() => Promise<void>) | undefined;
+  /** Deliveries run one after another: each one reads its row, and parallel reads on a server pool finish out of order. */
+  private delivering: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly events: EventsRepository,
@@ -34,7 +38,7 @@ export class EventBus {
   /** Starts listening for events published by any instance. */
   async start(): Promise<void> {
     if (this.unlisten) return;
-    this.unlisten = await this.notifier.listen({ onPayload: (payload) => void this.deliver(payload) });
+    this.unlisten = await this.notifier.listen({ onPayload: (payload) => this.enqueue(payload) });
   }
 
   async stop(): Promise<void> {
@@ -53,6 +57,10 @@ export class EventBus {
   subscribe(listener: (event: PublishedEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  private enqueue(payload: string): void {
+    this.delivering = this.delivering.then(() => this.deliver(payload)).catch(() => undefined);
   }
 
   private async deliver(payload: string): Promise<void> {

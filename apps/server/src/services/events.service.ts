@@ -1,5 +1,6 @@
 import type { LabEvent } from '@ctp/contracts';
 import { can, type Actor } from '../policy/policy.js';
+import { presentStudentEvent } from '../presenters/student.presenter.js';
 import type { EventsRepository, LabEventRow } from '../repositories/events.repository.js';
 import type { LabsRepository } from '../repositories/labs.repository.js';
 import { splitAudience, type EventBus, type PublishedEvent } from './event-bus.js';
@@ -18,12 +19,32 @@ function visibleTo(actor: Actor, event: PublishedEvent): boolean {
 
 /** The live event stream and its replay, each filtered to the labs the user may see. */
 export class EventsService {
+  // A lab's VMs never change after it is made, so which are hidden is cached per lab.
+  private readonly hidden = new Map<string, Promise<string[]>>();
+
   constructor(
     private readonly events: EventsRepository,
     private readonly bus: EventBus,
     private readonly labs: LabsRepository,
     private readonly sessions: SessionsService,
   ) {}
+
+  /** The event as the actor's audience sees it (staff: whole; students: the student view), or null. */
+  private async presentFor(actor: Actor, event: PublishedEvent): Promise<LabEvent | null> {
+    const wire = present(event.row);
+    if (can(actor, 'lab.readConfig')) return wire;
+    return presentStudentEvent(wire, await this.hiddenNames(event.row.labId), event.audience.staffOnly === true);
+  }
+
+  private hiddenNames(labId: string): Promise<string[]> {
+    let names = this.hidden.get(labId);
+    if (!names) {
+      names = this.labs.vmsOf(labId).then((vms) => vms.filter((vm) => !vm.studentVisible).map((vm) => vm.name));
+      if (this.hidden.size > 10_000) this.hidden.clear();
+      this.hidden.set(labId, names);
+    }
+    return names;
+  }
 
   /**
    * Events after `since` that the actor may see, oldest first. Access is the actor's access
@@ -37,7 +58,10 @@ export class EventsService {
     for (let batch = 0; batch < 10 && out.length < limit; batch++) {
       const rows = await this.events.since(cursor, 500);
       for (const row of rows) {
-        if (!labIds || labIds.has(row.labId)) out.push(present(splitAudience(row).row));
+        if (!labIds || labIds.has(row.labId)) {
+          const shown = await this.presentFor(actor, splitAudience(row));
+          if (shown) out.push(shown);
+        }
         if (out.length >= limit) break;
       }
       if (rows.length < 500) break;
@@ -61,10 +85,15 @@ export class EventsService {
     // The labs this stream may have shown: losing access to one of them ends the stream.
     const shown = new Set(staff ? [] : await this.labs.labIdsOf(actor.id));
     let open = true;
+    // Presenting may wait for a lookup: chain them so events keep their order.
+    let queue = Promise.resolve();
     const unsubscribe = this.bus.subscribe((event) => {
       if (!open || !visibleTo(actor, event)) return;
       shown.add(event.row.labId);
-      send(present(event.row));
+      queue = queue.then(async () => {
+        const wire = await this.presentFor(actor, event).catch(() => null);
+        if (open && wire) send(wire);
+      });
     });
     const stop = () => {
       open = false;

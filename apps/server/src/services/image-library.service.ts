@@ -7,7 +7,7 @@ import type { Image, ImageList, ListImagesQuery, UpdateImageBody, UploadImageQue
 import { HypervisorError, type BaseImage } from '@ctp/hypervisor';
 import { AppError, badRequest, conflict, notFound } from '../errors.js';
 import { authorize, type Actor } from '../policy/policy.js';
-import { presentBuiltinImage, presentImage } from '../presenters.js';
+import { presentBuiltinImage, presentImage } from '../presenters/staff.presenter.js';
 import type { ImageRow, ImagesRepository, NewImage } from '../repositories/images.repository.js';
 import type { BuiltinImages, ConfigMethod, ImageCatalog, ResolvedImage } from './image-catalog.js';
 import { ImageImporter, STORED_NAMES, type ImportPlan } from './image-importer.js';

@@ -21,6 +21,8 @@ export class LabMaintenanceService {
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
     private readonly warningMinutes: number,
     private readonly log: (message: string, details: Record<string, unknown>) => void,
+    /** Hypervisor names that belong to work under way outside labs (a template state being prepared): not orphans. */
+    private readonly inUse: (driverName: string) => Promise<boolean> = async () => false,
   ) {}
 
   /** Warns owners of labs about to expire, and deletes the expired ones. */
@@ -76,6 +78,7 @@ export class LabMaintenanceService {
 
     for (const vm of actual) {
       const known = byName.get(vm.name);
+      if (!known && (await this.inUse(vm.name))) continue;
       if (!known) {
         await this.driver.destroyVm(vm.name);
         report.orphansDestroyed.push(vm.name);
@@ -95,7 +98,7 @@ export class LabMaintenanceService {
     }
     const expectedNetworks = new Set(expected.networks);
     for (const network of await this.driver.listNetworks()) {
-      if (expectedNetworks.has(network.name)) continue;
+      if (expectedNetworks.has(network.name) || (await this.inUse(network.name))) continue;
       await this.driver.destroyNetwork(network.name);
       report.networksDestroyed.push(network.name);
       await this.finding('reconcile.network_destroyed', 'network', network.name, {});

@@ -4,11 +4,13 @@ import { AppError, conflict, notFound } from '../errors.js';
 import type { LabOperation } from '../jobs/lab-runner.js';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
-import { presentLab, presentLabDetail } from '../presenters.js';
-import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import { presentLab, presentLabDetail } from '../presenters/staff.presenter.js';
+import { presentStudentLab, presentStudentLabDetail } from '../presenters/student.presenter.js';
+import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
+import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
 
 export interface LabLimits {
@@ -36,6 +38,7 @@ export class LabService {
     private readonly events: EventBus,
     private readonly sessions: Pick<SessionsService, 'labChanged'>,
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
+    private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
   ) {}
 
@@ -98,12 +101,13 @@ export class LabService {
       templateId: query.templateId,
       includeDeleted: query.includeDeleted,
     });
-    return { items: await Promise.all(rows.map(async (row) => presentLab(row, await this.labs.stepsOf(row.id)))), total, limit, offset };
+    const items = await Promise.all(rows.map(async (row) => this.presentFor(actor, row, await this.labs.stepsOf(row.id))));
+    return { items, total, limit, offset };
   }
 
   async get(actor: Actor, id: string): Promise<LabDetail> {
     const lab = await this.visibleLab(actor, id);
-    const staff = can(actor, 'lab.listAll');
+    const staff = can(actor, 'lab.readConfig');
     const [networks, machines, steps, members] = await Promise.all([
       this.labs.networksOf(id),
       this.labs.vmsOf(id),
@@ -111,7 +115,8 @@ export class LabService {
       this.labs.membersOf(id),
     ]);
     const consoles = (await this.driver.probe()).capabilities.consoles;
-    return presentLabDetail(lab, { networks, vms: machines.filter((vm) => staff || vm.studentVisible), steps, members, consoles });
+    const parts = { networks, vms: machines, steps, members, consoles };
+    return staff ? presentLabDetail(lab, parts) : presentStudentLabDetail(lab, parts);
   }
 
   /** Starts a lab action (start, stop, reset, delete) as a job; 409 when the lab's state forbids it. */
@@ -143,7 +148,7 @@ export class LabService {
     }
     const updated = await this.labs.update(id, { expiresAt: new Date(wanted), expiryWarnedAt: null });
     await this.publish(id, lab.userId, 'lab.extended', { expiresAt: new Date(wanted).toISOString() });
-    return presentLab({ ...updated!, ownerUsername: lab.ownerUsername }, await this.labs.stepsOf(id));
+    return this.presentFor(actor, { ...updated!, ownerUsername: lab.ownerUsername }, await this.labs.stepsOf(id));
   }
 
   async addMember(actor: Actor, id: string, userId: string): Promise<LabDetail> {
@@ -172,6 +177,8 @@ export class LabService {
     if (action === 'start') await this.driver.startVm(vm.driverName);
     if (action === 'stop') await this.driver.stopVm(vm.driverName, { timeoutMs: 3000 });
     if (action === 'reboot') await this.driver.rebootVm(vm.driverName);
+    // A booted guest has lost what was written into it: deliver the lab's files again.
+    if (action !== 'stop') await this.content.deliverLabContent(lab, vm);
     const status = action === 'stop' ? 'stopped' : 'running';
     await this.labs.setVmStatus(vm.id, status);
     await this.publish(lab.id, lab.userId, 'vm.status', { vmId: vm.id, name: vm.name, status });
@@ -197,8 +204,16 @@ export class LabService {
     if (!existing.some((s) => s.name === name)) throw notFound(`Snapshot "${name}"`);
     await this.driver.revertSnapshot(vm.driverName, name);
     const state = (await this.driver.getVm(vm.driverName))?.state ?? 'stopped';
+    if (state === 'running') await this.content.deliverLabContent(lab, vm);
     await this.labs.setVmStatus(vm.id, state);
     await this.publish(lab.id, lab.userId, 'vm.status', { vmId: vm.id, name: vm.name, status: state });
+  }
+
+  /** A lab for lists, as the actor's audience sees it. */
+  private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[]): Promise<Lab> {
+    if (can(actor, 'lab.readConfig')) return presentLab(row, steps);
+    const hidden = (await this.labs.vmsOf(row.id)).filter((vm) => !vm.studentVisible).map((vm) => vm.name);
+    return presentStudentLab(row, steps, hidden);
   }
 
   /** The lab if the actor may see it; 404 otherwise, so other students' labs stay unseen. */

@@ -100,6 +100,31 @@ vms:
     expect(problems('42').details).toEqual([expect.objectContaining({ field: 'config' })]);
   });
 
+  it('joins several missing or unknown properties into one field, and writes indexes of two digits', () => {
+    const base = template();
+    expect(problems({ ...base, networks: [{}] }).details).toEqual([
+      { field: 'networks[0].name,cidr', message: 'must have required properties name, cidr' },
+    ]);
+    expect(problems({ ...base, a: 1, b: 2 }).details.map((d) => d.field)).toContain('a,b');
+    expect(problems([]).details).toEqual([{ field: 'config', message: 'must be object' }]);
+    const twelve = template((t) => {
+      t.vms = Array.from({ length: 12 }, (_, i) => ({ name: `v${i}`, image: 'demo-target', nics: [] }));
+      t.vms[11]!.nics = [{ network: 'Bad' }];
+    });
+    expect(problems(twelve).details.map((d) => d.field)).toEqual(['vms[11].nics[0].network']);
+    // And its YAML line is found through the same path.
+    const yaml = ['version: 1', 'title: T', 'networks: [{ name: lan, cidr: 10.0.0.0/24 }]', 'vms:']
+      .concat(Array.from({ length: 12 }, (_, i) => `  - { name: v${i}, image: ${i === 11 ? 'nope' : 'demo-target'}, nics: [] }`))
+      .join('\n');
+    expect(problems(yaml).details).toEqual([{ field: 'vms[11].image', message: 'unknown image "nope"', line: 16 }]);
+  });
+
+  it('refuses YAML that expands too many aliases (a "billion laughs" bomb)', () => {
+    // Harmless under the YAML library's default limit (100), refused under ours (50).
+    const bomb = 'a: &a [x, x, x]\nb: &b [*a, *a, *a]\nc: &c [*b, *b, *b]\nd: &d [*c, *c, *c]\n';
+    expect(problems(bomb).details).toEqual([{ field: 'config', message: 'Excessive alias count indicates a resource exhaustion attack' }]);
+  });
+
   it('refuses duplicate names, unknown images and networks, and duplicate tasks', () => {
     const { details, message } = problems(
       template((t) => {

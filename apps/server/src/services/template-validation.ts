@@ -4,6 +4,7 @@ import { LineCounter, parse as parseYaml, parseDocument, YAMLParseError } from '
 import { AppError } from '../errors.js';
 import { findHostileValue } from './hostile-values.js';
 import { formatCidr, hostAddressProblem, overlaps, parseIpv4, parseLabCidr, reservedBlock, type Cidr } from './cidr.js';
+import { contentProblems } from './template-content-validation.js';
 
 export interface TemplateProblem {
   /** Where the problem is, e.g. `vms[1].nics[0].network`. */
@@ -130,7 +131,10 @@ export function validateTemplate(
     });
     problems = problems.filter((p, i) => problems.findIndex((o) => o.field === p.field && o.message === p.message) === i);
   } else {
-    problems = semanticProblems(config as LabTemplateConfig, imageExists, hostNetworks);
+    problems = [
+      ...semanticProblems(config as LabTemplateConfig, imageExists, hostNetworks),
+      ...contentProblems(config as LabTemplateConfig),
+    ];
   }
   if (problems.length) {
     if (source) problems = problems.map((p) => ({ ...p, line: lineOf(source, p.field) }));

@@ -1,38 +1,26 @@
-import type { LabTemplateConfig, ListTemplatesQuery, Template, TemplateList, TemplateStatus } from '@ctp/contracts';
+import { isDeepStrictEqual } from 'node:util';
+import type {
+  CtfdImportResult,
+  LabTemplateConfig,
+  ListTemplatesQuery,
+  Template,
+  TemplateList,
+  TemplateStatus,
+  TemplateView,
+} from '@ctp/contracts';
 import { stringify as toYaml } from 'yaml';
 import { notFound } from '../errors.js';
 import { authorize, can, type Actor } from '../policy/policy.js';
-import { presentTemplate, presentTemplateSummary } from '../presenters.js';
+import { presentTemplate, presentTemplateSummary } from '../presenters/staff.presenter.js';
+import { presentStudentTemplate } from '../presenters/student.presenter.js';
 import type { TemplateRow, TemplatesRepository } from '../repositories/templates.repository.js';
 import { hostNetworks as defaultHostNetworks, type Cidr } from './cidr.js';
 import type { ImageCatalog } from './image-catalog.js';
+import { importCtfdChallenge } from './ctfd-import.js';
+import { DEMO_TEMPLATE } from './demo-template.js';
 import { validateTemplate } from './template-validation.js';
 
-/** The demo lab installed at first start: an attacker and a target on one network. */
-export const DEMO_TEMPLATE: LabTemplateConfig = {
-  version: 1,
-  title: 'Network basics',
-  description:
-    '# Network basics\n\nTwo machines on a private network. From `attacker` (10.0.0.10), explore `target` (10.0.0.20):\n' +
-    'find its open ports, read its web page, and grab the banner of its service on port 4444.',
-  lifetimeMinutes: 120,
-  networks: [{ name: 'lan', cidr: '10.0.0.0/24' }],
-  vms: [
-    { name: 'attacker', image: 'demo-attacker', cpus: 1, memoryMiB: 128, nics: [{ network: 'lan', address: '10.0.0.10' }] },
-    {
-      name: 'target',
-      image: 'demo-target',
-      cpus: 1,
-      memoryMiB: 128,
-      nics: [{ network: 'lan', address: '10.0.0.20' }],
-      studentControl: true,
-    },
-  ],
-  tasks: [
-    { id: 'scan', title: 'Find the open TCP ports of target', points: 10 },
-    { id: 'banner', title: 'Read the banner on port 4444', points: 10 },
-  ],
-};
+export { DEMO_TEMPLATE } from './demo-template.js';
 
 /** The full-OS demo: two Debian 12 guests booted from disk overlays, configured by cloud-init. */
 export const DEBIAN_PAIR_TEMPLATE: LabTemplateConfig = {
@@ -61,6 +49,8 @@ export class TemplateService {
     private readonly templates: TemplatesRepository,
     private readonly images: ImageCatalog,
     private readonly hostNetworks: () => Cidr[] = defaultHostNetworks,
+    /** Called when a version becomes the published one: its VMs' saved states are prepared in the background. */
+    private readonly onPublished?: (templateId: string, version: number) => Promise<void>,
   ) {}
 
   /** Validates a template given as an object or as YAML/JSON text. */
@@ -79,8 +69,10 @@ export class TemplateService {
     return { items: rows.map(presentTemplateSummary), total, limit, offset };
   }
 
-  async get(actor: Actor, id: string): Promise<Template> {
-    return presentTemplate(await this.readable(actor, id));
+  /** A template as the actor's audience sees it: the whole config for staff, the student view for others. */
+  async get(actor: Actor, id: string): Promise<TemplateView> {
+    const row = await this.readable(actor, id);
+    return can(actor, 'template.readConfig') ? presentTemplate(row) : presentStudentTemplate(row);
   }
 
   /** The template row, if the actor may read it (404 otherwise, so drafts stay unseen). */
@@ -117,6 +109,7 @@ export class TemplateService {
       createdBy: actor.id,
     });
     if (!row) throw notFound('Template');
+    if (row.status === 'published') await this.onPublished?.(row.id, row.version);
     return presentTemplate(row);
   }
 
@@ -125,12 +118,15 @@ export class TemplateService {
     if (!current) throw notFound('Template');
     authorize(actor, 'template.publish', { ownerId: current.ownerId });
     const row = await this.templates.setStatus(id, status);
+    if (status === 'published') await this.onPublished?.(row!.id, row!.version);
     return presentTemplate(row!);
   }
 
   /** The template's current version as YAML, as its author wrote it, ready to edit and upload again. */
   async export(actor: Actor, id: string): Promise<string> {
     const row = await this.readable(actor, id);
+    // The source holds settings, hidden VMs, answers and checks: staff only.
+    authorize(actor, 'template.export');
     return row.source || toYaml(row.config);
   }
 
@@ -149,10 +145,30 @@ export class TemplateService {
     });
   }
 
-  /** Installs the demo template at first start (published, owned by nobody). */
+  /** Converts a CTFd challenge.yml into a task (authors only: it carries the answers). */
+  importCtfd(actor: Actor, challenge: string): CtfdImportResult {
+    authorize(actor, 'template.create');
+    return importCtfdChallenge(challenge);
+  }
+
+  /**
+   * Installs the demo template at first start (published, owned by nobody), and brings an
+   * installed one up to date while no person has edited it.
+   */
   async ensureDemoTemplate(): Promise<TemplateRow> {
     const existing = await this.templates.findByName(DEMO_TEMPLATE.title);
-    if (existing) return existing;
+    if (existing) {
+      const untouched = existing.ownerId === null && (await this.templates.currentVersionAuthor(existing.id)) === null;
+      if (!untouched || isDeepStrictEqual(existing.config, DEMO_TEMPLATE)) return existing;
+      const upgraded = await this.templates.addVersion(existing.id, {
+        name: DEMO_TEMPLATE.title,
+        description: DEMO_TEMPLATE.description ?? '',
+        config: DEMO_TEMPLATE,
+        source: toYaml(DEMO_TEMPLATE),
+        createdBy: null,
+      });
+      return upgraded ?? existing;
+    }
     return this.templates.create({
       name: DEMO_TEMPLATE.title,
       description: DEMO_TEMPLATE.description ?? '',

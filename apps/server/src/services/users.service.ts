@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CreateUserBody, ListUsersQuery, UpdateUserBody, User, UserList } from '@ctp/contracts';
 import { conflict, notFound } from '../errors.js';
 import { authorize, type Actor } from '../policy/policy.js';
-import { presentUser } from '../presenters.js';
+import { presentUser } from '../presenters/staff.presenter.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import { hashPassword } from './password.js';
 import type { SessionsService } from './sessions.service.js';

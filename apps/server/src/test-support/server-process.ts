@@ -31,9 +31,12 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  /** Starts the server and resolves once it answers `/readyz` and runs its jobs. */
-  async start(timeoutMs = 60_000): Promise<void> {
-    const { DATABASE_URL: _ignored, ...parentEnv } = process.env;
+  /**
+   * Starts the server and resolves once it answers `/readyz` and runs its jobs. It uses the test
+   * run's database: PGlite in its data directory, or the PostgreSQL server `DATABASE_URL` names.
+   */
+  async start(timeoutMs = 120_000): Promise<void> {
+    const parentEnv = process.env;
     this.output = '';
     // One process (node with tsx as a loader, not the tsx CLI, which forks): a SIGKILL then
     // really kills the server, as a crash would.
@@ -59,6 +62,20 @@ export class ServerProcess {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;
+  }
+
+  /** Sends a signal (e.g. SIGHUP) without waiting for anything. */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Waits until the server's output contains `text` (a log line). */
+  async waitForOutput(text: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" in the server output: ${this.output.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** A JSON request to the server. */

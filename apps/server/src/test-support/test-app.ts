@@ -43,11 +43,16 @@ export async function createTestApp(
     ...loadConfig({ CTP_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
     jwtSecret: 'test-secret-that-is-long-enough-0123456789',
     schedules: false,
+    // Off unless a test is about them: preparing states boots VMs in the background.
+    savedStates: false,
     ...overrides,
   };
   const driver = new FakeDriver();
+  // The fake's guests are ready as soon as they run; real ones say so on their console.
+  const fakeReady = options.infra?.driver ? {} : { guestReady: async () => {} };
   const builtinImages = options.infra?.images ?? createImageCatalog(fakeImagesDir);
-  const services = createServices(config, await testDatabase(), { driver, ...options.infra, images: builtinImages });
+  const infra = { driver, ...fakeReady, ...options.infra, images: builtinImages };
+  const services = createServices(config, await testDatabase(), infra);
   const app = await buildApp(config, services, false, { webDist: options.webDist ?? false });
   await app.ready();
   // Sessions listen in every test app, as on a server: caching and socket revocation as in production.

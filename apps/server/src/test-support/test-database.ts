@@ -19,7 +19,18 @@ const tables = (Object.values(schema) as unknown[])
 /** Empties every table, so each test starts from a clean database. */
 export async function resetDatabase(): Promise<void> {
   const database = await testDatabase();
-  await database.db.execute(sql.raw(`truncate ${tables.join(', ')} restart identity cascade`));
+  // A previous test's background jobs may still be writing (row locks) while the truncate takes
+  // its exclusive locks: on a PostgreSQL server one of the two is then chosen as a deadlock
+  // victim. The truncate is the one to repeat.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await database.db.execute(sql.raw(`truncate ${tables.join(', ')} restart identity cascade`));
+      return;
+    } catch (error) {
+      const code = (error as { code?: string; cause?: { code?: string } }).cause?.code ?? (error as { code?: string }).code;
+      if (code !== '40P01' || attempt >= 5) throw error;
+    }
+  }
 }
 
 /** Closes the shared database (Vitest's teardown), or Node would not exit. */

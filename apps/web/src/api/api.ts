@@ -1,5 +1,13 @@
 import { createApi } from '@reduxjs/toolkit/query/react';
 import type {
+  AnswerResult,
+  CheckResult,
+  CtfdImportResult,
+  HintResult,
+  LabSecrets,
+  LabTasks,
+  SolutionResult,
+  TaskActivity,
   AuditList,
   ConsoleTicket,
   EventTicket,
@@ -9,6 +17,7 @@ import type {
   Lab,
   LabDetail,
   LabList,
+  PlatformStats,
   Snapshot,
   SystemInfo,
   Template,
@@ -27,7 +36,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Image'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Image'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -93,6 +102,35 @@ export const api = createApi({
       ],
     }),
 
+    labTasks: build.query<LabTasks, string>({
+      query: (labId) => `/labs/${labId}/tasks`,
+      providesTags: (_r, _e, labId) => [{ type: 'Tasks', id: labId }],
+    }),
+    submitAnswer: build.mutation<AnswerResult, { labId: string; taskId: string; answer: string | string[] }>({
+      query: ({ labId, taskId, answer }) => ({ url: `/labs/${labId}/tasks/${taskId}/answers`, method: 'POST', body: { answer } }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    revealHint: build.mutation<HintResult, { labId: string; taskId: string; hintId: string }>({
+      query: ({ labId, taskId, hintId }) => ({ url: `/labs/${labId}/tasks/${taskId}/hints/${hintId}`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    runCheck: build.mutation<CheckResult, { labId: string; taskId: string }>({
+      query: ({ labId, taskId }) => ({ url: `/labs/${labId}/tasks/${taskId}/check`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    revealSolution: build.mutation<SolutionResult, { labId: string; taskId: string }>({
+      query: ({ labId, taskId }) => ({ url: `/labs/${labId}/tasks/${taskId}/solution`, method: 'POST' }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Tasks', id: labId }],
+    }),
+    labSecrets: build.query<LabSecrets, string>({ query: (labId) => `/labs/${labId}/secrets` }),
+    taskActivity: build.query<TaskActivity, string>({
+      query: (labId) => `/labs/${labId}/task-activity`,
+      providesTags: (_r, _e, labId) => [{ type: 'Tasks', id: labId }],
+    }),
+    importCtfd: build.mutation<CtfdImportResult, string>({
+      query: (challenge) => ({ url: '/templates/import/ctfd', method: 'POST', body: { challenge } }),
+    }),
+
     users: build.query<UserList, Query | void>({ query: (q) => ({ url: '/users', params: clean(q ?? {}) }), providesTags: ['User'] }),
     createUser: build.mutation<User, CreateUserBody>({
       query: (body) => ({ url: '/users', method: 'POST', body }),
@@ -114,6 +152,7 @@ export const api = createApi({
       invalidatesTags: ['Image'],
     }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
+    stats: build.query<PlatformStats, { hours: number }>({ query: ({ hours }) => ({ url: '/system/stats', params: { hours } }) }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
     consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
       query: ({ vmId, kind }) => ({ url: `/vms/${vmId}/console-tickets`, method: 'POST', body: { kind } }),
@@ -147,5 +186,14 @@ export const {
   useImagesQuery,
   useDeleteImageMutation,
   useSaveVmImageMutation,
+  useStatsQuery,
   useConsoleTicketMutation,
+  useLabTasksQuery,
+  useSubmitAnswerMutation,
+  useRevealHintMutation,
+  useRunCheckMutation,
+  useRevealSolutionMutation,
+  useLabSecretsQuery,
+  useTaskActivityQuery,
+  useImportCtfdMutation,
 } = api;

@@ -38,14 +38,20 @@ export function useLiveEvents(): void {
         const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
         socket = new WebSocket(`${scheme}://${window.location.host}${ticket.url}`);
         socket.onopen = () => {
-          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System']));
+          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks']));
           attempt = 0;
           dispatch(liveChanged(true));
         };
         socket.onmessage = (message) => {
           const event = JSON.parse(String(message.data)) as LabEvent | { type: 'ready' };
           if (!('labId' in event)) return;
-          dispatch(api.util.invalidateTags([{ type: 'Lab', id: event.labId }, 'LabList', 'System']));
+          dispatch(
+            api.util.invalidateTags(
+              event.type.startsWith('task.')
+                ? [{ type: 'Tasks', id: event.labId }]
+                : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
+            ),
+          );
           if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);
         };
         socket.onclose = () => retry();

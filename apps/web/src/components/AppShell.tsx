@@ -22,6 +22,7 @@ const NAV: { to: string; label: string; roles: Role[] }[] = [
   { to: '/staff/images', label: 'Images', roles: ['instructor', 'admin'] },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
   { to: '/admin/audit', label: 'Audit', roles: ['admin'] },
+  { to: '/admin/overview', label: 'Overview', roles: ['admin'] },
   { to: '/admin/system', label: 'System', roles: ['instructor', 'admin'] },
 ];
 

@@ -16,6 +16,6 @@ const colours: Record<string, 'default' | 'success' | 'warning' | 'error' | 'inf
 };
 
 /** A lab's or VM's status as a coloured chip. */
-export function StatusChip({ status }: { status: string }) {
-  return <Chip size="small" label={status} color={colours[status] ?? 'default'} />;
+export function StatusChip({ status, testId }: { status: string; testId?: string }) {
+  return <Chip size="small" label={status} color={colours[status] ?? 'default'} data-testid={testId} />;
 }

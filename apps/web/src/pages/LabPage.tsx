@@ -13,6 +13,7 @@ import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
+import { useAppSelector } from '../api/store.js';
 import type { LabVm } from '@ctp/contracts';
 import {
   useExtendLabMutation,
@@ -27,6 +28,9 @@ import { Countdown } from '../components/Countdown.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { LabTopology } from '../components/LabTopology.js';
 import { StatusChip } from '../components/StatusChip.js';
+import { LabSecretsPanel } from '../components/LabSecretsPanel.js';
+import { Markdown } from '../components/Markdown.js';
+import { TaskPanel } from '../components/TaskPanel.js';
 
 function VmRow({ labId, vm, labReady }: { labId: string; vm: LabVm; labReady: boolean }) {
   const [act, acting] = useVmActionMutation();
@@ -111,6 +115,8 @@ export function LabPage() {
   const [extend, extending] = useExtendLabMutation();
   const [confirm, setConfirm] = useState<'reset' | 'delete' | null>(null);
   const navigate = useNavigate();
+  const role = useAppSelector((s) => s.session.user?.role);
+  const staff = role === 'admin' || role === 'instructor';
   if (isLoading) return <LinearProgress aria-label="loading" />;
   if (!lab) return <ErrorAlert error={error ?? { data: { error: { message: 'Lab not found' } } }} />;
   const ready = lab.status === 'running' || lab.status === 'stopped';
@@ -121,7 +127,7 @@ export function LabPage() {
         <Typography variant="h4" component="h1">
           {lab.name}
         </Typography>
-        <StatusChip status={lab.status} />
+        <StatusChip status={lab.status} testId="lab-status" />
         <Typography>
           Time left: <Countdown expiresAt={lab.expiresAt} />
         </Typography>
@@ -172,10 +178,12 @@ export function LabPage() {
         </TableBody>
       </Table>
       {lab.description && (
-        <Paper variant="outlined" sx={{ p: 2, whiteSpace: 'pre-wrap' }}>
-          {lab.description}
+        <Paper variant="outlined" sx={{ p: 2 }}>
+          <Markdown text={lab.description} />
         </Paper>
       )}
+      {lab.status !== 'deleted' && <TaskPanel labId={lab.id} />}
+      {staff && <LabSecretsPanel labId={lab.id} />}
       <ConfirmDialog
         open={confirm !== null}
         title={confirm === 'delete' ? 'Delete this lab?' : 'Reset this lab?'}

@@ -146,6 +146,28 @@ export function runDriverContract(name: string, makeContext: () => Promise<Contr
       await expectCode(ctx.driver.guestExec(`${vmName}-none`, { argv: ['true'] }), 'not_found');
     });
 
+    it('saves a running state and starts a new VM from it, or says it cannot', async () => {
+      const { capabilities } = await ctx.driver.probe();
+      const state = `ct${id}-state`;
+      if (!capabilities.savedStates) return expectCode(ctx.driver.saveState(vmName, state), 'unsupported');
+      await ctx.driver.startVm(vmName);
+      const saved = await ctx.driver.saveState(vmName, state);
+      expect(saved).toMatchObject({ name: state, hypervisorVersion: expect.any(String), machine: expect.any(String) });
+      expect((await ctx.driver.getVm(vmName))?.state).toBe('stopped');
+      const clone = `${vmName}-restored`;
+      const created = await ctx.driver.createVm({ ...spec(), name: clone, savedState: state });
+      // The saved VM's MACs: the guest resumes with the identity it had.
+      expect(created.nics.map((n) => n.mac)).toEqual((await ctx.driver.getVm(vmName))!.nics.map((n) => n.mac));
+      await ctx.driver.startVm(clone);
+      expect((await ctx.driver.getVm(clone))?.state).toBe('running');
+      await ctx.driver.destroyVm(clone);
+      await ctx.driver.deleteSavedState(state);
+      await ctx.driver.deleteSavedState(state);
+      expect((await ctx.driver.listSavedStates()).some((s) => s.name === state)).toBe(false);
+      await expectCode(ctx.driver.createVm({ ...spec(), name: clone, savedState: state }), 'not_found');
+      expect(await ctx.driver.getVm(clone)).toBeNull();
+    });
+
     it('stops idempotently', async () => {
       await ctx.driver.stopVm(vmName, { timeoutMs: 1000 });
       await ctx.driver.stopVm(vmName, { timeoutMs: 1000 });

@@ -9,6 +9,7 @@ import {
   type HypervisorDriver,
   type NetworkInfo,
   type NetworkSpec,
+  type SavedStateInfo,
   type SnapshotInfo,
   type VmInfo,
   type VmSpec,
@@ -18,11 +19,16 @@ import { FakeConsole } from './fake-console.js';
 
 interface MemoryVm {
   info: VmInfo;
-  snapshots: (SnapshotInfo & { state: VmInfo['state']; files: Map<string, FakeGuestFile> })[];
+  snapshots: (SnapshotInfo & { state: VmInfo['state']; files: Map<string, FakeGuestFile>; restorable: boolean })[];
   /** The guest's files written over the private channel, by path. */
   files: Map<string, FakeGuestFile>;
   execHandler?: FakeGuestExecHandler;
   consoles: Map<string, FakeConsole>;
+  /** The saved state it was created from, and whether its next start resumes it. */
+  savedState?: string;
+  restorePending: boolean;
+  /** How it last started: resumed from a saved state or booted. */
+  lastStart?: 'saved-state' | 'boot';
 }
 
 /** A file the fake guest holds, as written by `guestWriteFile`. */
@@ -69,6 +75,7 @@ export class FakeDriver implements HypervisorDriver {
   readonly kind = 'fake';
   readonly vms = new Map<string, MemoryVm>();
   readonly networks = new Map<string, NetworkInfo>();
+  readonly savedStates = new Map<string, SavedStateInfo & { corrupt?: boolean; macs: string[] }>();
   failOn: { operation: string; name?: string; message: string } | undefined;
 
   async probe(): Promise<HostInfo> {
@@ -84,8 +91,10 @@ export class FakeDriver implements HypervisorDriver {
         consoles: ['serial', 'vnc'],
         networkIsolation: 'memory',
         guestAgent: true,
+        savedStates: true,
       },
       notes: [],
+      machine: 'fake',
     };
   }
 
@@ -118,20 +127,49 @@ export class FakeDriver implements HypervisorDriver {
       if (!this.networks.has(nic.network)) throw new HypervisorError('not_found', `network ${nic.network} does not exist`);
     const existing = this.vms.get(spec.name);
     if (existing) return { ...existing.info };
+    if (spec.savedState !== undefined && !this.savedStates.has(spec.savedState))
+      throw new HypervisorError('not_found', `saved state ${spec.savedState} does not exist`);
+    const savedMacs = spec.savedState !== undefined ? this.savedStates.get(spec.savedState)!.macs : undefined;
     const info: VmInfo = {
       name: spec.name,
       state: 'stopped',
       cpus: spec.cpus,
       memoryMiB: spec.memoryMiB,
-      nics: spec.nics.map((n, i) => ({ network: n.network, mac: n.mac ?? `52:54:00:00:00:${i.toString(16).padStart(2, '0')}` })),
+      nics: spec.nics.map((n, i) => ({
+        network: n.network,
+        mac: savedMacs?.[i] ?? n.mac ?? `52:54:00:00:00:${i.toString(16).padStart(2, '0')}`,
+      })),
       consoles: ['serial', 'vnc'],
     };
-    this.vms.set(spec.name, { info, snapshots: [], files: new Map(), consoles: new Map() });
+    const restore = spec.savedState !== undefined ? { savedState: spec.savedState } : {};
+    this.vms.set(spec.name, {
+      info,
+      snapshots: [],
+      files: new Map(),
+      consoles: new Map(),
+      ...restore,
+      restorePending: spec.savedState !== undefined,
+    });
     return { ...info };
   }
   async startVm(name: string): Promise<void> {
     this.check('startVm', name);
-    this.vm(name).info.state = 'running';
+    const vm = this.vm(name);
+    if (vm.info.state !== 'stopped') return;
+    if (vm.restorePending && vm.savedState !== undefined) {
+      const state = this.savedStates.get(vm.savedState);
+      if (!state || state.corrupt) throw new HypervisorError('command_failed', `VM ${name} could not load saved state ${vm.savedState}`);
+      vm.restorePending = false;
+      vm.lastStart = 'saved-state';
+    } else {
+      vm.restorePending = false;
+      vm.lastStart = 'boot';
+    }
+    vm.info.state = 'running';
+  }
+  /** How the VM last started (for tests). */
+  lastStart(name: string): 'saved-state' | 'boot' | undefined {
+    return this.vm(name).lastStart;
   }
   async stopVm(name: string, _options?: { timeoutMs?: number; force?: boolean }): Promise<void> {
     const vm = this.vm(name);
@@ -166,6 +204,7 @@ export class FakeDriver implements HypervisorDriver {
       withMemory: vm.info.state === 'running',
       state: vm.info.state,
       files: copyFiles(vm.files),
+      restorable: vm.restorePending,
     };
     vm.snapshots = [...vm.snapshots.filter((s) => s.name !== snapshotName), snapshot];
     return { name: snapshot.name, createdAt: snapshot.createdAt, withMemory: snapshot.withMemory };
@@ -180,10 +219,38 @@ export class FakeDriver implements HypervisorDriver {
     vm.info.state = snapshot.withMemory ? 'running' : 'stopped';
     // Like a real guest: what was written after the snapshot is gone.
     vm.files = copyFiles(snapshot.files);
+    vm.restorePending = !snapshot.withMemory && snapshot.restorable;
   }
   async deleteSnapshot(vmName: string, snapshotName: string): Promise<void> {
     const vm = this.vm(vmName);
     vm.snapshots = vm.snapshots.filter((s) => s.name !== snapshotName);
+  }
+  async saveState(vmName: string, stateName: string): Promise<SavedStateInfo> {
+    const vm = this.vm(vmName);
+    if (!isValidName(stateName)) throw new HypervisorError('invalid', `invalid name "${stateName}"`);
+    this.check('saveState', vmName);
+    if (vm.info.state !== 'running') throw new HypervisorError('invalid_state', `VM ${vmName} is ${vm.info.state}`);
+    const info: SavedStateInfo = {
+      name: stateName,
+      createdAt: new Date(),
+      sizeBytes: vm.info.memoryMiB * 1024 * 1024,
+      hypervisorVersion: '1',
+      machine: 'fake',
+    };
+    this.savedStates.set(stateName, { ...info, macs: vm.info.nics.map((n) => n.mac) });
+    vm.info.state = 'stopped';
+    return { ...info };
+  }
+  async listSavedStates(): Promise<SavedStateInfo[]> {
+    return [...this.savedStates.values()].map(({ corrupt: _, macs: __, ...info }) => info);
+  }
+  async deleteSavedState(stateName: string): Promise<void> {
+    this.savedStates.delete(stateName);
+  }
+  /** Makes a saved state fail to load, as a damaged file would (for tests). */
+  corruptSavedState(stateName: string): void {
+    const state = this.savedStates.get(stateName);
+    if (state) state.corrupt = true;
   }
   async createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
     if (!isValidName(spec.name)) throw new HypervisorError('invalid', `invalid name "${spec.name}"`);

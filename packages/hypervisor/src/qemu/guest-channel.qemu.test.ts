@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HypervisorError } from '../errors.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { SocketNetworkBackend } from './network/socket.network.js';
-import { QmpClient } from './qmp.client.js';
 import { QemuDriver } from './qemu.driver.js';
 import { VmStateStore } from './vm-state.store.js';
 
@@ -24,6 +23,9 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
   const id = Math.random().toString(36).slice(2, 8);
   const vm = `g${id}-target`;
   const paths = new VmStateStore(stateDir).paths(vm);
+  const restored = `g${id}-restored`;
+  const restoredPaths = new VmStateStore(stateDir).paths(restored);
+  const state = `g${id}-state`;
   const flag = `CTP{${id}${'0'.repeat(26)}}`;
   const banner = `SecretService 1.0 ready. Key: banner-${id}-secret`;
   const code = (p: Promise<unknown>) =>
@@ -37,7 +39,8 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
     await driver.startVm(vm);
   }, 60_000);
   afterAll(async () => {
-    await driver.destroyVm(vm).catch(() => {});
+    for (const name of [vm, restored]) await driver.destroyVm(name).catch(() => {});
+    await driver.deleteSavedState(state).catch(() => {});
     rmSync(stateDir, { recursive: true, force: true });
   });
 
@@ -100,28 +103,23 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
     expect((await driver.guestExec(vm, { argv: ['cat', '/var/www/flag.txt'] })).stdout).toBe(`${flag}\n`);
   });
 
-  it('answers again after the VM is started from a saved state (migrate to a file, -incoming)', async () => {
-    const saved = path.join(stateDir, `${vm}.state`);
-    const qmp = await QmpClient.connect(paths.qmpSocket);
-    try {
-      await qmp.execute('migrate', { uri: `exec:cat > ${saved}` });
-      for (let status = ''; status !== 'completed'; await new Promise((r) => setTimeout(r, 200))) {
-        status = (await qmp.execute<{ status?: string }>('query-migrate')).status ?? '';
-        if (status === 'failed') throw new Error('migration to file failed');
-      }
-    } finally {
-      qmp.close();
-    }
-    await driver.stopVm(vm, { force: true });
-    await driver.startVm(vm, ['-incoming', `exec:cat ${saved}`]);
-    await driver.waitForGuestAgent(vm, 60_000);
-    expect((await driver.guestExec(vm, { argv: ['cat', '/etc/ctp/banner'] })).stdout).toBe(`${banner}\n`);
-  });
-
   it('never shows what it delivered on the serial console', async () => {
     const console = readFileSync(paths.serialLog, 'utf8');
     expect(console).toContain('CTP-READY target target');
     for (const secret of [flag, banner, id]) expect(console).not.toContain(secret);
+  });
+
+  it('answers in a VM started from a saved state of this one (saveState, VmSpec.savedState)', async () => {
+    await driver.saveState(vm, state);
+    await driver.createVm({ name: restored, image: images.target, cpus: 1, memoryMiB: 128, nics: [], savedState: state });
+    await driver.startVm(restored);
+    await driver.waitForGuestAgent(restored, 60_000);
+    expect((await driver.guestExec(restored, { argv: ['cat', '/etc/ctp/banner'] })).stdout).toBe(`${banner}\n`);
+    await driver.guestWriteFile(restored, { path: '/etc/ctp/banner', content: 'restored lab banner\n' });
+    expect((await driver.guestExec(restored, { argv: ['nc', '127.0.0.1', '4444'], timeoutMs: 10_000 })).stdout).toBe(
+      'restored lab banner\n',
+    );
+    for (const secret of [flag, banner, 'restored lab banner']) expect(readFileSync(restoredPaths.serialLog, 'utf8')).not.toContain(secret);
   });
 
   it('refuses a VM created without the channel, and one that is not running', async () => {
@@ -133,10 +131,10 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
     } finally {
       await driver.destroyVm(off);
     }
-    await driver.pauseVm(vm);
-    expect(await code(driver.guestExec(vm, { argv: ['true'] }))).toBe('invalid_state');
-    await driver.resumeVm(vm);
-    await driver.stopVm(vm, { force: true });
-    expect(await code(driver.guestWriteFile(vm, { path: '/x', content: 'x' }))).toBe('invalid_state');
+    await driver.pauseVm(restored);
+    expect(await code(driver.guestExec(restored, { argv: ['true'] }))).toBe('invalid_state');
+    await driver.resumeVm(restored);
+    await driver.stopVm(restored, { force: true });
+    expect(await code(driver.guestWriteFile(restored, { path: '/x', content: 'x' }))).toBe('invalid_state');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmSpec } from '../driver.js';
-import { qemuArgs, type QemuArgsInput } from './qemu-args.js';
+import { deviceLayout, qemuArgs, type QemuArgsInput } from './qemu-args.js';
 import { VmStateStore } from './vm-state.store.js';
 
 const store = new VmStateStore('/var/lib/ctp/vms');
@@ -112,7 +112,20 @@ describe('QEMU argv builder: exact argv', () => {
     expect(qemuArgs(input({ spec: { ...kernelSpec, guestAgent: true } }))).toEqual(qemuArgs(input()));
   });
 
+  it('resumes a saved state with -incoming after the NICs, and bounds the TCG translation cache', () => {
+    const argv = qemuArgs(
+      input({ incomingFrom: '/var/lib/ctp/saved/ts1/memory.state', tcgTranslationCacheMiB: 32, nicArgs: ['-netdev', 'x'] }),
+    );
+    expect(argv.slice(0, 6)).toEqual(['-name', 'lab1-box', '-machine', 'pc', '-accel', 'tcg,tb-size=32']);
+    expect(argv.slice(-4)).toEqual(['-netdev', 'x', '-incoming', "exec:cat '/var/lib/ctp/saved/ts1/memory.state'"]);
+    // KVM has no translation cache.
+    expect(qemuArgs(input({ accelerator: 'kvm', tcgTranslationCacheMiB: 32 })).slice(4, 6)).toEqual(['-accel', 'kvm']);
+  });
+
   it('is pure: the same input gives the same argv', () => {
     expect(qemuArgs(input())).toEqual(qemuArgs(input()));
+    // Saved states depend on the devices: their fingerprint is stable while the builder is.
+    expect(deviceLayout()).toMatch(/^[0-9a-f]{16}$/);
+    expect(deviceLayout()).toBe(deviceLayout());
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { VmSpec } from '../driver.js';
 import type { VmPaths } from './vm-state.store.js';
 
@@ -13,6 +14,10 @@ export interface QemuArgsInput {
   paths: VmPaths;
   /** NIC arguments as the lab network backend returns them from `attachNic`, in NIC order. */
   nicArgs?: string[];
+  /** TCG's translation cache in MiB (QEMU's default is 1 GiB of address space, filled as code runs); not used with KVM. */
+  tcgTranslationCacheMiB?: number;
+  /** Resume a saved running state from this migration stream file instead of booting. */
+  incomingFrom?: string;
   /** Appended last (e.g. `-loadvm <snapshot>` when a stopped VM reverts to a RAM snapshot). */
   extra?: string[];
 }
@@ -28,14 +33,40 @@ export function qemuArgs(input: QemuArgsInput): string[] {
 
 type Section = (input: QemuArgsInput) => string[];
 
+/** A fingerprint of the devices the builder gives a VM: the argv of a fixed example VM, hashed. */
+export function deviceLayout(): string {
+  const dir = '/vm';
+  const example = qemuArgs({
+    name: 'vm',
+    spec: { name: 'vm', image: { kind: 'kernel', kernel: '/k', initrd: '/i', cmdline: '' }, cpus: 1, memoryMiB: 128, nics: [] },
+    accelerator: 'tcg',
+    paths: {
+      dir,
+      spec: `${dir}/spec.json`,
+      disk: `${dir}/disk.qcow2`,
+      qmpSocket: `${dir}/qmp.sock`,
+      serialSocket: `${dir}/serial.sock`,
+      serialLog: `${dir}/serial.log`,
+      vncSocket: `${dir}/vnc.sock`,
+      pidFile: `${dir}/qemu.pid`,
+      guestAgentSocket: `${dir}/qga.sock`,
+      seed: `${dir}/seed.iso`,
+    },
+  });
+  return createHash('sha256').update(JSON.stringify(example)).digest('hex').slice(0, 16);
+}
+
+/** The emulated machine type; a saved state loads only into the same one. */
+export const QEMU_MACHINE = 'pc';
+
 /** Machine, accelerator, CPUs and RAM; no default devices, no host config files. */
-export const machineArgs: Section = ({ name, spec, accelerator }) => [
+export const machineArgs: Section = ({ name, spec, accelerator, tcgTranslationCacheMiB }) => [
   '-name',
   name,
   '-machine',
-  'pc',
+  QEMU_MACHINE,
   '-accel',
-  accelerator,
+  accelerator === 'tcg' && tcgTranslationCacheMiB ? `tcg,tb-size=${tcgTranslationCacheMiB}` : accelerator,
   '-smp',
   String(spec.cpus),
   '-m',
@@ -105,6 +136,12 @@ export const mediaArgs: Section = ({ spec, paths }) => [
 
 export const nicSection: Section = ({ nicArgs }) => nicArgs ?? [];
 
+/**
+ * QEMU loads the saved state from the file as it starts (the shell quoting is QEMU's `exec:`,
+ * which runs the command with /bin/sh; the path is the driver's own, without quotes).
+ */
+export const incomingArgs: Section = ({ incomingFrom }) => (incomingFrom ? ['-incoming', `exec:cat '${incomingFrom}'`] : []);
+
 export const extraSection: Section = ({ extra }) => extra ?? [];
 
 const SECTIONS: Section[] = [
@@ -119,5 +156,6 @@ const SECTIONS: Section[] = [
   daemonArgs,
   bootArgs,
   nicSection,
+  incomingArgs,
   extraSection,
 ];

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -13,6 +13,7 @@ import {
   type HypervisorDriver,
   type NetworkInfo,
   type NetworkSpec,
+  type SavedStateInfo,
   type SnapshotInfo,
   type VmInfo,
   type VmSpec,
@@ -23,11 +24,13 @@ import type { LabNetworkBackend } from './network/lab-network.js';
 import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
 import { QemuGuestChannel } from './guest-channel.js';
-import { qemuArgs } from './qemu-args.js';
+import { migrateToFile, waitForIncoming } from './migration.js';
 import { writeSeedIso } from './cloud-init-seed.js';
 import { flattenDisk } from '../images/image-inspect.js';
+import { deviceLayout, QEMU_MACHINE, qemuArgs } from './qemu-args.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
+import { SavedStateStore } from './saved-state.store.js';
 import { SerialHub } from './serial-hub.js';
 import { VmStateStore, type StoredVm } from './vm-state.store.js';
 
@@ -42,6 +45,10 @@ export interface QemuDriverOptions {
   probeKernel?: string;
   /** Where the accelerator probe's answer is kept (default `stateDir/.accelerator.json`); drivers may share one. */
   acceleratorCacheFile?: string;
+  /** Where saved running states live (default `<stateDir>/.saved-states`). */
+  savedStateDir?: string;
+  /** TCG's translation cache per VM in MiB (QEMU's default: up to 1 GiB); ignored with KVM. */
+  tcgTranslationCacheMiB?: number;
 }
 
 /**
@@ -59,12 +66,14 @@ export class QemuDriver implements HypervisorDriver {
   private readonly store: VmStateStore;
   private readonly guest = new QemuGuestChannel();
   private readonly img: QemuImg;
+  private readonly saved: SavedStateStore;
 
   constructor(private readonly options: QemuDriverOptions) {
     this.run = options.runner ?? runCommand;
     this.qemu = options.qemuBinary ?? 'qemu-system-x86_64';
     this.store = new VmStateStore(options.stateDir);
     this.img = new QemuImg(this.run);
+    this.saved = new SavedStateStore(options.savedStateDir ?? path.join(options.stateDir, '.saved-states'));
   }
 
   probe(): Promise<HostInfo> {
@@ -84,8 +93,11 @@ export class QemuDriver implements HypervisorDriver {
           consoles: ['serial', 'vnc'],
           networkIsolation: this.options.network.isolation,
           guestAgent: true,
+          savedStates: true,
         },
         notes: choice.notes,
+        machine: QEMU_MACHINE,
+        deviceLayout: deviceLayout(),
       };
     })();
     this.host.catch(() => (this.host = undefined));
@@ -130,6 +142,7 @@ export class QemuDriver implements HypervisorDriver {
       if (!(await this.options.network.list()).some((n) => n.name === nic.network))
         throw new HypervisorError('not_found', `network ${nic.network} does not exist`);
     }
+    if (spec.savedState !== undefined) return this.createFromSavedState(spec);
     this.store.makeDir(spec.name);
     try {
       const disk = this.store.paths(spec.name).disk;
@@ -173,20 +186,49 @@ export class QemuDriver implements HypervisorDriver {
     if (state === 'paused') return this.resumeVm(name);
     const host = await this.probe();
     this.store.removeRunFiles(name);
-    // A new boot starts a new console history: scrollback shows this run of the VM only.
-    this.store.resetSerialLog(name);
+    const restore =
+      stored.restorePending && stored.savedState !== undefined && extraArgs.length === 0 ? this.saved.paths(stored.savedState) : undefined;
+    if (restore && !this.saved.read(stored.savedState!))
+      throw new HypervisorError('not_found', `saved state ${stored.savedState} of ${name} does not exist`);
+    // A new boot starts a new console history: scrollback shows this run of the VM only. A
+    // restored VM's history is the saved guest's, up to the moment it was saved.
+    if (restore) copyFileSync(restore.console, this.store.paths(name).serialLog);
+    else this.store.resetSerialLog(name);
     const nicArgs: string[] = [];
     try {
       for (const [i, nic] of stored.spec.nics.entries()) {
         nicArgs.push(...(await this.options.network.attachNic(nic.network, name, i, stored.macs[i]!)));
       }
       const accelerator = host.accelerator === 'kvm' ? 'kvm' : 'tcg';
-      const argv = qemuArgs({ name, spec: stored.spec, accelerator, paths: this.store.paths(name), nicArgs, extra: extraArgs });
+      const argv = qemuArgs({
+        name,
+        spec: stored.spec,
+        accelerator,
+        paths: this.store.paths(name),
+        nicArgs,
+        extra: extraArgs,
+        ...(this.options.tcgTranslationCacheMiB ? { tcgTranslationCacheMiB: this.options.tcgTranslationCacheMiB } : {}),
+        ...(restore ? { incomingFrom: restore.memory } : {}),
+      });
       await this.run([this.qemu, ...argv], { timeoutMs: 30_000 });
+      if (restore) {
+        await waitForIncoming(
+          () => QmpClient.connect(this.store.paths(name).qmpSocket, 2000),
+          () => {
+            // QEMU removes its pidfile as it exits.
+            const pid = this.store.pid(name);
+            return pid !== undefined && alive(pid);
+          },
+        );
+      }
     } catch (error) {
+      const pid = this.store.pid(name);
+      if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+      this.store.removeRunFiles(name);
       await this.detachNics(name, stored);
       throw error;
     }
+    if (stored.restorePending) this.store.write(name, { ...stored, restorePending: false });
   }
 
   async stopVm(name: string, options: { timeoutMs?: number; force?: boolean } = {}): Promise<void> {
@@ -248,6 +290,12 @@ export class QemuDriver implements HypervisorDriver {
       if (output.trim()) throw new HypervisorError('command_failed', `savevm failed: ${output.trim()}`, { stderr: output });
     } else {
       await this.img.createSnapshot(this.store.paths(vmName).disk, snapshotName);
+      // A snapshot of a disk never booted from: reverting to it resumes the saved state again.
+      const stored = this.require(vmName);
+      if (stored.restorePending) {
+        const restorable = [...(stored.restorableSnapshots ?? []).filter((s) => s !== snapshotName), snapshotName];
+        this.store.write(vmName, { ...stored, restorableSnapshots: restorable });
+      }
     }
     const snapshot = (await this.listSnapshots(vmName)).find((s) => s.name === snapshotName);
     if (!snapshot) throw new HypervisorError('command_failed', `snapshot ${snapshotName} was not recorded`);
@@ -275,6 +323,9 @@ export class QemuDriver implements HypervisorDriver {
     } else {
       if (running) await this.stopVm(vmName, { force: true });
       await this.img.applySnapshot(this.store.paths(vmName).disk, snapshotName);
+      const stored = this.require(vmName);
+      if (stored.savedState !== undefined)
+        this.store.write(vmName, { ...stored, restorePending: (stored.restorableSnapshots ?? []).includes(snapshotName) });
     }
   }
 
@@ -283,6 +334,43 @@ export class QemuDriver implements HypervisorDriver {
     const state = await this.state(vmName);
     if (state === 'running' || state === 'paused') await this.qmp(vmName, (q) => q.hmp(`delvm ${snapshotName}`));
     else await this.img.deleteSnapshot(this.store.paths(vmName).disk, snapshotName);
+  }
+
+  async saveState(vmName: string, stateName: string): Promise<SavedStateInfo> {
+    const stored = this.require(vmName);
+    this.checkName(stateName);
+    if ((await this.state(vmName)) !== 'running') throw new HypervisorError('invalid_state', `VM ${vmName} is not running`);
+    const host = await this.probe();
+    const staged = this.saved.staging(stateName);
+    try {
+      await this.qmp(vmName, (q) => migrateToFile(q, staged.memory), 130_000);
+      // The guest is paused now and its disk flushed: what is on disk belongs to the saved RAM.
+      await this.stopVm(vmName, { force: true });
+      const paths = this.store.paths(vmName);
+      const accelerator = host.accelerator === 'kvm' ? 'kvm' : 'tcg';
+      const meta = {
+        name: stateName,
+        createdAt: new Date().toISOString(),
+        hypervisorVersion: host.version,
+        machine: QEMU_MACHINE,
+        accelerator,
+        spec: stored.spec,
+        macs: stored.macs,
+      } as const;
+      return this.saved.publish(staged, meta, paths.disk, paths.serialLog);
+    } catch (error) {
+      this.saved.remove(`.${stateName}.partial`);
+      throw error;
+    }
+  }
+
+  async listSavedStates(): Promise<SavedStateInfo[]> {
+    return this.saved.list();
+  }
+
+  async deleteSavedState(stateName: string): Promise<void> {
+    this.checkName(stateName);
+    this.saved.remove(stateName);
   }
 
   async createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
@@ -343,6 +431,34 @@ export class QemuDriver implements HypervisorDriver {
   }
 
   // --- internals ---
+
+  /** A VM whose disk is a new overlay on a saved state's disk layer, with the saved VM's devices and MACs. */
+  private async createFromSavedState(spec: VmSpec): Promise<VmInfo> {
+    const meta = this.saved.read(spec.savedState!);
+    if (!meta) throw new HypervisorError('not_found', `saved state ${spec.savedState} does not exist`);
+    if (meta.macs.length !== spec.nics.length)
+      throw new HypervisorError('invalid', `saved state ${meta.name} has ${meta.macs.length} NICs, the VM ${spec.nics.length}`);
+    this.store.makeDir(spec.name);
+    try {
+      await this.img.createOverlay(this.store.paths(spec.name).disk, this.saved.paths(meta.name).disk, 'qcow2');
+      const stored: StoredVm = {
+        spec: {
+          ...meta.spec,
+          name: spec.name,
+          nics: spec.nics.map((nic, i) => ({ network: nic.network, mac: meta.macs[i]! })),
+          savedState: meta.name,
+        },
+        macs: meta.macs,
+        savedState: meta.name,
+        restorePending: true,
+      };
+      this.store.write(spec.name, stored);
+      return this.info(spec.name, stored, 'stopped');
+    } catch (error) {
+      this.store.remove(spec.name);
+      throw error;
+    }
+  }
 
   private async state(name: string): Promise<VmState> {
     const pid = this.store.pid(name);

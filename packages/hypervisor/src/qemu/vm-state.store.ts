@@ -7,6 +7,12 @@ export interface StoredVm {
   spec: VmSpec;
   /** One MAC per NIC, fixed at creation. */
   macs: string[];
+  /** The saved state the VM was created from (its disk's backing layer). */
+  savedState?: string;
+  /** The next start resumes the saved state (the disk has not been booted from since). */
+  restorePending?: boolean;
+  /** Disk snapshots taken while `restorePending`: reverting to one makes it pending again. */
+  restorableSnapshots?: string[];
 }
 
 /** The files of one VM inside its directory. */

@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { shortHash } from '../short-hash.js';
 import { ScriptedRunner, type Expected } from '../test-support/scripted-runner.js';
 import { VirtualBoxDriver } from './virtualbox.driver.js';
@@ -11,9 +11,19 @@ const V = (...args: string[]) => ['VBoxManage', '-q', ...args];
 const running = (runLevel?: number) =>
   fixture('showvminfo-7.0-running.txt') + (runLevel === undefined ? '' : `GuestAdditionsRunLevel=${runLevel}\n`);
 
+const made: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ctp-vbox-guest-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A driver on a scripted VBoxManage with one running VM `lab1-box` whose guest account is `ctp`. */
 function setup(script: Expected[]) {
-  const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-vbox-guest-'));
+  const stateDir = tempDir();
   writeFileSync(
     path.join(stateDir, 'virtualbox.json'),
     JSON.stringify({ vms: { 'lab1-box': { vrdePort: 5901, guestUser: 'ctp' } }, networks: {} }),
@@ -119,7 +129,7 @@ describe('VirtualBox guest channel: exact guestcontrol argv (same for 6.1 and 7.
   });
 
   it('keeps the guest password in a 0600 file, never in argv or the state file; refuses VMs without credentials', async () => {
-    const stateDir = mkdtempSync(path.join(tmpdir(), 'ctp-vbox-guest-'));
+    const stateDir = tempDir();
     writeFileSync(path.join(stateDir, 'virtualbox.json'), JSON.stringify({ vms: {}, networks: {} }));
     const base = `ctpbase-${shortHash('/images/target.ova', 10)}`;
     const port = String(5900 + (parseInt(shortHash('lab1-box', 6), 16) % 1000));

@@ -15,6 +15,7 @@ import {
   type HypervisorDriver,
   type NetworkInfo,
   type NetworkSpec,
+  type SavedStateInfo,
   type SnapshotInfo,
   type VmInfo,
   type VmSpec,
@@ -115,6 +116,7 @@ export class VirtualBoxDriver implements HypervisorDriver {
         consoles: vnc ? ['serial', 'vnc'] : ['serial'],
         networkIsolation: 'intnet',
         guestAgent: true,
+        savedStates: false,
       },
       notes: vnc ? [] : ['No VNC extension pack: VRDE speaks RDP only, so the screen console is unavailable'],
     };
@@ -138,6 +140,8 @@ export class VirtualBoxDriver implements HypervisorDriver {
 
   async createVm(spec: VmSpec): Promise<VmInfo> {
     this.check(spec.name);
+    if (spec.savedState !== undefined)
+      throw new HypervisorError('unsupported', 'the virtualbox driver cannot start VMs from a saved running state');
     const { adapter } = await this.version();
     const existing = await this.getVm(spec.name);
     if (existing) return existing;
@@ -319,6 +323,17 @@ export class VirtualBoxDriver implements HypervisorDriver {
   async listNetworks(): Promise<NetworkInfo[]> {
     return Object.entries(this.read().networks).map(([name, n]) => ({ name, ...(n.group ? { group: n.group } : {}) }));
   }
+
+  /** VirtualBox's own saved states belong to one VM and cannot seed others: labs boot. */
+  async saveState(): Promise<SavedStateInfo> {
+    throw new HypervisorError('unsupported', 'the virtualbox driver cannot start VMs from a saved running state');
+  }
+
+  async listSavedStates(): Promise<SavedStateInfo[]> {
+    return [];
+  }
+
+  async deleteSavedState(): Promise<void> {}
 
   async openConsole(vmName: string, kind: ConsoleKind): Promise<Duplex> {
     await this.requireRunning(vmName);

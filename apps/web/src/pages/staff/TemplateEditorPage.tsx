@@ -5,10 +5,19 @@ import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
-import { useCreateTemplateMutation, useExportTemplateQuery, useImagesQuery, useUpdateTemplateMutation } from '../../api/api.js';
+import {
+  useCreateTemplateMutation,
+  useExportTemplateQuery,
+  useImagesQuery,
+  useImportCtfdMutation,
+  useUpdateTemplateMutation,
+} from '../../api/api.js';
 import { errorMessage } from '../../api/base-query.js';
 import { LabTopology } from '../../components/LabTopology.js';
-import { previewFromYaml } from './template-preview.js';
+import { Markdown } from '../../components/Markdown.js';
+import { appendTask, previewFromYaml, tasksFromYaml } from './template-preview.js';
+import TextField from '@mui/material/TextField';
+import Paper from '@mui/material/Paper';
 
 const STARTER = `version: 1
 title: My lab
@@ -55,6 +64,23 @@ export function TemplateEditorPage() {
   const byLine = new Map<number, Problem[]>();
   for (const p of problems) if (p.line) byLine.set(p.line, [...(byLine.get(p.line) ?? []), p]);
   const preview = useMemo(() => previewFromYaml(source), [source]);
+  const taskPreview = useMemo(() => tasksFromYaml(source), [source]);
+  const [importCtfd, importing] = useImportCtfdMutation();
+  const [challenge, setChallenge] = useState('');
+  const [unsupported, setUnsupported] = useState<{ field: string; reason: string }[] | null>(null);
+  const [importError, setImportError] = useState<string | null>(null);
+  const addFromCtfd = async () => {
+    setImportError(null);
+    const result = await importCtfd(challenge);
+    if ('error' in result) return setImportError(errorMessage(result.error));
+    try {
+      setSource(appendTask(source, result.data.task));
+      setUnsupported(result.data.unsupported);
+      setChallenge('');
+    } catch (e) {
+      setImportError(`The template's tasks could not be extended: ${(e as Error).message}`);
+    }
+  };
   const lines = source.split('\n');
   // The library's images: offered for `image:` lines, and unknown names flagged at their line as typed.
   const images = useImagesQuery({ limit: 200 });
@@ -165,6 +191,55 @@ export function TemplateEditorPage() {
             <LabTopology lab={preview} />
           ) : (
             <Typography color="text.secondary">The preview appears once the YAML parses.</Typography>
+          )}
+          {taskPreview.length > 0 && (
+            <Stack spacing={1} aria-label="task preview">
+              <Typography variant="subtitle2">Tasks as students see them</Typography>
+              {taskPreview.map((t, i) => (
+                <Paper key={`${t.id}-${i}`} variant="outlined" sx={{ p: 1 }}>
+                  <Typography variant="body2" sx={{ fontWeight: 'bold' }}>
+                    {t.title} · {t.type} · {t.points} points{t.hints ? ` · ${t.hints} hint${t.hints > 1 ? 's' : ''}` : ''}
+                    {t.requires.length ? ` · after ${t.requires.join(', ')}` : ''}
+                  </Typography>
+                  <Markdown text={t.body} />
+                </Paper>
+              ))}
+            </Stack>
+          )}
+          <Typography variant="subtitle2">Add a task from a CTFd challenge.yml</Typography>
+          <TextField
+            multiline
+            minRows={3}
+            size="small"
+            label="challenge.yml"
+            value={challenge}
+            onChange={(e) => setChallenge(e.target.value)}
+            slotProps={{ htmlInput: { style: { fontFamily: 'monospace', fontSize: 13 } } }}
+          />
+          <Button
+            variant="outlined"
+            sx={{ alignSelf: 'flex-start' }}
+            disabled={!challenge.trim() || importing.isLoading}
+            onClick={addFromCtfd}
+          >
+            Add as a task
+          </Button>
+          {importError && (
+            <Alert severity="error" role="alert">
+              {importError}
+            </Alert>
+          )}
+          {unsupported && (
+            <Alert severity={unsupported.length ? 'warning' : 'success'} aria-label="import result">
+              {unsupported.length ? 'Added. Not carried over:' : 'Added with every field.'}
+              <Box component="ul" sx={{ m: 0, pl: 2 }}>
+                {unsupported.map((u) => (
+                  <li key={u.field}>
+                    {u.field}: {u.reason}
+                  </li>
+                ))}
+              </Box>
+            </Alert>
           )}
         </Stack>
       </Stack>

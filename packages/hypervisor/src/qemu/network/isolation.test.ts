@@ -32,6 +32,9 @@ async function guest(driver: HypervisorDriver, name: string, network: string, ip
   return serial;
 }
 
+/** What a guest gets from port 80 at `ip` (nothing when unreachable); busybox nc, as wget -T crashes there. */
+const httpGet = (serial: SerialReader, ip: string) => serial.run(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ip} 80; echo tried`);
+
 const pingOk = async (serial: SerialReader, ip: string) =>
   (await serial.run(`ping -c 2 -w 3 ${ip} >/dev/null 2>&1; echo rc=$?`)).includes('rc=0');
 
@@ -45,23 +48,25 @@ function isolationSuite(label: string, makeBackend: (stateDir: string) => LabNet
     const id = Math.random().toString(36).slice(2, 7);
     const labA = `i${id}-a-lan`;
     const labB = `i${id}-b-lan`;
-    const ctx = { network } as SuiteContext & { a2: SerialReader; b1: SerialReader };
+    const ctx = { network } as SuiteContext & { a2: SerialReader; b1: SerialReader; b2: SerialReader };
 
     beforeAll(async () => {
       await driver.createNetwork({ name: labA, group: `i${id}-a` });
       await driver.createNetwork({ name: labB, group: `i${id}-b` });
-      // Same subnet in both labs on purpose: only the segments keep them apart.
-      [ctx.a1, ctx.a2, ctx.b1] = await Promise.all([
+      // Same subnet in both labs on purpose: only the segments keep them apart. Every address is
+      // distinct, so each "cannot reach" below has a "can reach" on its own segment beside it.
+      [ctx.a1, ctx.a2, ctx.b1, ctx.b2] = await Promise.all([
         guest(driver, `i${id}-a1`, labA, '10.0.0.10'),
         guest(driver, `i${id}-a2`, labA, '10.0.0.20', 'target'),
         guest(driver, `i${id}-b1`, labB, '10.0.0.30'),
+        guest(driver, `i${id}-b2`, labB, '10.0.0.40', 'target'),
       ]);
       ctx.driver = driver;
       ctx.labA = labA;
     }, 180_000);
     afterAll(async () => {
-      for (const s of [ctx.a1, ctx.a2, ctx.b1]) s?.close();
-      for (const vm of ['a1', 'a2', 'b1']) await driver.destroyVm(`i${id}-${vm}`).catch(() => {});
+      for (const s of [ctx.a1, ctx.a2, ctx.b1, ctx.b2]) s?.close();
+      for (const vm of ['a1', 'a2', 'b1', 'b2']) await driver.destroyVm(`i${id}-${vm}`).catch(() => {});
       await driver.destroyNetwork(labA).catch(() => {});
       await driver.destroyNetwork(labB).catch(() => {});
       driver.close();
@@ -73,17 +78,24 @@ function isolationSuite(label: string, makeBackend: (stateDir: string) => LabNet
       expect(await ctx.a1.run('wget -qO- http://10.0.0.20/')).toContain(`Welcome to i${id}-a2`);
     });
 
-    it('keeps a guest of another lab away from them', async () => {
+    it('keeps a guest of another lab away from them, while it reaches its own lab', async () => {
+      // Positive control: lab B's NICs work (b1 reaches b2's web server)...
+      expect(await httpGet(ctx.b1, '10.0.0.40')).toContain(`Welcome to i${id}-b2`);
+      // ...and yet nothing crosses between the labs, in either direction.
       expect(await pingOk(ctx.b1, '10.0.0.20')).toBe(false);
+      expect(await httpGet(ctx.b1, '10.0.0.20')).not.toContain('Welcome');
       expect(await pingOk(ctx.b1, '10.0.0.10')).toBe(false);
       expect(await pingOk(ctx.a1, '10.0.0.30')).toBe(false);
+      expect(await httpGet(ctx.a1, '10.0.0.40')).not.toContain('Welcome');
+      expect(await httpGet(ctx.a1, '10.0.0.20')).toContain(`Welcome to i${id}-a2`);
+      expect(await pingOk(ctx.a1, '10.0.0.20')).toBe(true);
     });
 
     if (extra) extra(ctx);
 
     it('leaves no process, file or device behind once destroyed', async () => {
-      for (const s of [ctx.a1, ctx.a2, ctx.b1]) s.close();
-      for (const vm of ['a1', 'a2', 'b1']) await driver.destroyVm(`i${id}-${vm}`);
+      for (const s of [ctx.a1, ctx.a2, ctx.b1, ctx.b2]) s.close();
+      for (const vm of ['a1', 'a2', 'b1', 'b2']) await driver.destroyVm(`i${id}-${vm}`);
       await driver.destroyNetwork(labA);
       await driver.destroyNetwork(labB);
       driver.close();

@@ -12,14 +12,14 @@ import type {
   TemplateSummary,
   User,
 } from '@ctp/contracts';
-import type { LabNetworkRow, LabStepRow, LabWithOwner, VmRow } from './repositories/labs.repository.js';
-import type { TemplateRow, TemplateSummaryRow } from './repositories/templates.repository.js';
-import type { AuditRow } from './repositories/audit.repository.js';
-import type { ImageRow } from './repositories/images.repository.js';
-import type { BuiltinImage } from './services/image-catalog.js';
-import type { UserRow } from './repositories/users.repository.js';
+import type { LabNetworkRow, LabStepRow, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { TemplateRow, TemplateSummaryRow } from '../repositories/templates.repository.js';
+import type { AuditRow } from '../repositories/audit.repository.js';
+import type { ImageRow } from '../repositories/images.repository.js';
+import type { BuiltinImage } from '../services/image-catalog.js';
+import type { UserRow } from '../repositories/users.repository.js';
 
-// The one place that shapes database rows into the wire format; secrets never get past here.
+// Rows shaped for staff (and the audience-free parts: users, audit). What students get is in student.presenter.ts.
 
 /** A user as the API shows it (never the password hash). */
 export function presentUser(row: Omit<UserRow, 'passwordHash'>): User {
@@ -52,9 +52,9 @@ export function presentAuditEvent(row: AuditRow): AuditEvent {
   };
 }
 
-/** A template with its config. */
+/** A template with its whole config, for staff. */
 export function presentTemplate(row: TemplateRow): Template {
-  return { ...presentTemplateSummary(row), config: row.config as LabTemplateConfig };
+  return { audience: 'staff', ...presentTemplateSummary(row), config: row.config as LabTemplateConfig };
 }
 
 /** A template for lists, without its config. */

@@ -1,0 +1,169 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'drizzle-orm';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../server/src/db/database.js';
+import { freePort, ServerProcess } from '../../server/src/test-support/server-process.js';
+
+const bin = fileURLToPath(new URL('../bin/ctp.js', import.meta.url));
+const dir = mkdtempSync(path.join(tmpdir(), 'ctp-cli-'));
+const file = (name: string) => path.join(dir, name);
+// The engine under test: PGlite, or the PostgreSQL server of DATABASE_URL (CI runs both).
+const databaseUrl = process.env.DATABASE_URL;
+
+/** Runs `ctp ARGS` as a process with the given environment; answers exit code and output. */
+function ctp(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { DATABASE_URL: _ignored, ...parentEnv } = process.env;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...parentEnv, CTP_CLI_CONFIG: file('session.json'), ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** What a restore must give back: users (with their password hashes), templates and their versions, the audit trail. */
+async function contents(env: { dataDir: string; databaseUrl?: string }) {
+  const database = await openDatabase({ databaseUrl: env.databaseUrl, pgliteDir: path.join(env.dataDir, 'pglite') });
+  try {
+    const rows = async (query: string) =>
+      ((await database.db.execute(sql.raw(query))) as unknown as { rows: Record<string, unknown>[] }).rows;
+    return {
+      users: await rows('select id, username, role, password_hash, disabled from users order by username'),
+      templates: await rows('select id, name, status, version, source from lab_templates order by id'),
+      versions: await rows('select template_id, version, source from lab_template_versions order by template_id, version'),
+      audit: await rows('select id, action, outcome, actor_id, target_id, request_id from audit_events order by id'),
+    };
+  } finally {
+    await database.close();
+  }
+}
+
+const BAD_TEMPLATE = `version: 1
+title: Broken lab
+lifetimeMinutes: 60
+networks:
+  - name: lan
+    cidr: 10.0.0.0/24
+vms:
+  - name: box
+    image: demo-target
+    cpus: 1
+    memoryMiB: 128
+    nics:
+      - network: nowhere
+        address: 10.0.0.5
+tasks: []
+`;
+
+describe(`ctp against a running server (${databaseUrl ? 'PostgreSQL server' : 'PGlite'})`, () => {
+  const dataDir = file('data');
+  let server: ServerProcess;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    env = { CTP_DATA_DIR: dataDir, PORT: String(port), ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+    server = new ServerProcess(port, { ...env, CTP_ADMIN_PASSWORD: 'admin-password-1', CTP_ACCELERATOR: 'tcg' });
+    await server.start();
+  });
+
+  afterAll(async () => {
+    await server?.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('signs in, lists labs as JSON, imports users, lints and pushes templates; exit codes tell what happened', async () => {
+    const refused = await ctp(['--json', 'labs', 'list']);
+    expect(refused.code).toBe(4);
+    expect(JSON.parse(refused.stdout).error.message).toMatch(/not signed in/);
+
+    const login = await ctp(['--json', 'login', '--server', server.url, '--username', 'admin'], { CTP_PASSWORD: 'admin-password-1' });
+    expect(login.code, login.stderr).toBe(0);
+    expect(JSON.parse(login.stdout)).toEqual({ server: server.url, username: 'admin' });
+    // The session file holds tokens: only its owner may read it.
+    expect(statSync(file('session.json')).mode & 0o777).toBe(0o600);
+    const wrong = await ctp(['login', '--server', server.url, '--username', 'admin'], {
+      CTP_PASSWORD: 'wrong',
+      CTP_CLI_CONFIG: file('other.json'),
+    });
+    expect(wrong.code).toBe(4);
+
+    const labs = await ctp(['--json', 'labs', 'list', '--all']);
+    expect(labs.code, labs.stderr).toBe(0);
+    expect(JSON.parse(labs.stdout)).toMatchObject({ items: [], total: 0 });
+
+    writeFileSync(file('users.csv'), 'username,password,role\nalice,alice-password-1,student\nbob,short,student\n');
+    const imported = await ctp(['--json', 'users', 'import', file('users.csv')]);
+    expect(imported.code).toBe(3);
+    expect(JSON.parse(imported.stdout)).toMatchObject({
+      created: 1,
+      failed: 1,
+      results: [
+        { line: 2, username: 'alice', created: true },
+        { line: 3, created: false },
+      ],
+    });
+
+    writeFileSync(file('bad.yaml'), BAD_TEMPLATE);
+    const lint = await ctp(['templates', 'lint', file('bad.yaml')]);
+    expect(lint.code).toBe(3);
+    expect(lint.stdout).toContain(`${file('bad.yaml')}:13: vms[0].nics[0].network: unknown network "nowhere"`);
+    const lintJson = await ctp(['--json', 'templates', 'lint', file('bad.yaml')]);
+    expect(JSON.parse(lintJson.stdout).files[0].problems[0]).toMatchObject({ line: 13, field: 'vms[0].nics[0].network' });
+
+    writeFileSync(
+      file('good.yaml'),
+      BAD_TEMPLATE.replace('title: Broken lab', 'title: Fixed lab').replace('network: nowhere', 'network: lan'),
+    );
+    expect((await ctp(['templates', 'lint', file('good.yaml')])).code).toBe(0);
+    const pushed = await ctp(['--json', 'templates', 'push', file('good.yaml'), '--publish']);
+    expect(pushed.code, pushed.stdout + pushed.stderr).toBe(0);
+    const template = JSON.parse(pushed.stdout) as { id: string; title: string; status: string };
+    expect(template).toMatchObject({ title: 'Fixed lab', status: 'published' });
+    const pulled = await ctp(['templates', 'pull', template.id]);
+    expect(pulled.code).toBe(0);
+    expect(pulled.stdout).toContain('title: Fixed lab');
+    const missing = await ctp(['templates', 'pull', '00000000-0000-4000-8000-000000000000']);
+    expect(missing.code).toBe(6);
+  }, 180_000);
+
+  it('backs up while the platform runs, refuses to restore over it, and restores into an empty installation', async () => {
+    const backup = await ctp(['--json', 'backup', file('backup.tar.gz')], env);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+    expect(JSON.parse(backup.stdout)).toMatchObject({ engine: databaseUrl ? 'postgres' : 'pglite', jwtSecret: true });
+    const overRunning = await ctp(['restore', file('backup.tar.gz')], env);
+    expect(overRunning.code).toBe(7);
+
+    await server.kill('SIGTERM');
+    const before = await contents({ dataDir, databaseUrl });
+    expect(before.users.map((u) => u.username)).toEqual(['admin', 'alice']);
+    expect(before.templates.length).toBeGreaterThanOrEqual(2);
+    expect(before.audit.length).toBeGreaterThan(5);
+
+    // An empty installation: a new data directory (and, on a server, an emptied database).
+    const restoredDir = file('restored');
+    if (databaseUrl) {
+      const client = new pg.Client({ connectionString: databaseUrl });
+      await client.connect();
+      await client.query(
+        'drop schema if exists pgboss cascade; drop schema if exists drizzle cascade; drop schema public cascade; create schema public',
+      );
+      await client.end();
+    }
+    const restore = await ctp(['--json', 'restore', file('backup.tar.gz')], { ...env, CTP_DATA_DIR: restoredDir });
+    expect(restore.code, restore.stdout + restore.stderr).toBe(0);
+    expect(await contents({ dataDir: restoredDir, databaseUrl })).toEqual(before);
+    expect(readFileSync(path.join(restoredDir, 'jwt-secret'), 'utf8')).toBe(readFileSync(path.join(dataDir, 'jwt-secret'), 'utf8'));
+    if (!databaseUrl) {
+      // A second restore does not overwrite a database without --replace.
+      expect((await ctp(['restore', file('backup.tar.gz')], { ...env, CTP_DATA_DIR: restoredDir })).code).toBe(1);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { LabDetail } from '@ctp/contracts';
+import { DEMO_TEMPLATE } from '../services/template.service.js';
+
+const DEMO_IMAGE = { kind: 'disk' as const, path: '/images/ref.qcow2', format: 'qcow2' as const };
+import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
+import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { resetDatabase } from '../test-support/test-database.js';
+
+// Which path each VM takes (saved state or boot) and why, on the memory driver with real jobs.
+describe('labs from saved template states (memory driver)', () => {
+  let ctx: TestContext;
+  let alice: Awaited<ReturnType<typeof signedIn>>;
+  let admin: Awaited<ReturnType<typeof signedIn>>;
+  let templateId: string;
+
+  beforeAll(async () => {
+    ctx = await createTestApp({ savedStates: true, maxLabsPerUser: 20 }, { background: true });
+  });
+  afterAll(() => ctx.close());
+  beforeEach(async () => {
+    await resetDatabase();
+    ctx.driver.vms.clear();
+    ctx.driver.networks.clear();
+    ctx.driver.savedStates.clear();
+    alice = await signedIn(ctx, 'student');
+    admin = await signedIn(ctx, 'admin');
+    templateId = await demoTemplateId(ctx);
+  });
+
+  const startLab = async (): Promise<LabDetail> => {
+    const response = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: alice.headers, payload: { templateId } });
+    expect(response.statusCode, response.body).toBe(202);
+    return waitForLab(ctx, alice.headers, response.json().id, (l) => l.status === 'running' || l.status === 'error');
+  };
+  const startSteps = (lab: LabDetail) => lab.steps.filter((s) => s.name.startsWith('Start ')).map((s) => s.name);
+  const statesReady = async (count: number) => {
+    await expect
+      .poll(async () => (await ctx.services.templateStates.list(templateId)).filter((s) => s.status === 'ready').length, {
+        timeout: 20_000,
+      })
+      .toBe(count);
+    return ctx.services.templateStates.list(templateId);
+  };
+  const driverVm = (lab: LabDetail, name: string) =>
+    [...ctx.driver.vms.keys()].find((k) => k.endsWith(`-${name}`) && k.includes(lab.id.replaceAll('-', '').slice(0, 16)))!;
+
+  it('boots the first lab, prepares the states in the background, and restores the next labs from them', async () => {
+    const first = await startLab();
+    expect(first.status).toBe('running');
+    expect(startSteps(first)).toEqual(['Start attacker (cold boot: no saved state yet)', 'Start target (cold boot: no saved state yet)']);
+    const states = await statesReady(2);
+    expect(states.map((s) => [s.vmName, s.templateVersion, s.status]).sort()).toEqual([
+      ['attacker', 1, 'ready'],
+      ['target', 1, 'ready'],
+    ]);
+    // The reference VMs and their networks are gone; only the labs' are left.
+    expect([...ctx.driver.vms.keys()].every((k) => !k.startsWith('ts'))).toBe(true);
+    expect(ctx.driver.savedStates.size).toBe(2);
+
+    const second = await startLab();
+    expect(startSteps(second)).toEqual(['Start attacker (restored from saved state)', 'Start target (restored from saved state)']);
+    expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('saved-state');
+    expect(ctx.driver.lastStart(driverVm(first, 'attacker'))).toBe('boot');
+    // The lab's addresses are the template's either way.
+    expect(second.vms.map((vm) => vm.addresses[0]?.address)).toEqual(['10.0.0.10', '10.0.0.20']);
+    // Nothing of the states reaches a student.
+    expect(JSON.stringify(second)).not.toMatch(/ts[0-9a-f]{12}/);
+
+    // Reset resumes the saved state again; stop and start boot from the disk.
+    expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${second.id}/reset`, headers: alice.headers })).statusCode).toBe(202);
+    await waitForLab(ctx, alice.headers, second.id, (l) => l.status === 'running' && l.steps[0]?.name.startsWith('Revert') === true);
+    expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('saved-state');
+    expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${second.id}/stop`, headers: alice.headers })).statusCode).toBe(202);
+    await waitForLab(ctx, alice.headers, second.id, (l) => l.status === 'stopped');
+    expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${second.id}/start`, headers: alice.headers })).statusCode).toBe(202);
+    await waitForLab(ctx, alice.headers, second.id, (l) => l.status === 'running');
+    expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('boot');
+  });
+
+  it('falls back to a boot, with the reason, when a state is damaged or missing, and prepares a new one', async () => {
+    await startLab();
+    const [attacker, target] = (await statesReady(2)).sort((a, b) => a.vmName.localeCompare(b.vmName));
+    ctx.driver.corruptSavedState(attacker!.stateName);
+    ctx.driver.savedStates.delete(target!.stateName);
+    const lab = await startLab();
+    expect(lab.status).toBe('running');
+    expect(startSteps(lab)).toEqual([
+      'Start attacker (cold boot: the saved state failed to load)',
+      'Start target (cold boot: the saved state is missing)',
+    ]);
+    expect(ctx.driver.lastStart(driverVm(lab, 'attacker'))).toBe('boot');
+    // Both are replaced by new states in the background, and the damaged one, which no lab uses, is deleted.
+    const states = await statesReady(2);
+    expect(states.filter((s) => s.status === 'ready').map((s) => s.stateName)).not.toContain(attacker!.stateName);
+    await expect.poll(() => ctx.driver.savedStates.has(attacker!.stateName), { timeout: 20_000 }).toBe(false);
+    const next = await startLab();
+    expect(startSteps(next)).toEqual(['Start attacker (restored from saved state)', 'Start target (restored from saved state)']);
+  });
+
+  it('keeps the reference VM of a state being prepared from reconciliation, and removes it once abandoned', async () => {
+    const stateName = 'ts0123456789abcdef01';
+    const row = await ctx.services.repositories.templateStates.claim(
+      {
+        templateId,
+        templateVersion: 1,
+        vmName: 'attacker',
+        key: 'k'.repeat(64),
+        image: 'demo-attacker',
+        hypervisorVersion: '1',
+        machine: 'fake',
+        stateName,
+      },
+      60_000,
+    );
+    await ctx.driver.createNetwork({ name: `${stateName}-n0` });
+    await ctx.driver.createVm({
+      name: `${stateName}-ref`,
+      image: DEMO_IMAGE,
+      cpus: 1,
+      memoryMiB: 128,
+      nics: [{ network: `${stateName}-n0` }],
+    });
+    expect((await ctx.services.maintenance.reconcile()).orphansDestroyed).toEqual([]);
+    expect(ctx.driver.vms.has(`${stateName}-ref`)).toBe(true);
+    await ctx.services.repositories.templateStates.update(row!.id, { status: 'failed', error: 'server died' });
+    const report = await ctx.services.maintenance.reconcile();
+    expect(report.orphansDestroyed).toEqual([`${stateName}-ref`]);
+    expect(report.networksDestroyed).toEqual([`${stateName}-n0`]);
+  });
+
+  it('makes new states for a new template version, and boots VMs the template marks cold', async () => {
+    await startLab();
+    const old = await statesReady(2);
+    const config = { ...DEMO_TEMPLATE, vms: DEMO_TEMPLATE.vms.map((vm) => (vm.name === 'target' ? { ...vm, boot: 'cold' as const } : vm)) };
+    const updated = await ctx.app.inject({
+      method: 'PUT',
+      url: `/api/v1/templates/${templateId}`,
+      headers: admin.headers,
+      payload: { config },
+    });
+    expect(updated.statusCode, updated.body).toBe(200);
+    // Publishing (here: a new version of a published template) prepares in the background.
+    await expect
+      .poll(
+        async () =>
+          (await ctx.services.templateStates.list(templateId)).filter((s) => s.templateVersion === 2 && s.status === 'ready').length,
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBe(1);
+    const states = await ctx.services.templateStates.list(templateId);
+    const v2 = states.find((s) => s.templateVersion === 2)!;
+    expect(v2.vmName).toBe('attacker');
+    expect(v2.key).not.toBe(old.find((s) => s.vmName === 'attacker')!.key);
+    const lab = await startLab();
+    expect(startSteps(lab)).toEqual(['Start attacker (restored from saved state)', 'Start target (cold boot: the template asks for it)']);
+  });
+});
