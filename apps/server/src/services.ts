@@ -166,6 +166,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     config.expiryWarningMinutes,
     log,
     (name) => templateStates.inPreparation(name),
+    (labId) => sessions.labChanged(labId),
   );
 
   /** Starts what runs in the background: event delivery and the job workers. */
