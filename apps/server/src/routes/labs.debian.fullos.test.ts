@@ -33,8 +33,8 @@ describe('Debian pair on real QEMU', () => {
   const consoles: SerialReader[] = [];
 
   beforeAll(async () => {
-    // The image must have been built (scripts/build-demo-images.sh): fail loudly, never skip.
-    expect(debian, 'images/build/debian is missing: run scripts/build-demo-images.sh').toBeDefined();
+    // The image must have been built (scripts/build-debian-image.sh): fail loudly, never skip.
+    expect(debian, 'images/build/debian is missing: run scripts/build-debian-image.sh').toBeDefined();
     ctx = await createTestApp({}, { background: true, infra: { driver, images: builtins } });
     await ctx.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
