@@ -148,6 +148,11 @@ describe('Debian pair on real QEMU', () => {
       expect(
         JSON.parse(execFileSync('qemu-img', ['info', '--output=json', stored], { encoding: 'utf8' }))['backing-filename'],
       ).toBeUndefined();
+      // The saved image stands alone: the pair's lab (and its overlays) can go, which also gives
+      // the copy's boot the CPUs back.
+      const deleted = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${lab.id}`, headers: student.headers });
+      expect(deleted.statusCode, deleted.body).toBe(202);
+      await waitForLab(ctx, student.headers, lab.id, (l) => l.status === 'deleted', 120_000);
 
       const config = {
         version: 1,
