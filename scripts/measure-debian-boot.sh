@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the Debian demo guest (images/build/debian) booting under QEMU as the platform boots
 # it (overlay disk, direct kernel boot, cloud-init NoCloud seed; accelerator from $ACCEL, default
-# tcg): seconds until its SSH server answers, and the QEMU process's RSS then. One guest, user-mode
+# tcg; TB_SIZE_MIB bounds the TCG translation cache as CTP_TCG_TB_SIZE_MIB does for the platform):
+# seconds until its SSH server answers, and the QEMU process's RSS then. One guest, user-mode
 # network with a forwarded port (no bridge). Run under the host lock:
 #   flock -o /tmp/ctp-host.lock bash scripts/measure-debian-boot.sh
 set -euo pipefail
@@ -33,7 +34,7 @@ ethernets:
 YAML
 genisoimage -quiet -output "$work/seed.iso" -volid cidata -joliet -rock "$work/meta-data" "$work/user-data" "$work/network-config"
 start=$(date +%s.%N)
-qemu-system-x86_64 -machine pc -accel "${ACCEL:-tcg}" -smp 1 -m 512 -nodefaults -no-user-config -display none \
+qemu-system-x86_64 -machine pc -accel "${ACCEL:-tcg}${TB_SIZE_MIB:+,tb-size=$TB_SIZE_MIB}" -smp 1 -m 512 -nodefaults -no-user-config -display none \
   -kernel "$img/vmlinuz" -initrd "$img/initrd" -append "root=/dev/vda rw console=ttyS0" \
   -drive "file=$work/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
   -drive "file=$work/seed.iso,media=cdrom,readonly=on,if=ide,index=1" \
