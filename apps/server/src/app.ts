@@ -29,6 +29,7 @@ import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { imagesRoutes } from './routes/images.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
 import type { Services } from './services.js';
 
@@ -157,6 +158,7 @@ export async function buildApp(
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
+      await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
     },

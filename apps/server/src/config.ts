@@ -40,6 +40,8 @@ export interface Config {
   consoleSessionsPerVm: number;
   /** Where the demo and registered base images live. */
   imagesDir: string | undefined;
+  /** Disk space the image library may use, bytes (`CTP_IMAGE_QUOTA_MIB`). */
+  imageQuotaBytes: number;
   /** Days the minute samples of the admin overview are kept. */
   statsRetentionDays: number;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
@@ -119,6 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleSessionsPerUser: int(env, 'CTP_CONSOLES_PER_USER', 8),
     consoleSessionsPerVm: int(env, 'CTP_CONSOLES_PER_VM', 6),
     imagesDir: env.CTP_IMAGES_DIR || undefined,
+    imageQuotaBytes: int(env, 'CTP_IMAGE_QUOTA_MIB', 100 * 1024) * 2 ** 20,
     accelerator: accelerator(env.CTP_ACCELERATOR),
     savedStates: bool(env, 'CTP_SAVED_STATES', true),
     tcgTranslationCacheMiB: int(env, 'CTP_TCG_TB_SIZE_MIB', 32),

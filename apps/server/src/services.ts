@@ -22,7 +22,11 @@ import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
 import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
-import type { ImageCatalog } from './services/image-catalog.js';
+import path from 'node:path';
+import type { BuiltinImages } from './services/image-catalog.js';
+import { ImageLibraryService } from './services/image-library.service.js';
+import { GoldenImageService } from './services/golden-image.service.js';
+import { ImagesRepository } from './repositories/images.repository.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
@@ -40,7 +44,8 @@ export type Services = ReturnType<typeof createServices>;
 
 export interface Infrastructure {
   driver: HypervisorDriver;
-  images: ImageCatalog;
+  /** The built-in demo images (the library adds uploaded ones). */
+  images: BuiltinImages;
   log?: (message: string, details: Record<string, unknown>) => void;
   /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
   guestReady?: GuestReady;
@@ -57,6 +62,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs: new LabsRepository(db),
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
+    images: new ImagesRepository(db),
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
@@ -92,6 +98,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
+  const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
   const metrics = createMetrics();
   zeroKnownSeries(metrics);
   const jobs = new JobQueue(
@@ -104,14 +111,14 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.templateStates,
     repositories.templates,
     infra.driver,
-    infra.images,
+    images,
     prepareStates,
     {
       enabled: config.savedStates,
       ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
     },
   );
-  const templates = new TemplateService(repositories.templates, infra.images, undefined, config.savedStates ? prepareStates : undefined);
+  const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const tasks = new TaskService(
     repositories.labs,
@@ -127,7 +134,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     infra.driver,
     eventBus,
-    infra.images,
+    images,
     tasks,
     content,
     {
@@ -140,6 +147,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     templateStates,
   );
+  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
   const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
@@ -148,7 +156,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
   });
-  const system = new SystemService(infra.driver, infra.images, repositories.labs, database.engine);
+  const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
     infra.driver,
@@ -209,7 +217,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     jobs,
     eventBus,
     driver: infra.driver,
-    images: infra.images,
+    images,
+    goldenImages,
     startBackground,
     stopBackground,
   };

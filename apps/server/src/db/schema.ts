@@ -171,6 +171,8 @@ export const vms = pgTable(
     nics: jsonb('nics').notNull().default([]),
     studentVisible: boolean('student_visible').notNull().default(true),
     studentControl: boolean('student_control').notNull().default(true),
+    // The login cloud-init creates in the guest ({ username, password }), generated per lab; shown to the lab's users.
+    credentials: jsonb('credentials'),
     // The driver's saved state this VM was created from (its disk layer), if any.
     savedState: text('saved_state'),
     createdAt: createdAt(),
@@ -272,6 +274,44 @@ export const auditEvents = pgTable(
     index('audit_events_target_idx').on(t.targetId),
     index('audit_events_ip_idx').on(t.ip, t.at),
     check('audit_events_outcome_check', sql`${t.outcome} in ('success', 'failure', 'denied')`),
+  ],
+);
+
+export const images = pgTable(
+  'images',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // What templates name the image by.
+    name: text('name').notNull(),
+    // disk (a standalone qcow2), iso (attached as a CD-ROM) or kernel (direct kernel boot).
+    kind: text('kind').notNull(),
+    sourceFormat: text('source_format').notNull(),
+    status: text('status').notNull().default('ready'),
+    progress: integer('progress').notNull().default(0),
+    error: text('error'),
+    osFamily: text('os_family').notNull().default('other'),
+    firmware: text('firmware').notNull().default('bios'),
+    defaultCpus: integer('default_cpus').notNull().default(1),
+    defaultMemoryMiB: integer('default_memory_mib').notNull().default(512),
+    defaultNics: integer('default_nics'),
+    configMethod: text('config_method').notNull().default('none'),
+    defaultUser: text('default_user'),
+    notes: text('notes').notNull().default(''),
+    // Stored files, relative to the image's folder: { disk?, iso?, kernel?, initrd?, cmdline? }.
+    files: jsonb('files').notNull().default({}),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull().default(0),
+    virtualSizeBytes: bigint('virtual_size_bytes', { mode: 'number' }),
+    sha256: text('sha256'),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('images_name_key').on(t.name),
+    check('images_kind_check', sql`${t.kind} in ('disk', 'iso', 'kernel')`),
+    check('images_status_check', sql`${t.status} in ('converting', 'ready', 'failed')`),
+    check('images_firmware_check', sql`${t.firmware} in ('bios', 'uefi')`),
+    check('images_config_method_check', sql`${t.configMethod} in ('cloud-init', 'dhcp', 'none')`),
   ],
 );
 

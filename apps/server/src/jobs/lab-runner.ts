@@ -1,8 +1,9 @@
 import type { LabStatus, LabTemplateConfig } from '@ctp/contracts';
-import { HypervisorError, type HypervisorDriver, type VmSpec } from '@ctp/hypervisor';
+import { HypervisorError, type DhcpSpec, type HypervisorDriver, type VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
+import { cloudInitSeed, dhcpServerAddress, generatePassword, macFor, type VmCredentials } from './guest-config.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
 import { publicStepError } from '../services/public-errors.js';
 import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
@@ -23,7 +24,7 @@ export function labPrefix(labId: string): string {
   return `l${labId.replaceAll('-', '').slice(0, 16)}`;
 }
 
-type NicRecord = { network: string; address: string | null };
+type NicRecord = { network: string; address: string | null; mac?: string };
 
 /** One recorded step; `rename` changes its recorded name (when a VM took another path than planned). */
 type Step = { name: string; parallel?: boolean; run: (rename: (name: string) => Promise<void>) => Promise<void> };
@@ -165,7 +166,12 @@ export class LabRunner {
         return [
           ...networks.map((n) => ({
             name: `Create network ${n.name}`,
-            run: async () => void (await this.driver.createNetwork({ name: n.driverName, group: labPrefix(lab.id) })),
+            run: async () =>
+              void (await this.driver.createNetwork({
+                name: n.driverName,
+                group: labPrefix(lab.id),
+                dhcp: await this.dhcpOf(config, n.name, machines),
+              })),
           })),
           ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm, choices.get(vm.id)) })),
           // The initial state is the fresh disk, taken before the first boot (or restore): it
@@ -203,6 +209,32 @@ export class LabRunner {
           { name: 'Destroy networks', run: () => this.destroyNetworks(networks.map((n) => n.driverName)) },
         ];
     }
+  }
+
+  /** The DHCP server of a lab network, when the template asks for one or an image is configured by DHCP only. */
+  private async dhcpOf(config: LabTemplateConfig, network: string, machines: VmRow[]): Promise<DhcpSpec | undefined> {
+    const templateNetwork = config.networks.find((n) => n.name === network);
+    if (!templateNetwork || templateNetwork.dhcp === false) return undefined;
+    const methods = await Promise.all(machines.map(async (vm) => (await this.images.resolve(vm.image))?.configMethod));
+    const wanted =
+      templateNetwork.dhcp === true ||
+      machines.some((vm, i) => methods[i] === 'dhcp' && (vm.nics as NicRecord[]).some((n) => n.network === network));
+    if (!wanted) return undefined;
+    const leases = machines.flatMap((vm) =>
+      (vm.nics as NicRecord[]).flatMap((nic, i) =>
+        nic.network === network && nic.address
+          ? [{ mac: nic.mac ?? macFor(vm.driverName, i), address: nic.address, hostname: vm.name }]
+          : [],
+      ),
+    );
+    const taken = new Set([...leases.map((l) => l.address), templateNetwork.gateway]);
+    return {
+      cidr: templateNetwork.cidr,
+      serverAddress: dhcpServerAddress(templateNetwork.cidr, taken),
+      gateway: templateNetwork.gateway,
+      dns: templateNetwork.dns,
+      leases,
+    };
   }
 
   private async runStep(lab: LabRow, seq: number, total: number, name: string, run: Step['run']): Promise<void> {
@@ -272,20 +304,38 @@ export class LabRunner {
   }
 
   private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow, choice?: BootChoice): Promise<void> {
-    const image = this.images.resolve(vm.image);
-    if (!image) throw new Error(`base image "${vm.image}" is not available on this host`);
+    const resolved = await this.images.resolve(vm.image);
+    if (!resolved) throw new Error(`base image "${vm.image}" is not available on this host`);
+    const image = resolved.base;
     const nics = vm.nics as NicRecord[];
     const networks = await this.labs.networksOf(lab.id);
     const templateVm = config.vms.find((v) => v.name === vm.name);
+    const macs = nics.map((nic, i) => nic.mac ?? macFor(vm.driverName, i));
     const spec: VmSpec = {
       name: vm.driverName,
       image,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
-      nics: nics.map((nic) => ({ network: networks.find((n) => n.name === nic.network)!.driverName })),
-      kernelArgs: guestArgs(lab.id, vm.name, nics, config, templateVm?.settings),
+      nics: nics.map((nic, i) => ({ network: networks.find((n) => n.name === nic.network)!.driverName, mac: macs[i] })),
+      kernelArgs: image.kind === 'kernel' ? guestArgs(lab.id, vm.name, nics, config, templateVm?.settings) : undefined,
       scratchDiskMiB: 64,
     };
+    if (resolved.configMethod === 'cloud-init') {
+      // Generated once per VM of a lab (a retried job reuses it), shown to the lab's users.
+      let credentials = vm.credentials as VmCredentials | null;
+      if (!credentials) {
+        credentials = { username: templateVm?.user ?? resolved.defaultUser ?? 'student', password: generatePassword() };
+        await this.labs.setVmCredentials(vm.id, credentials);
+      }
+      spec.cloudInit = cloudInitSeed({
+        instanceId: vm.driverName,
+        hostname: vm.name,
+        credentials,
+        sshKeys: templateVm?.sshKeys,
+        nics: nics.map((nic, i) => ({ ...nic, mac: macs[i]! })),
+        config,
+      });
+    }
     if (choice?.savedState) {
       try {
         await this.driver.createVm({ ...spec, savedState: choice.savedState });
