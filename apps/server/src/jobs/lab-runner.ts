@@ -291,6 +291,8 @@ export class LabRunner {
       await this.driver.startVm(vm.driverName);
     } catch (error) {
       if (!choice.savedState) throw error;
+      // The VM leaves the state before it is marked stale: the job that marking starts deletes unused states.
+      await this.states?.recordVm(vm.id, null);
       await this.states?.markStale(choice.savedState, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
       const cold = { reason: 'cold boot: the saved state failed to load' };
       await rename(startStepName(vm, cold));

@@ -113,6 +113,8 @@ export class TemplateStateService {
       if (vm.boot === 'cold') continue;
       await this.prepareVm(templateId, version, config, vm.name);
     }
+    // Again at the end: a lab that left a state while this job ran has let it go by now.
+    await this.removeUnused(templateId, template.version);
   }
 
   /** Records which saved state a lab's VM was created from (null: it boots), so the state is kept while the VM lives. */
