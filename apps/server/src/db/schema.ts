@@ -139,6 +139,8 @@ export const labs = pgTable(
     errorMessage: text('error_message'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
+    // When every VM first answered on its guest channel after provisioning (time to ready).
+    readyAt: timestamp('ready_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -433,4 +435,6 @@ export const platformSamples = pgTable('platform_samples', {
   provisionFailures: integer('provision_failures').notNull(),
   provisionP50Seconds: doublePrecision('provision_p50_seconds'),
   provisionP95Seconds: doublePrecision('provision_p95_seconds'),
+  readyP50Seconds: doublePrecision('ready_p50_seconds'),
+  readyP95Seconds: doublePrecision('ready_p95_seconds'),
 });

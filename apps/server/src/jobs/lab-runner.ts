@@ -189,7 +189,10 @@ export class LabRunner {
           }
         }
       }
-      this.observer.ready(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
+      const readyAt = new Date();
+      this.observer.ready(template, (readyAt.getTime() - new Date(lab.createdAt).getTime()) / 1000);
+      // For the admin overview's samples (a site without Prometheus).
+      await this.labs.update(lab.id, { readyAt });
     } catch {
       // Measuring must never disturb the lab: a database hiccup only loses this sample.
     }
