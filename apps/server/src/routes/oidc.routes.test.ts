@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import { loadConfig } from '../config.js';
 import { startOidcProvider, type TestOidcProvider } from '../test-support/oidc-provider.js';
 import { createTestApp, createUser, login, type TestContext } from '../test-support/test-app.js';
+import { testDatabase } from '../test-support/test-database.js';
 
 const CALLBACK = 'http://ctp.test/api/v1/auth/oidc/callback';
 
@@ -14,7 +15,9 @@ describe('single sign-on (OpenID Connect)', () => {
 
   beforeAll(async () => {
     provider = await startOidcProvider(CALLBACK);
-  });
+    // Opening (and migrating) the test database is the slow part: not inside the first test.
+    await testDatabase();
+  }, 120_000);
   afterAll(() => provider?.close());
   afterEach(() => ctx?.close());
 
@@ -210,10 +213,20 @@ describe('single sign-on (OpenID Connect)', () => {
     expect((await ctx.app.inject({ url: '/api/v1/auth/oidc/login' })).statusCode).toBe(404);
     expect((await ctx.app.inject({ url: '/api/v1/auth/methods' })).json()).toEqual({ localPasswords: 'all', sso: null });
     await ctx.close();
+    ctx = await createTestApp(ssoConfig());
+    provider.accounts.set('sub-jo', { preferred_username: 'jo' });
+    const { location, pending } = await begin();
+    const back = await provider.signInOverHttp(location, 'sub-jo');
+    await ctx.close();
     ctx = await createTestApp(ssoConfig({ CTP_OIDC_ISSUER: 'http://127.0.0.1:9/realm' }));
     const down = await ctx.app.inject({ url: '/api/v1/auth/oidc/login' });
     expect(down.statusCode).toBe(503);
     expect(down.json().error.code).toBe('sso_unavailable');
+    // Back from the provider while it cannot be reached any more: refused with the reason, audited.
+    const late = await callback(back, pending);
+    expect(late.statusCode).toBe(503);
+    expect(late.body).toContain('Single sign-on is unavailable');
+    expect((await auditOf('auth.sso_login'))[0]).toMatchObject({ outcome: 'failure', details: { reason: 'provider_unavailable' } });
   });
 
   it('refuses bad single sign-on settings at start', () => {

@@ -129,7 +129,10 @@ export class OidcService {
       await this.record('auth.sso_login', null, 'failure', 400, ctx, { reason: 'no_pending_sign_in' });
       throw failure(400, 'sso_state_invalid', 'This sign-in was not started here, was already used, or took too long: start again');
     }
-    const config = await this.discover();
+    const config = await this.discover().catch(async (error: unknown) => {
+      await this.record('auth.sso_login', null, 'failure', 503, ctx, { reason: 'provider_unavailable' });
+      throw error;
+    });
     let claims: Claims;
     try {
       // The library derives the token request's redirect_uri from this URL: the one sent at the start.
