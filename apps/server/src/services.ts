@@ -14,6 +14,7 @@ import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
+import { IdentitiesRepository } from './repositories/identities.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
@@ -30,6 +31,7 @@ import { ImagesRepository } from './repositories/images.repository.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { OidcService } from './services/oidc.service.js';
 import { loadOrCreateSecretsKey } from './services/secrets.js';
 import { StatsService } from './services/stats.service.js';
 import { SystemService } from './services/system.service.js';
@@ -66,9 +68,11 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
+    identities: new IdentitiesRepository(db),
   };
   const log = infra.log ?? (() => {});
-  const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
+  const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
+  const tokens = new TokenService(jwtSecret, config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
   const sessions = new SessionsService(
     repositories.users,
@@ -93,7 +97,12 @@ export function createServices(config: Config, database: Database, infra: Infras
       windowSeconds: config.loginWindowSeconds,
     },
     sessions,
+    { localPasswords: config.localPasswords, ssoName: config.oidc?.name ?? null },
   );
+  // The state cookie is signed with a key derived from the JWT secret (shared by all instances).
+  const oidc = config.oidc
+    ? new OidcService(config.oidc, repositories.identities, repositories.users, auth, sessions, audit, jwtSecret, log)
+    : undefined;
   const users = new UsersService(repositories.users, sessions);
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
@@ -143,6 +152,8 @@ export function createServices(config: Config, database: Database, infra: Infras
         metrics.labOperationSeconds.observe({ operation }, seconds);
       },
       running: (template, seconds) => metrics.labTimeToRunning.observe({ template, host: metrics.host }, seconds),
+      ready: (template, seconds) => metrics.labTimeToReady.observe({ template, host: metrics.host }, seconds),
+      readyTimedOut: (template) => metrics.labReadyTimeouts.inc({ template, host: metrics.host }),
       stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
     },
     templateStates,
@@ -201,6 +212,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     audit,
     sessions,
     auth,
+    oidc,
     users,
     templates,
     templateStates,

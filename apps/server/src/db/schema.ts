@@ -44,6 +44,22 @@ export const users = pgTable(
   ],
 );
 
+// An account at an OpenID Connect provider, linked to a user by the provider's (issuer, subject):
+// never by a username or e-mail that the provider's users may choose or change.
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index('user_identities_user_idx').on(t.userId)],
+);
+
 export const refreshTokens = pgTable(
   'refresh_tokens',
   {
@@ -123,6 +139,8 @@ export const labs = pgTable(
     errorMessage: text('error_message'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
+    // When every VM first answered on its guest channel after provisioning (time to ready).
+    readyAt: timestamp('ready_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -417,4 +435,6 @@ export const platformSamples = pgTable('platform_samples', {
   provisionFailures: integer('provision_failures').notNull(),
   provisionP50Seconds: doublePrecision('provision_p50_seconds'),
   provisionP95Seconds: doublePrecision('provision_p95_seconds'),
+  readyP50Seconds: doublePrecision('ready_p50_seconds'),
+  readyP95Seconds: doublePrecision('ready_p95_seconds'),
 });

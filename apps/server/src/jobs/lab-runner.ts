@@ -58,11 +58,26 @@ export interface LabRunnerObserver {
   finished(operation: LabOperation, outcome: 'success' | 'failure', seconds: number): void;
   /** A provisioned lab is running: `seconds` since it was requested (queue wait included). */
   running(template: string, seconds: number): void;
+  /** Every VM of a provisioned lab answered on its guest channel: `seconds` since the lab was requested. */
+  ready(template: string, seconds: number): void;
+  /** A provisioned lab's VMs did not all answer on their guest channel within the readiness timeout. */
+  readyTimedOut(template: string): void;
   /** A step failed (each attempt counts); `step` is its kind, without VM or network names. */
   stepFailed(operation: LabOperation, step: string): void;
 }
 
-const NO_OBSERVER: LabRunnerObserver = { finished: () => {}, running: () => {}, stepFailed: () => {} };
+const NO_OBSERVER: LabRunnerObserver = {
+  finished: () => {},
+  running: () => {},
+  ready: () => {},
+  readyTimedOut: () => {},
+  stepFailed: () => {},
+};
+
+/** How long a provisioned lab's guests may take to answer before readiness is given up. */
+export const READY_TIMEOUT_MS = 5 * 60_000;
+// Between two waits the lab's status is checked, so that a deleted lab is not waited for.
+const READY_POLL_MS = 10_000;
 
 /** A step's kind for metrics: "Create VM kali" → "Create VM", "Revert a to its initial snapshot" → "Revert". */
 export function stepKind(name: string): string {
@@ -147,6 +162,39 @@ export class LabRunner {
     if (operation === 'provision') {
       const template = (lab.config as LabTemplateConfig).title ?? lab.name;
       this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
+      // Not a step: the lab is usable (consoles) while its guests finish booting.
+      void this.watchReadiness(lab, template);
+    }
+  }
+
+  /**
+   * Time-to-ready: when every VM of the lab answers on its private guest channel (its system is
+   * up), measured from the request. Only where the hypervisor has that channel.
+   */
+  private async watchReadiness(lab: LabRow, template: string): Promise<void> {
+    try {
+      if (!(await this.driver.probe()).capabilities.guestAgent) return;
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      // One VM after the other: those already up answer at once, so the end is when the last one did.
+      for (const vm of await this.labs.vmsOf(lab.id)) {
+        for (;;) {
+          try {
+            await this.driver.waitForGuestAgent(vm.driverName, Math.max(1, Math.min(READY_POLL_MS, deadline - Date.now())));
+            break;
+          } catch (error) {
+            // Gone or stopped (not a timeout): the lab was deleted or stopped; nothing to measure.
+            if (!(error instanceof HypervisorError && error.code === 'timeout')) return;
+            if (Date.now() >= deadline) return this.observer.readyTimedOut(template);
+            if ((await this.labs.findById(lab.id))?.status !== 'running') return;
+          }
+        }
+      }
+      const readyAt = new Date();
+      this.observer.ready(template, (readyAt.getTime() - new Date(lab.createdAt).getTime()) / 1000);
+      // For the admin overview's samples (a site without Prometheus).
+      await this.labs.update(lab.id, { readyAt });
+    } catch {
+      // Measuring must never disturb the lab: a database hiccup only loses this sample.
     }
   }
 

@@ -66,6 +66,10 @@ const MATRIX: Record<string, Entry> = {
   'POST /api/v1/auth/refresh': { request: () => ({ url: '/api/v1/auth/refresh' }), expect: everyone(401) },
   'POST /api/v1/auth/logout': { request: () => ({ url: '/api/v1/auth/logout' }), expect: everyone(204) },
   'POST /api/v1/auth/logout-all': { request: () => ({ url: '/api/v1/auth/logout-all' }), expect: signedInOnly(204), endsSession: true },
+  'GET /api/v1/auth/methods': { request: () => ({ url: '/api/v1/auth/methods' }), expect: everyone(200) },
+  // Single sign-on is not configured here (see oidc.routes.test.ts for it configured).
+  'GET /api/v1/auth/oidc/login': { request: () => ({ url: '/api/v1/auth/oidc/login' }), expect: everyone(404) },
+  'GET /api/v1/auth/oidc/callback': { request: () => ({ url: '/api/v1/auth/oidc/callback?code=x&state=y' }), expect: everyone(404) },
   'GET /api/v1/auth/me': { request: () => ({ url: '/api/v1/auth/me' }), expect: signedInOnly(200) },
   'GET /api/v1/users': { request: () => ({ url: '/api/v1/users' }), expect: adminOnly(200) },
   'POST /api/v1/users': {

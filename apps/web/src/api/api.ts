@@ -18,6 +18,7 @@ import type {
   LabDetail,
   LabList,
   PlatformStats,
+  SignInMethods,
   Snapshot,
   SystemInfo,
   Template,
@@ -42,6 +43,7 @@ export const api = createApi({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
     }),
     logout: build.mutation<void, void>({ query: () => ({ url: '/auth/logout', method: 'POST' }) }),
+    signInMethods: build.query<SignInMethods, void>({ query: () => '/auth/methods' }),
 
     templates: build.query<TemplateList, Query | void>({
       query: (q) => ({ url: '/templates', params: clean(q ?? {}) }),
@@ -163,6 +165,7 @@ export const api = createApi({
 export const {
   useLoginMutation,
   useLogoutMutation,
+  useSignInMethodsQuery,
   useTemplatesQuery,
   useTemplateQuery,
   useCreateTemplateMutation,
