@@ -5,6 +5,7 @@ import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AuditRepository } from './repositories/audit.repository.js';
+import { ClassesRepository } from './repositories/classes.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
@@ -17,6 +18,7 @@ import { UsersRepository } from './repositories/users.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
+import { ClassService } from './services/class.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
@@ -60,6 +62,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
+    classes: new ClassesRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -89,6 +92,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessions,
   );
   const users = new UsersService(repositories.users, sessions);
+  const classes = new ClassService(repositories.classes, repositories.users);
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
@@ -193,6 +197,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessions,
     auth,
     users,
+    classes,
     templates,
     templateStates,
     labs,

@@ -23,6 +23,10 @@ const relations = {
   published: { ownerId: other, published: true },
   unpublished: { ownerId: other, published: false },
   strangerControllable: { ownerId: other, memberIds: [third], controllable: true },
+  /** A class the actor teaches (or a lab of a student in it). */
+  teaching: { ownerId: other, teacherIds: [third, me] },
+  /** Taught by someone else. */
+  othersClass: { ownerId: other, teacherIds: [third] },
 } satisfies Record<string, Resource>;
 type Relation = keyof typeof relations;
 
@@ -64,6 +68,15 @@ const expected: Record<PolicyAction, Expectation> = {
   // Only the lab's own users answer its tasks: staff look, they do not answer for students.
   'task.act': { admin: IN_LAB, instructor: IN_LAB, student: IN_LAB },
   'vm.operate': { admin: ALL, instructor: ALL, student: ['own', 'ownControllable', 'member'] },
+  'class.create': staffOnly,
+  'class.listAll': adminOnly,
+  // Members of a class are its students: they see it; only its teachers (and admins) teach it.
+  'class.read': {
+    admin: ALL,
+    instructor: [...IN_LAB.filter((r) => r.startsWith('member')), 'teaching'],
+    student: IN_LAB.filter((r) => r.startsWith('member')),
+  },
+  'class.teach': { admin: ALL, instructor: ['teaching'], student: NONE },
 };
 
 const actor = (role: Role): Actor => ({ id: me, username: `the-${role}`, role });

@@ -16,6 +16,8 @@ export interface Resource {
   memberIds?: readonly string[];
   /** Visible to every signed-in user (a published template). */
   published?: boolean;
+  /** Instructors who teach it: a class's instructors, or those teaching a lab's owner in a class. */
+  teacherIds?: readonly string[];
   /** Students may act on it (a VM's `studentControl`). */
   controllable?: boolean;
 }
@@ -27,6 +29,9 @@ const staff: Rule = (a) => a.role === 'admin' || a.role === 'instructor';
 const anyone: Rule = () => true;
 const owner: Rule = (a, r) => r.ownerId === a.id;
 const member: Rule = (a, r) => r.ownerId === a.id || (r.memberIds ?? []).includes(a.id);
+/** A class's students are its members. */
+const enrolled: Rule = (a, r) => (r.memberIds ?? []).includes(a.id);
+const teacher: Rule = (a, r) => (r.teacherIds ?? []).includes(a.id);
 const either =
   (...rules: Rule[]): Rule =>
   (a, r) =>
@@ -63,6 +68,12 @@ const rules = {
   /** Hidden VMs, raw steps, every task's answers and the lab's secret values. */
   'lab.readConfig': staff,
   'task.act': member,
+  'class.create': staff,
+  'class.listAll': admin,
+  /** Teachers and admins; an enrolled student (a member) sees its name and teachers. */
+  'class.read': either(admin, (a, r) => staff(a, r) && teacher(a, r), enrolled),
+  /** Enrol, co-teach, archive, assign, provision, grade. */
+  'class.teach': either(admin, (a, r) => staff(a, r) && teacher(a, r)),
   'vm.operate': either(staff, (a, r) => member(a, r) && r.controllable !== false),
 } satisfies Record<string, Rule>;
 
