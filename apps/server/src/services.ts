@@ -25,6 +25,7 @@ import { EventsService } from './services/events.service.js';
 import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
 import type { ImageCatalog } from './services/image-catalog.js';
+import { LabAccess } from './services/lab-access.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
@@ -94,7 +95,8 @@ export function createServices(config: Config, database: Database, infra: Infras
   const users = new UsersService(repositories.users, sessions);
   const classes = new ClassService(repositories.classes, repositories.users);
   const eventBus = new EventBus(repositories.events, database);
-  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
+  const labAccess = new LabAccess(repositories.labs, repositories.classes);
+  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions, labAccess);
   const tickets = new TicketService(repositories.tickets, sessions);
   const metrics = createMetrics();
   zeroKnownSeries(metrics);
@@ -125,6 +127,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     infra.driver,
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
+    labAccess,
   );
   const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
@@ -144,14 +147,34 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     templateStates,
   );
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
-    maxLabsPerUser: config.maxLabsPerUser,
-    maxLifetimeMinutes: config.maxLabLifetimeMinutes,
-  });
-  const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, sessions, {
-    sessionsPerUser: config.consoleSessionsPerUser,
-    sessionsPerVm: config.consoleSessionsPerVm,
-  });
+  const labs = new LabService(
+    repositories.labs,
+    repositories.users,
+    templates,
+    infra.driver,
+    eventBus,
+    sessions,
+    enqueue,
+    content,
+    {
+      maxLabsPerUser: config.maxLabsPerUser,
+      maxLifetimeMinutes: config.maxLabLifetimeMinutes,
+    },
+    labAccess,
+  );
+  const consoles = new ConsoleService(
+    repositories.labs,
+    infra.driver,
+    tickets,
+    audit,
+    eventBus,
+    sessions,
+    {
+      sessionsPerUser: config.consoleSessionsPerUser,
+      sessionsPerVm: config.consoleSessionsPerVm,
+    },
+    labAccess,
+  );
   const system = new SystemService(infra.driver, infra.images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,

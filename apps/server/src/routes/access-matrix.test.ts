@@ -27,7 +27,7 @@ interface Entry {
   endsSession?: boolean;
 }
 
-/** Labs and VMs belong to another student: students do not even see them. */
+/** Labs and VMs belong to another student, taught by the instructor caller: other students do not even see them. */
 const othersLab = (ok: number) => ({ anonymous: 401, student: 404, instructor: ok, admin: ok });
 const staffOnly = (ok: number) => ({ anonymous: 401, student: 403, instructor: ok, admin: ok });
 /** Acting on a lab's tasks is for the lab's own users: staff may look but not answer for them. */
@@ -282,6 +282,10 @@ describe('access-control matrix', () => {
       ownerId: instructorId,
     });
     const published = await ctx.services.templates.ensureDemoTemplate();
+    // The instructor caller teaches the other student: labs of students they do not teach are
+    // unseen (404), as class-isolation.test.ts proves.
+    const taught = await ctx.services.repositories.classes.create({ name: 'Taught', description: '', createdBy: instructorId });
+    await ctx.services.repositories.classes.enrol(taught.id, [], [other.id]);
     fixture = { ctx, otherUserId: other.id, draftTemplateId: draft.id, publishedTemplateId: published.id, instructorId, passwords };
   });
   afterAll(() => fixture.ctx.close());
