@@ -4,6 +4,7 @@ import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
+import { AssignmentsRepository } from './repositories/assignments.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { ClassesRepository } from './repositories/classes.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
@@ -15,6 +16,7 @@ import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
+import { AssignmentService } from './services/assignment.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
@@ -64,6 +66,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
     classes: new ClassesRepository(db),
+    assignments: new AssignmentsRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -128,6 +131,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
     labAccess,
+    async (assignmentId) => repositories.assignments.findById(assignmentId),
   );
   const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
@@ -161,6 +165,17 @@ export function createServices(config: Config, database: Database, infra: Infras
       maxLifetimeMinutes: config.maxLabLifetimeMinutes,
     },
     labAccess,
+    async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
+  );
+  const assignments = new AssignmentService(
+    repositories.assignments,
+    classes,
+    templates,
+    repositories.templates,
+    labs,
+    repositories.labs,
+    tasks,
+    repositories.users,
   );
   const consoles = new ConsoleService(
     repositories.labs,
@@ -221,6 +236,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     auth,
     users,
     classes,
+    assignments,
     templates,
     templateStates,
     labs,

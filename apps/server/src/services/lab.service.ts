@@ -6,7 +6,8 @@ import { labPrefix } from '../jobs/lab-runner.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
 import { presentLab, presentLabDetail } from '../presenters/staff.presenter.js';
 import { presentStudentLab, presentStudentLabDetail } from '../presenters/student.presenter.js';
-import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { LabRow, LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { TemplateRow } from '../repositories/templates.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
@@ -19,6 +20,12 @@ export interface LabLimits {
   maxLabsPerUser: number;
   /** Longest a lab may live from its creation, extensions included. */
   maxLifetimeMinutes: number;
+}
+
+/** True for a PostgreSQL unique-constraint violation. */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  return code === '23505';
 }
 
 /** Which states each lab action may start from, and the state it moves the lab to. */
@@ -42,51 +49,74 @@ export class LabService {
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
     private readonly access: LabAccess,
+    /** When the assignment a lab was started for closes (labs never outlive it). */
+    private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
   async create(actor: Actor, body: CreateLabBody): Promise<Lab> {
     authorize(actor, 'lab.create');
     const template = await this.templates.readable(actor, body.templateId);
+    return this.createFromTemplate(actor, template);
+  }
+
+  /**
+   * Creates a lab of `owner` from a template (whether or not they may read it: an assignment gives
+   * it to them). `assignment` ties the lab to it: its lifetime, and never past its close.
+   */
+  async createFromTemplate(
+    owner: Actor,
+    template: TemplateRow,
+    assignment?: { id: string; lifetimeMinutes: number; closesAt: Date },
+  ): Promise<Lab> {
     if (template.status === 'archived') throw conflict('This template is archived; labs cannot be started from it');
-    const limit = can(actor, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
-    if ((await this.labs.countActiveOwnedBy(actor.id)) >= limit) {
+    const limit = can(owner, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
+    if ((await this.labs.countActiveOwnedBy(owner.id)) >= limit) {
       throw new AppError(
         429,
         'lab_limit_reached',
-        `You already have ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
+        `${assignment ? `${owner.username} already has` : 'You already have'} ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
       );
     }
     const config = template.config as LabTemplateConfig;
     const id = crypto.randomUUID();
     const prefix = labPrefix(id);
-    const lifetime = Math.min(config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
-    const lab = await this.labs.create(
-      {
-        id,
-        name: config.title,
-        userId: actor.id,
-        templateId: template.id,
-        templateVersion: template.version,
-        config,
-        status: 'provisioning',
-        expiresAt: new Date(Date.now() + lifetime * 60_000),
-      },
-      config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
-      config.vms.map((vm) => ({
-        name: vm.name,
-        driverName: `${prefix}-${vm.name}`,
-        image: vm.image,
-        cpus: vm.cpus ?? 1,
-        memoryMiB: vm.memoryMiB ?? 128,
-        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null })),
-        studentVisible: vm.studentVisible ?? true,
-        studentControl: vm.studentControl ?? true,
-      })),
-    );
+    const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+    const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
+    let lab: LabRow;
+    try {
+      lab = await this.labs.create(
+        {
+          id,
+          name: config.title,
+          userId: owner.id,
+          templateId: template.id,
+          templateVersion: template.version,
+          config,
+          status: 'provisioning',
+          expiresAt,
+          assignmentId: assignment?.id ?? null,
+        },
+        config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
+        config.vms.map((vm) => ({
+          name: vm.name,
+          driverName: `${prefix}-${vm.name}`,
+          image: vm.image,
+          cpus: vm.cpus ?? 1,
+          memoryMiB: vm.memoryMiB ?? 128,
+          nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null })),
+          studentVisible: vm.studentVisible ?? true,
+          studentControl: vm.studentControl ?? true,
+        })),
+      );
+    } catch (error) {
+      // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
+      if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
+      throw error;
+    }
     await this.enqueue(lab.id, 'provision');
-    await this.publish(lab.id, actor.id, 'lab.status', { status: 'provisioning' });
-    return presentLab({ ...lab, ownerUsername: actor.username }, []);
+    await this.publish(lab.id, owner.id, 'lab.status', { status: 'provisioning' });
+    return presentLab({ ...lab, ownerUsername: owner.username }, []);
   }
 
   async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
@@ -144,11 +174,14 @@ export class LabService {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, 'lab.operate', await this.resourceOf(lab));
     if (lab.status === 'deleted' || lab.status === 'deleting') throw conflict(`Cannot extend a lab that is ${lab.status}`);
-    const latest = lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000;
+    const closesAt = lab.assignmentId ? await this.assignmentClosesAt(lab.assignmentId) : undefined;
+    const latest = Math.min(lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000, closesAt?.getTime() ?? Infinity);
     const wanted = Math.max(lab.expiresAt?.getTime() ?? Date.now(), Date.now()) + minutes * 60_000;
     if (wanted > latest) {
       throw conflict(
-        `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
+        closesAt && latest === closesAt.getTime()
+          ? `The assignment closes at ${closesAt.toISOString()}; its lab cannot be extended past that`
+          : `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
       );
     }
     const updated = await this.labs.update(id, { expiresAt: new Date(wanted), expiryWarnedAt: null });
