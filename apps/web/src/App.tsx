@@ -21,6 +21,9 @@ const OverviewPage = lazy(() => import('./pages/admin/OverviewPage.js').then((m)
 const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => ({ default: m.SystemPage })));
 const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
 const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
+const ClassesPage = lazy(() => import('./pages/classes/ClassesPage.js').then((m) => ({ default: m.ClassesPage })));
+const ClassPage = lazy(() => import('./pages/classes/ClassPage.js').then((m) => ({ default: m.ClassPage })));
+const ScoreboardPage = lazy(() => import('./pages/classes/ScoreboardPage.js').then((m) => ({ default: m.ScoreboardPage })));
 const TemplateEditorPage = lazy(() => import('./pages/staff/TemplateEditorPage.js').then((m) => ({ default: m.TemplateEditorPage })));
 
 /** Routes by role; the session is restored from the refresh cookie on load. */
@@ -45,6 +48,23 @@ export function App() {
           <Route path="/catalog" element={<CatalogPage />} />
           <Route path="/labs/:labId" element={<LabPage />} />
           <Route path="/labs/:labId/vms/:vmId/console" element={<ConsolePage />} />
+          <Route path="/assignments/:assignmentId/scoreboard" element={<ScoreboardPage />} />
+          <Route
+            path="/staff/classes"
+            element={
+              <RequirePermission permission="class.teach">
+                <ClassesPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/staff/classes/:classId"
+            element={
+              <RequirePermission permission="class.teach">
+                <ClassPage />
+              </RequirePermission>
+            }
+          />
           <Route
             path="/staff/labs"
             element={

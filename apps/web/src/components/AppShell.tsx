@@ -17,6 +17,7 @@ import { useAppDispatch, useAppSelector } from '../api/store.js';
 const NAV: { to: string; label: string; permission?: string }[] = [
   { to: '/', label: 'My labs' },
   { to: '/catalog', label: 'Catalog' },
+  { to: '/staff/classes', label: 'Classes', permission: 'class.teach' },
   { to: '/staff/labs', label: 'All labs', permission: 'lab.watch' },
   { to: '/staff/templates', label: 'Templates', permission: 'template.author' },
   { to: '/admin/users', label: 'Users', permission: 'user.manage' },
