@@ -51,7 +51,9 @@ const expected: Record<PolicyAction, Expectation> = {
   'system.read': staffOnly,
   'system.backup': adminOnly,
   'template.list': everyone,
-  'template.read': { admin: ALL, instructor: ALL, student: ['published'] },
+  // Instructors read their own templates and published ones, not other authors' drafts.
+  'template.read': { admin: ALL, instructor: [...OWNED, 'published'], student: ['published'] },
+  'template.listAll': adminOnly,
   'template.readConfig': staffOnly,
   'template.export': staffOnly,
   'template.create': staffOnly,

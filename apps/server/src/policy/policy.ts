@@ -102,7 +102,10 @@ const rules = {
   'system.read': has('system.read'),
   'system.backup': has('system.backup'),
   'template.list': anyone,
-  'template.read': either(has('template.author'), (_a, r) => r.published === true),
+  /** Authors read their own drafts and every published template; admins every template. */
+  'template.read': either(has('template.manageAll'), both(has('template.author'), owner), (_a, r) => r.published === true),
+  /** The template list holds other authors' drafts too. */
+  'template.listAll': has('template.manageAll'),
   /** The whole config (settings, hidden VMs, answers, checks, secrets); others get the student view. */
   'template.readConfig': has('template.author'),
   'template.export': has('template.author'),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TEMPLATE } from '../services/template.service.js';
 import { makeLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 
@@ -119,6 +120,29 @@ describe('instructors see only their own classes', () => {
     expect(await status(bob, `/api/v1/labs/${labOf.tina!.labId}`)).toBe(404);
     await ctx.app.inject({ method: 'PATCH', url: `/api/v1/classes/${own!.id}`, headers: bob.headers, payload: { archived: false } });
     expect(await status(bob, `/api/v1/labs/${labOf.tina!.labId}`)).toBe(200);
+  });
+
+  it('shows instructors their own templates and published ones, not other authors’ drafts', async () => {
+    const draft = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/templates',
+      headers: alice.headers,
+      payload: { config: DEMO_TEMPLATE },
+    });
+    expect(draft.statusCode, draft.body).toBe(201);
+    const id = draft.json().id as string;
+    const listed = async (who: Session) =>
+      ((await ctx.app.inject({ url: '/api/v1/templates?limit=200', headers: who.headers })).json().items as { id: string }[]).map(
+        (t) => t.id,
+      );
+    expect(await listed(alice)).toContain(id);
+    expect(await listed(bob)).not.toContain(id);
+    expect(await listed(admin)).toContain(id);
+    expect(await status(bob, `/api/v1/templates/${id}`)).toBe(404);
+    expect(await status(admin, `/api/v1/templates/${id}`)).toBe(200);
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${id}/publish`, headers: alice.headers });
+    expect(await listed(bob)).toContain(id);
+    expect(await status(bob, `/api/v1/templates/${id}`)).toBe(200);
   });
 
   it('tells the web app the signed-in user’s permissions', async () => {
