@@ -1,22 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import type { ClassDetail, ClassList, ClassSummary, CreateClassBody, EnrolResult, ListClassesQuery, UpdateClassBody } from '@ctp/contracts';
-import { AppError, conflict, notFound } from '../errors.js';
+import { AppError, conflict, isUniqueViolation, notFound } from '../errors.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
 import type { ClassesRepository, ClassListRow, ClassPersonRow, ClassRow, NewStudent } from '../repositories/classes.repository.js';
 import type { UsersRepository, UserRow } from '../repositories/users.repository.js';
 import { parseRoster, type RosterProblem } from './class-roster.js';
-import { hashPassword } from './password.js';
-
-/** True for a PostgreSQL unique-constraint violation. */
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  return code === '23505';
-}
+import { generatePassword, hashPassword } from './password.js';
 
 const person = (row: ClassPersonRow) => ({ id: row.id, username: row.username, email: row.email, name: row.displayName });
-
-/** A password for an account an import creates: 16 characters, 96 bits. */
-const generatePassword = () => randomBytes(12).toString('base64url');
 
 function invalidRoster(problems: RosterProblem[]): AppError {
   const summary = problems

@@ -1,6 +1,6 @@
 import type { CreateLabBody, Lab, LabDetail, LabList, LabStatus, LabTemplateConfig, ListLabsQuery, Snapshot } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import { AppError, conflict, notFound } from '../errors.js';
+import { AppError, conflict, isUniqueViolation, notFound } from '../errors.js';
 import type { LabOperation } from '../jobs/lab-runner.js';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
@@ -20,12 +20,6 @@ export interface LabLimits {
   maxLabsPerUser: number;
   /** Longest a lab may live from its creation, extensions included. */
   maxLifetimeMinutes: number;
-}
-
-/** True for a PostgreSQL unique-constraint violation. */
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  return code === '23505';
 }
 
 /** Which states each lab action may start from, and the state it moves the lab to. */
