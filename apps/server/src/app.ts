@@ -17,7 +17,9 @@ import { registerOperationalMetrics } from './plugins/operational-metrics.js';
 import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
+import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
+import { classesRoutes } from './routes/classes.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
 import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -163,6 +165,8 @@ export async function buildApp(
       await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
+      await api.register(classesRoutes, { classes: services.classes });
+      await api.register(assignmentsRoutes, { assignments: services.assignments });
     },
     { prefix: API_PREFIX },
   );

@@ -22,3 +22,9 @@ export const tooManyRequests = (message: string) => new AppError(429, 'too_many_
 /** Control characters (NUL included), which no message or stored value shown to people should carry. */
 // eslint-disable-next-line no-control-regex -- matching them is the point
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]+/g;
+
+/** True for a PostgreSQL unique-constraint violation (either driver's error shape). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  return code === '23505';
+}

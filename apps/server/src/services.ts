@@ -4,7 +4,9 @@ import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
+import { AssignmentsRepository } from './repositories/assignments.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
+import { ClassesRepository } from './repositories/classes.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
@@ -15,9 +17,11 @@ import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { IdentitiesRepository } from './repositories/identities.repository.js';
+import { AssignmentService } from './services/assignment.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
+import { ClassService } from './services/class.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
@@ -28,6 +32,7 @@ import type { BuiltinImages } from './services/image-catalog.js';
 import { ImageLibraryService } from './services/image-library.service.js';
 import { GoldenImageService } from './services/golden-image.service.js';
 import { ImagesRepository } from './repositories/images.repository.js';
+import { LabAccess } from './services/lab-access.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
@@ -69,6 +74,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
     identities: new IdentitiesRepository(db),
+    classes: new ClassesRepository(db),
+    assignments: new AssignmentsRepository(db),
   };
   const log = infra.log ?? (() => {});
   const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
@@ -104,8 +111,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     ? new OidcService(config.oidc, repositories.identities, repositories.users, auth, sessions, audit, jwtSecret, log)
     : undefined;
   const users = new UsersService(repositories.users, sessions);
+  const classes = new ClassService(repositories.classes, repositories.users);
   const eventBus = new EventBus(repositories.events, database);
-  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
+  const labAccess = new LabAccess(repositories.labs, repositories.classes);
+  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions, labAccess);
   const tickets = new TicketService(repositories.tickets, sessions);
   const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
   const metrics = createMetrics();
@@ -137,6 +146,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     infra.driver,
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
+    labAccess,
+    async (assignmentId) => repositories.assignments.findById(assignmentId),
   );
   const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
@@ -159,14 +170,45 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates,
   );
   const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
-    maxLabsPerUser: config.maxLabsPerUser,
-    maxLifetimeMinutes: config.maxLabLifetimeMinutes,
-  });
-  const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, sessions, {
-    sessionsPerUser: config.consoleSessionsPerUser,
-    sessionsPerVm: config.consoleSessionsPerVm,
-  });
+  const labs = new LabService(
+    repositories.labs,
+    repositories.users,
+    templates,
+    infra.driver,
+    eventBus,
+    sessions,
+    enqueue,
+    content,
+    {
+      maxLabsPerUser: config.maxLabsPerUser,
+      maxLifetimeMinutes: config.maxLabLifetimeMinutes,
+    },
+    labAccess,
+    async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
+  );
+  const assignments = new AssignmentService(
+    repositories.assignments,
+    classes,
+    templates,
+    repositories.templates,
+    labs,
+    repositories.labs,
+    tasks,
+    repositories.users,
+  );
+  const consoles = new ConsoleService(
+    repositories.labs,
+    infra.driver,
+    tickets,
+    audit,
+    eventBus,
+    sessions,
+    {
+      sessionsPerUser: config.consoleSessionsPerUser,
+      sessionsPerVm: config.consoleSessionsPerVm,
+    },
+    labAccess,
+  );
   const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
@@ -214,6 +256,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     auth,
     oidc,
     users,
+    classes,
+    assignments,
     templates,
     templateStates,
     labs,

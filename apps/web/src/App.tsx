@@ -6,7 +6,7 @@ import { useLiveEvents } from './api/live-events.js';
 import { signedIn, signedOut } from './api/session.slice.js';
 import { useAppDispatch, useAppSelector } from './api/store.js';
 import { AppShell } from './components/AppShell.js';
-import { RequireRole } from './components/RequireRole.js';
+import { RequirePermission } from './components/RequirePermission.js';
 import { LoginPage } from './pages/LoginPage.js';
 
 // Pages load by route, so a student never downloads the admin pages or the consoles up front.
@@ -22,6 +22,9 @@ const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => 
 const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
 const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
 const ImagesPage = lazy(() => import('./pages/staff/ImagesPage.js').then((m) => ({ default: m.ImagesPage })));
+const ClassesPage = lazy(() => import('./pages/classes/ClassesPage.js').then((m) => ({ default: m.ClassesPage })));
+const ClassPage = lazy(() => import('./pages/classes/ClassPage.js').then((m) => ({ default: m.ClassPage })));
+const ScoreboardPage = lazy(() => import('./pages/classes/ScoreboardPage.js').then((m) => ({ default: m.ScoreboardPage })));
 const TemplateEditorPage = lazy(() => import('./pages/staff/TemplateEditorPage.js').then((m) => ({ default: m.TemplateEditorPage })));
 
 /** Routes by role; the session is restored from the refresh cookie on load. */
@@ -30,13 +33,14 @@ export function App() {
   const { user, restoring } = useAppSelector((s) => s.session);
   useEffect(() => {
     void refreshSession().then((session) =>
-      dispatch(session ? signedIn({ accessToken: session.accessToken, user: session.user }) : signedOut()),
+      dispatch(
+        session ? signedIn({ accessToken: session.accessToken, user: session.user, permissions: session.permissions }) : signedOut(),
+      ),
     );
   }, [dispatch]);
   useLiveEvents();
   if (restoring) return <LinearProgress aria-label="loading" />;
   if (!user) return <LoginPage />;
-  const staff = ['instructor', 'admin'] as const;
   return (
     <AppShell>
       <Suspense fallback={<LinearProgress aria-label="loading" />}>
@@ -45,68 +49,85 @@ export function App() {
           <Route path="/catalog" element={<CatalogPage />} />
           <Route path="/labs/:labId" element={<LabPage />} />
           <Route path="/labs/:labId/vms/:vmId/console" element={<ConsolePage />} />
+          <Route path="/assignments/:assignmentId/scoreboard" element={<ScoreboardPage />} />
+          <Route
+            path="/staff/classes"
+            element={
+              <RequirePermission permission="class.teach">
+                <ClassesPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/staff/classes/:classId"
+            element={
+              <RequirePermission permission="class.teach">
+                <ClassPage />
+              </RequirePermission>
+            }
+          />
           <Route
             path="/staff/labs"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="lab.watch">
                 <AllLabsPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/staff/images"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="image.upload">
                 <ImagesPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/staff/templates"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="template.author">
                 <TemplatesPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/staff/templates/:templateId"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="template.author">
                 <TemplateEditorPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/users"
             element={
-              <RequireRole roles={['admin']}>
+              <RequirePermission permission="user.manage">
                 <UsersPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/audit"
             element={
-              <RequireRole roles={['admin']}>
+              <RequirePermission permission="audit.read">
                 <AuditPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/overview"
             element={
-              <RequireRole roles={['admin']}>
+              <RequirePermission permission="lab.manageAll">
                 <OverviewPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/system"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="system.read">
                 <SystemPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route path="*" element={<Navigate to="/" replace />} />

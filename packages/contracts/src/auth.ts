@@ -15,10 +15,14 @@ export const TokenResponse = Type.Object({
   accessToken: Type.String(),
   expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
   user: User,
+  permissions: Type.Array(Type.String(), { description: 'The named permissions of the user (e.g. `class.teach`, `lab.watch`).' }),
 });
 export type TokenResponse = Static<typeof TokenResponse>;
 
-export const MeResponse = Type.Object({ user: User });
+export const MeResponse = Type.Object({
+  user: User,
+  permissions: Type.Array(Type.String(), { description: 'The named permissions of the user (e.g. `class.teach`, `lab.watch`).' }),
+});
 export type MeResponse = Static<typeof MeResponse>;
 
 /** How users may sign in here: shown by the sign-in page before anyone is signed in. */

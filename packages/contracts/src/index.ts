@@ -9,3 +9,5 @@ export * from './consoles.js';
 export * from './system.js';
 export * from './images.js';
 export * from './tasks.js';
+export * from './classes.js';
+export * from './assignments.js';

@@ -98,7 +98,9 @@ export const ListLabsQuery = Type.Object(
     status: Type.Optional(LabStatus),
     ownerId: Type.Optional(Uuid),
     templateId: Type.Optional(Uuid),
-    all: Type.Optional(Type.Boolean({ description: 'Staff: every lab, not only yours and shared ones.' })),
+    all: Type.Optional(
+      Type.Boolean({ description: 'Every lab you may watch: admins all, instructors also those of the students they teach.' }),
+    ),
     includeDeleted: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },

@@ -65,8 +65,8 @@ export function registerPeople(program: Command): void {
   const labs = program.command('labs').description('labs');
   labs
     .command('list')
-    .description('your labs (staff: --all for everyone’s)')
-    .option('--all', 'every lab (staff)')
+    .description('your labs (--all: admins everyone’s, instructors also their students’)')
+    .option('--all', 'every lab you may watch (admins: all; instructors: their students’)')
     .option('--status <status>')
     .action(async (options: { all?: boolean; status?: string }) => {
       const query = new URLSearchParams({

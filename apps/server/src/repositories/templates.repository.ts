@@ -1,4 +1,4 @@
-import { and, count, desc, eq, ilike, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
 import type { TemplateStatus } from '@ctp/contracts';
 import type { Db } from '../db/database.js';
 import { labTemplates, labTemplateVersions } from '../db/schema.js';
@@ -89,8 +89,11 @@ export class TemplatesRepository {
     status?: TemplateStatus;
     search?: string;
     onlyStatus?: TemplateStatus;
+    /** Only published templates and this user's own. */
+    publishedOrOwnedBy?: string;
   }): Promise<{ rows: TemplateSummaryRow[]; total: number }> {
     const where: SQL[] = [];
+    if (query.publishedOrOwnedBy) where.push(or(eq(labTemplates.status, 'published'), eq(labTemplates.ownerId, query.publishedOrOwnedBy))!);
     if (query.status) where.push(eq(labTemplates.status, query.status));
     if (query.onlyStatus) where.push(eq(labTemplates.status, query.onlyStatus));
     if (query.search) where.push(ilike(labTemplates.name, `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));

@@ -27,7 +27,12 @@ interface Options {
 
 /** Sign-in, token refresh, sign-out and the current user. */
 export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth, secureCookies }) => {
-  const answer = (session: Session) => ({ accessToken: session.accessToken, expiresIn: session.expiresIn, user: session.user });
+  const answer = (session: Session) => ({
+    accessToken: session.accessToken,
+    expiresIn: session.expiresIn,
+    user: session.user,
+    permissions: session.permissions,
+  });
 
   app.post(
     '/auth/login',
@@ -97,7 +102,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth
         response: { 200: MeResponse, ...errorResponses(401) },
       },
     },
-    async (request) => ({ user: await auth.me(actorOf(request)) }),
+    async (request) => auth.me(actorOf(request)),
   );
 
   app.post(

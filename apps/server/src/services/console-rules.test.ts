@@ -13,7 +13,8 @@ const member = 'member-id';
 const actor = (id: string, role: Role): Actor => ({ id, username: id, role });
 const target = (over: { status?: string; studentVisible?: boolean; memberIds?: string[] } = {}): ConsoleTarget => ({
   lab: { userId: owner, status: over.status ?? 'running' },
-  memberIds: over.memberIds ?? [member],
+  // 'teacher' teaches the owner in a class.
+  resource: { ownerId: owner, memberIds: over.memberIds ?? [member], teacherIds: ['teacher'] },
   vm: { studentVisible: over.studentVisible ?? true },
 });
 
@@ -35,6 +36,8 @@ describe('console access', () => {
     expect(outcome(actor('stranger', 'student'), t)).toBe('404 not_found');
     expect(outcome(actor('teacher', 'instructor'), t)).toBe('ro');
     expect(outcome(actor('root', 'admin'), t)).toBe('ro');
+    // An instructor who does not teach the lab's owner sees nothing of it.
+    expect(outcome(actor('other-teacher', 'instructor'), t)).toBe('404 not_found');
   });
 
   it('lets staff who are in the lab type, like any member', () => {

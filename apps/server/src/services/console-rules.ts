@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { AppError, conflict, notFound } from '../errors.js';
-import { can, type Actor } from '../policy/policy.js';
+import { can, type Actor, type Resource } from '../policy/policy.js';
 
 // The console session rules, free of the database and of Fastify so that they are unit-tested
 // (and mutation-tested) on their own: who may open a VM's console and whether read-only, how
@@ -11,23 +11,24 @@ export interface ConsoleLimits {
   sessionsPerVm: number;
 }
 
-/** What the access rule looks at: the VM's lab, the lab's members and whether students see the VM. */
+/** What the access rule looks at: the VM's lab, the lab as the policy sees it, and whether students see the VM. */
 export interface ConsoleTarget {
   lab: { userId: string; status: string };
-  memberIds: readonly string[];
+  /** The lab's owner, members and the instructors who teach its owner (services/lab-access.ts). */
+  resource: Resource;
   vm: { studentVisible: boolean };
 }
 
 /**
  * Whether the actor may open the VM's console: the lab's owner and members type into it, staff
- * outside the lab watch read-only; anyone else, or a student on a hidden VM, gets 404 (the VM's
+ * who may watch the lab (admins, the instructors teaching its owner) watch read-only; anyone else, or a student on a hidden VM, gets 404 (the VM's
  * existence is not revealed); a lab that is neither running nor stopped gets 409.
  */
 export function consoleAccess(actor: Actor, target: ConsoleTarget): { readOnly: boolean } {
-  const { lab, memberIds, vm } = target;
-  const inLab = lab.userId === actor.id || memberIds.includes(actor.id);
-  const staff = can(actor, 'lab.watchConsole', { ownerId: lab.userId, memberIds });
-  if ((!inLab && !staff) || (!vm.studentVisible && !staff)) throw notFound('VM');
+  const { lab, resource, vm } = target;
+  const inLab = lab.userId === actor.id || (resource.memberIds ?? []).includes(actor.id);
+  const staff = can(actor, 'lab.watchConsole', resource);
+  if ((!inLab && !staff) || (!vm.studentVisible && !can(actor, 'vm.seeHidden', resource))) throw notFound('VM');
   if (lab.status !== 'running' && lab.status !== 'stopped') throw conflict(`The lab is ${lab.status}`);
   return { readOnly: !inLab };
 }

@@ -7,6 +7,7 @@ import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.r
 import type { AuditService } from './audit.service.js';
 import { concernsSession, consoleAccess, ConsoleSlots, type ConsoleLimits } from './console-rules.js';
 import type { EventBus } from './event-bus.js';
+import type { LabAccess } from './lab-access.js';
 import type { SessionsService } from './sessions.service.js';
 import type { TicketHolder, TicketService } from './ticket.service.js';
 
@@ -44,6 +45,7 @@ export class ConsoleService {
     private readonly events: EventBus,
     private readonly sessions: SessionsService,
     limits: ConsoleLimits,
+    private readonly labAccess: LabAccess,
   ) {
     this.slots = new ConsoleSlots(limits);
   }
@@ -137,7 +139,7 @@ export class ConsoleService {
     if (!vm) throw notFound('VM');
     const lab = await this.labs.findById(vm.labId);
     if (!lab) throw notFound('VM');
-    const { readOnly } = consoleAccess(actor, { lab, memberIds: await this.labs.memberIds(lab.id), vm });
+    const { readOnly } = consoleAccess(actor, { lab, resource: await this.labAccess.resourceOf(lab), vm });
     return { vm, lab, readOnly };
   }
 

@@ -1,15 +1,17 @@
 import type { CreateLabBody, Lab, LabDetail, LabList, LabStatus, LabTemplateConfig, ListLabsQuery, Snapshot } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import { AppError, conflict, notFound } from '../errors.js';
+import { AppError, conflict, isUniqueViolation, notFound } from '../errors.js';
 import type { LabOperation } from '../jobs/lab-runner.js';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
 import { presentLab, presentLabDetail } from '../presenters/staff.presenter.js';
 import { presentStudentLab, presentStudentLabDetail } from '../presenters/student.presenter.js';
-import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { LabRow, LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { TemplateRow } from '../repositories/templates.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
+import type { LabAccess } from './lab-access.js';
 import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
 
@@ -40,62 +42,89 @@ export class LabService {
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
+    private readonly access: LabAccess,
+    /** When the assignment a lab was started for closes (labs never outlive it). */
+    private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
   async create(actor: Actor, body: CreateLabBody): Promise<Lab> {
     authorize(actor, 'lab.create');
     const template = await this.templates.readable(actor, body.templateId);
+    return this.createFromTemplate(actor, template);
+  }
+
+  /**
+   * Creates a lab of `owner` from a template (whether or not they may read it: an assignment gives
+   * it to them). `assignment` ties the lab to it: its lifetime, and never past its close.
+   */
+  async createFromTemplate(
+    owner: Actor,
+    template: TemplateRow,
+    assignment?: { id: string; lifetimeMinutes: number; closesAt: Date },
+  ): Promise<Lab> {
     if (template.status === 'archived') throw conflict('This template is archived; labs cannot be started from it');
-    const limit = can(actor, 'lab.listAll') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
-    if ((await this.labs.countActiveOwnedBy(actor.id)) >= limit) {
+    const limit = can(owner, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
+    if ((await this.labs.countActiveOwnedBy(owner.id)) >= limit) {
       throw new AppError(
         429,
         'lab_limit_reached',
-        `You already have ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
+        `${assignment ? `${owner.username} already has` : 'You already have'} ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
       );
     }
     const config = template.config as LabTemplateConfig;
     const id = crypto.randomUUID();
     const prefix = labPrefix(id);
-    const lifetime = Math.min(config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
-    const lab = await this.labs.create(
-      {
-        id,
-        name: config.title,
-        userId: actor.id,
-        templateId: template.id,
-        templateVersion: template.version,
-        config,
-        status: 'provisioning',
-        expiresAt: new Date(Date.now() + lifetime * 60_000),
-      },
-      config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
-      config.vms.map((vm) => ({
-        name: vm.name,
-        driverName: `${prefix}-${vm.name}`,
-        image: vm.image,
-        cpus: vm.cpus ?? 1,
-        memoryMiB: vm.memoryMiB ?? 128,
-        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null, ...(nic.mac ? { mac: nic.mac } : {}) })),
-        studentVisible: vm.studentVisible ?? true,
-        studentControl: vm.studentControl ?? true,
-      })),
-    );
+    const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+    const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
+    let lab: LabRow;
+    try {
+      lab = await this.labs.create(
+        {
+          id,
+          name: config.title,
+          userId: owner.id,
+          templateId: template.id,
+          templateVersion: template.version,
+          config,
+          status: 'provisioning',
+          expiresAt,
+          assignmentId: assignment?.id ?? null,
+        },
+        config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
+        config.vms.map((vm) => ({
+          name: vm.name,
+          driverName: `${prefix}-${vm.name}`,
+          image: vm.image,
+          cpus: vm.cpus ?? 1,
+          memoryMiB: vm.memoryMiB ?? 128,
+          nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null, ...(nic.mac ? { mac: nic.mac } : {}) })),
+          studentVisible: vm.studentVisible ?? true,
+          studentControl: vm.studentControl ?? true,
+        })),
+      );
+    } catch (error) {
+      // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
+      if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
+      throw error;
+    }
     await this.enqueue(lab.id, 'provision');
-    await this.publish(lab.id, actor.id, 'lab.status', { status: 'provisioning' });
-    return presentLab({ ...lab, ownerUsername: actor.username }, []);
+    await this.publish(lab.id, owner.id, 'lab.status', { status: 'provisioning' });
+    return presentLab({ ...lab, ownerUsername: owner.username }, []);
   }
 
   async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
     const limit = query.limit ?? 50;
     const offset = query.offset ?? 0;
-    const everyone = query.all === true || query.ownerId !== undefined;
-    if (everyone) authorize(actor, 'lab.listAll');
+    // `all`: every lab the actor may watch (admins: all; instructors: their students' and their own).
+    const wide = query.all === true || query.ownerId !== undefined;
+    if (wide) authorize(actor, 'lab.listTaught');
+    const everyone = wide && can(actor, 'lab.listAll');
     const { rows, total } = await this.labs.list({
       limit,
       offset,
-      visibleTo: everyone ? undefined : actor.id,
+      visibleTo: wide ? undefined : actor.id,
+      watchedBy: wide && !everyone ? actor.id : undefined,
       status: query.status,
       ownerId: query.ownerId,
       templateId: query.templateId,
@@ -107,7 +136,7 @@ export class LabService {
 
   async get(actor: Actor, id: string): Promise<LabDetail> {
     const lab = await this.visibleLab(actor, id);
-    const staff = can(actor, 'lab.readConfig');
+    const staff = can(actor, 'lab.readConfig', await this.resourceOf(lab));
     const [networks, machines, steps, members] = await Promise.all([
       this.labs.networksOf(id),
       this.labs.vmsOf(id),
@@ -139,11 +168,14 @@ export class LabService {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, 'lab.operate', await this.resourceOf(lab));
     if (lab.status === 'deleted' || lab.status === 'deleting') throw conflict(`Cannot extend a lab that is ${lab.status}`);
-    const latest = lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000;
+    const closesAt = lab.assignmentId ? await this.assignmentClosesAt(lab.assignmentId) : undefined;
+    const latest = Math.min(lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000, closesAt?.getTime() ?? Infinity);
     const wanted = Math.max(lab.expiresAt?.getTime() ?? Date.now(), Date.now()) + minutes * 60_000;
     if (wanted > latest) {
       throw conflict(
-        `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
+        closesAt && latest === closesAt.getTime()
+          ? `The assignment closes at ${closesAt.toISOString()}; its lab cannot be extended past that`
+          : `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
       );
     }
     const updated = await this.labs.update(id, { expiresAt: new Date(wanted), expiryWarnedAt: null });
@@ -211,7 +243,7 @@ export class LabService {
 
   /** A lab for lists, as the actor's audience sees it. */
   private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[]): Promise<Lab> {
-    if (can(actor, 'lab.readConfig')) return presentLab(row, steps);
+    if (can(actor, 'lab.readConfig', await this.resourceOf(row))) return presentLab(row, steps);
     const hidden = (await this.labs.vmsOf(row.id)).filter((vm) => !vm.studentVisible).map((vm) => vm.name);
     return presentStudentLab(row, steps, hidden);
   }
@@ -229,7 +261,7 @@ export class LabService {
     const lab = await this.visibleLab(actor, vm.labId).catch(() => {
       throw notFound('VM');
     });
-    if (!vm.studentVisible && !can(actor, 'lab.listAll')) throw notFound('VM');
+    if (!vm.studentVisible && !can(actor, 'vm.seeHidden', await this.resourceOf(lab))) throw notFound('VM');
     return { vm, lab };
   }
 
@@ -242,7 +274,7 @@ export class LabService {
   }
 
   private async resourceOf(lab: LabWithOwner): Promise<Resource> {
-    return { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
+    return this.access.resourceOf(lab);
   }
 
   private async publish(labId: string, ownerId: string, type: string, data: Record<string, unknown>): Promise<void> {

@@ -43,3 +43,8 @@ export async function verifyAgainstDummy(password: string): Promise<void> {
   dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
   await verifyPassword(password, await dummyHash);
 }
+
+/** A password for an account the platform creates (first admin, roster imports): 16 characters, 96 random bits. */
+export function generatePassword(): string {
+  return randomBytes(12).toString('base64url');
+}

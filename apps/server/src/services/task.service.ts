@@ -19,6 +19,7 @@ import type { TasksRepository } from '../repositories/tasks.repository.js';
 import { isCorrect, taskType } from './answer-matching.js';
 import type { AuditService } from './audit.service.js';
 import type { EventBus } from './event-bus.js';
+import type { LabAccess } from './lab-access.js';
 import { RateLimiter } from './rate-limiter.js';
 import { labScore, mayAttempt } from './scoring.js';
 import { deriveSecrets, fillPlaceholders, redactSecrets, secretDigest } from './secrets.js';
@@ -48,6 +49,10 @@ export class TaskService {
     private readonly driver: HypervisorDriver,
     private readonly secretsKey: string,
     private readonly limits: TaskLimits,
+    private readonly access: LabAccess,
+    /** The window of the assignment a lab was started for: work counts only inside it. */
+    private readonly assignmentWindow: (assignmentId: string) => Promise<{ opensAt: Date; closesAt: Date } | undefined> = async () =>
+      undefined,
   ) {
     this.answerLimit = new RateLimiter(limits.answersPerMinute, 60_000);
     this.checkLimit = new RateLimiter(limits.checksPerMinute, 60_000);
@@ -91,6 +96,27 @@ export class TaskService {
     const facts = await this.facts(lab);
     const solved = solvedTaskIds(facts.attempts);
     const tasks = (config.tasks ?? []).map((t) => presentLabTask(t, facts, solved));
+    return {
+      tasks,
+      ...labScore(
+        config.tasks ?? [],
+        tasks.map((t) => t.awarded),
+      ),
+    };
+  }
+
+  /**
+   * A lab's tasks and score, with when each task was solved: for grade sheets and scoreboards,
+   * whose callers have checked access to the lab's assignment already.
+   */
+  async scoreOf(lab: LabWithOwner): Promise<{ tasks: (LabTask & { solvedAt: Date | null })[]; score: number; maxScore: number }> {
+    const config = lab.config as LabTemplateConfig;
+    const facts = await this.facts(lab);
+    const solved = solvedTaskIds(facts.attempts);
+    const tasks = (config.tasks ?? []).map((t) => ({
+      ...presentLabTask(t, facts, solved),
+      solvedAt: facts.attempts.find((a) => a.taskId === t.id && a.correct)?.createdAt ?? null,
+    }));
     return {
       tasks,
       ...labScore(
@@ -192,8 +218,8 @@ export class TaskService {
 
   /** Staff: the lab's secret values. */
   async secrets(actor: Actor, labId: string): Promise<LabSecrets> {
-    const { lab } = await this.visibleLab(actor, labId);
-    authorize(actor, 'lab.readConfig');
+    const { lab, resource } = await this.visibleLab(actor, labId);
+    authorize(actor, 'lab.readConfig', resource);
     const config = lab.config as LabTemplateConfig;
     const values = this.secretValues(lab.id, config);
     return { secrets: (config.secrets ?? []).map((s) => ({ name: s.name, type: s.type, value: values[s.name] ?? '' })) };
@@ -201,8 +227,8 @@ export class TaskService {
 
   /** Staff: every answer (with what was typed), check, hint and solution reveal of the lab, newest first. */
   async activity(actor: Actor, labId: string): Promise<TaskActivity> {
-    const { lab } = await this.visibleLab(actor, labId);
-    authorize(actor, 'lab.readConfig');
+    const { lab, resource } = await this.visibleLab(actor, labId);
+    authorize(actor, 'lab.readConfig', resource);
     const { attempts, reveals } = await this.tasks.activityOf(lab.id);
     const items: TaskActivity['items'] = [
       ...attempts.map((a) => ({
@@ -264,7 +290,7 @@ export class TaskService {
   private async visibleLab(actor: Actor, labId: string): Promise<{ lab: LabWithOwner; resource: Resource }> {
     const lab = await this.labs.findById(labId);
     if (!lab) throw notFound('Lab');
-    const resource = { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
+    const resource = await this.access.resourceOf(lab);
     if (!can(actor, 'lab.read', resource)) throw notFound('Lab');
     return { lab, resource };
   }
@@ -279,6 +305,15 @@ export class TaskService {
     const { lab, resource } = await this.visibleLab(actor, labId);
     authorize(actor, 'task.act', resource);
     if (lab.status === 'deleted' || lab.status === 'deleting') throw conflict(`The lab is ${lab.status}`);
+    const window = lab.assignmentId ? await this.assignmentWindow(lab.assignmentId) : undefined;
+    if (window && Date.now() >= window.closesAt.getTime())
+      throw new AppError(
+        409,
+        'assignment_closed',
+        `The assignment closed at ${window.closesAt.toISOString()}; answers are no longer accepted`,
+      );
+    if (window && Date.now() < window.opensAt.getTime())
+      throw new AppError(409, 'assignment_not_open', `The assignment opens at ${window.opensAt.toISOString()}; answers count from then on`);
     const task = ((lab.config as LabTemplateConfig).tasks ?? []).find((t) => t.id === taskId);
     if (!task) throw notFound('Task');
     const facts = await this.facts(lab);

@@ -65,7 +65,16 @@ export class TemplateService {
     const offset = query.offset ?? 0;
     // Students see the catalog: published templates only.
     const onlyStatus: TemplateStatus | undefined = can(actor, 'template.create') ? undefined : 'published';
-    const { rows, total } = await this.templates.list({ limit, offset, status: query.status, search: query.search, onlyStatus });
+    // Authors: their own templates and published ones; admins: every template.
+    const publishedOrOwnedBy = can(actor, 'template.create') && !can(actor, 'template.listAll') ? actor.id : undefined;
+    const { rows, total } = await this.templates.list({
+      limit,
+      offset,
+      status: query.status,
+      search: query.search,
+      onlyStatus,
+      publishedOrOwnedBy,
+    });
     return { items: rows.map(presentTemplateSummary), total, limit, offset };
   }
 

@@ -1,17 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { CreateUserBody, ListUsersQuery, UpdateUserBody, User, UserList } from '@ctp/contracts';
-import { conflict, notFound } from '../errors.js';
+import { conflict, isUniqueViolation, notFound } from '../errors.js';
 import { authorize, type Actor } from '../policy/policy.js';
 import { presentUser } from '../presenters/staff.presenter.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
-import { hashPassword } from './password.js';
+import { generatePassword, hashPassword } from './password.js';
 import type { SessionsService } from './sessions.service.js';
-
-/** True for a PostgreSQL unique-constraint violation. */
-function isUniqueViolation(error: unknown): boolean {
-  const code = (error as { code?: string; cause?: { code?: string } })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
-  return code === '23505';
-}
 
 /** User administration: list, create, change role, disable, reset password; first admin at start. */
 export class UsersService {
@@ -81,7 +74,7 @@ export class UsersService {
    */
   async ensureFirstAdmin(configuredPassword: string | undefined): Promise<{ password: string; generated: boolean } | undefined> {
     if ((await this.users.countActiveAdmins()) > 0 || (await this.users.findByUsername('admin'))) return undefined;
-    const password = configuredPassword ?? randomBytes(12).toString('base64url');
+    const password = configuredPassword ?? generatePassword();
     const created = await this.users.insertIfAbsent({ username: 'admin', role: 'admin', passwordHash: await hashPassword(password) });
     return created ? { password, generated: !configuredPassword } : undefined;
   }

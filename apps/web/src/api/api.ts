@@ -1,5 +1,14 @@
 import { createApi } from '@reduxjs/toolkit/query/react';
 import type {
+  Assignment,
+  AssignmentList,
+  ClassDetail,
+  ClassList,
+  CreateAssignmentBody,
+  EnrolResult,
+  ProvisionResult,
+  Scoreboard,
+  UpdateAssignmentBody,
   AnswerResult,
   CheckResult,
   CtfdImportResult,
@@ -37,7 +46,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Image'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Image', 'Class', 'Assignment'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -133,6 +142,60 @@ export const api = createApi({
       query: (challenge) => ({ url: '/templates/import/ctfd', method: 'POST', body: { challenge } }),
     }),
 
+    classes: build.query<ClassList, { includeArchived?: boolean } | void>({
+      query: (q) => ({ url: '/classes', params: clean(q ?? {}) }),
+      providesTags: ['Class'],
+    }),
+    class: build.query<ClassDetail, string>({ query: (id) => `/classes/${id}`, providesTags: ['Class'] }),
+    createClass: build.mutation<ClassDetail, { name: string; description?: string }>({
+      query: (body) => ({ url: '/classes', method: 'POST', body }),
+      invalidatesTags: ['Class'],
+    }),
+    updateClass: build.mutation<ClassDetail, { id: string; changes: { name?: string; description?: string; archived?: boolean } }>({
+      query: ({ id, changes }) => ({ url: `/classes/${id}`, method: 'PATCH', body: changes }),
+      invalidatesTags: ['Class'],
+    }),
+    addInstructor: build.mutation<ClassDetail, { id: string; username: string }>({
+      query: ({ id, username }) => ({ url: `/classes/${id}/instructors`, method: 'POST', body: { username } }),
+      invalidatesTags: ['Class'],
+    }),
+    removeInstructor: build.mutation<ClassDetail, { id: string; username: string }>({
+      query: ({ id, username }) => ({ url: `/classes/${id}/instructors/${encodeURIComponent(username)}`, method: 'DELETE' }),
+      invalidatesTags: ['Class'],
+    }),
+    enrolCsv: build.mutation<EnrolResult, { id: string; csv: string }>({
+      query: ({ id, csv }) => ({ url: `/classes/${id}/students`, method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } }),
+      invalidatesTags: ['Class'],
+    }),
+    enrolUsernames: build.mutation<EnrolResult, { id: string; usernames: string[] }>({
+      query: ({ id, usernames }) => ({ url: `/classes/${id}/students`, method: 'POST', body: { usernames } }),
+      invalidatesTags: ['Class'],
+    }),
+    removeStudent: build.mutation<ClassDetail, { id: string; username: string }>({
+      query: ({ id, username }) => ({ url: `/classes/${id}/students/${encodeURIComponent(username)}`, method: 'DELETE' }),
+      invalidatesTags: ['Class'],
+    }),
+    classAssignments: build.query<AssignmentList, string>({ query: (id) => `/classes/${id}/assignments`, providesTags: ['Assignment'] }),
+    createAssignment: build.mutation<Assignment, { classId: string; body: CreateAssignmentBody }>({
+      query: ({ classId, body }) => ({ url: `/classes/${classId}/assignments`, method: 'POST', body }),
+      invalidatesTags: ['Assignment'],
+    }),
+    updateAssignment: build.mutation<Assignment, { id: string; changes: UpdateAssignmentBody }>({
+      query: ({ id, changes }) => ({ url: `/assignments/${id}`, method: 'PATCH', body: changes }),
+      invalidatesTags: ['Assignment'],
+    }),
+    provisionAssignment: build.mutation<ProvisionResult, string>({
+      query: (id) => ({ url: `/assignments/${id}/provision`, method: 'POST' }),
+      invalidatesTags: ['Assignment', 'LabList'],
+    }),
+    myAssignments: build.query<AssignmentList, void>({ query: () => '/assignments', providesTags: ['Assignment'] }),
+    startAssignmentLab: build.mutation<Lab, string>({
+      query: (id) => ({ url: `/assignments/${id}/lab`, method: 'POST' }),
+      invalidatesTags: ['Assignment', 'LabList'],
+    }),
+    gradesCsv: build.mutation<string, string>({ query: (id) => ({ url: `/assignments/${id}/grades.csv`, responseHandler: 'text' }) }),
+    scoreboard: build.query<Scoreboard, string>({ query: (id) => `/assignments/${id}/scoreboard`, providesTags: ['Assignment'] }),
+
     users: build.query<UserList, Query | void>({ query: (q) => ({ url: '/users', params: clean(q ?? {}) }), providesTags: ['User'] }),
     createUser: build.mutation<User, CreateUserBody>({
       query: (body) => ({ url: '/users', method: 'POST', body }),
@@ -199,4 +262,21 @@ export const {
   useLabSecretsQuery,
   useTaskActivityQuery,
   useImportCtfdMutation,
+  useClassesQuery,
+  useClassQuery,
+  useCreateClassMutation,
+  useUpdateClassMutation,
+  useAddInstructorMutation,
+  useRemoveInstructorMutation,
+  useEnrolCsvMutation,
+  useEnrolUsernamesMutation,
+  useRemoveStudentMutation,
+  useClassAssignmentsQuery,
+  useCreateAssignmentMutation,
+  useUpdateAssignmentMutation,
+  useProvisionAssignmentMutation,
+  useMyAssignmentsQuery,
+  useStartAssignmentLabMutation,
+  useGradesCsvMutation,
+  useScoreboardQuery,
 } = api;

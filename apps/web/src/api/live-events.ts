@@ -38,7 +38,7 @@ export function useLiveEvents(): void {
         const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
         socket = new WebSocket(`${scheme}://${window.location.host}${ticket.url}`);
         socket.onopen = () => {
-          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks']));
+          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks', 'Assignment']));
           attempt = 0;
           dispatch(liveChanged(true));
         };
@@ -49,7 +49,7 @@ export function useLiveEvents(): void {
             api.util.invalidateTags(
               event.type.startsWith('task.')
                 ? [{ type: 'Tasks', id: event.labId }]
-                : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
+                : [{ type: 'Lab', id: event.labId }, 'LabList', 'System', 'Assignment'],
             ),
           );
           if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);

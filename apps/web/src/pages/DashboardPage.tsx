@@ -10,6 +10,8 @@ import type { Lab } from '@ctp/contracts';
 import { useLabsQuery } from '../api/api.js';
 import { Countdown } from '../components/Countdown.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
+import { MyAssignments } from '../components/MyAssignments.js';
+import { useCan } from '../components/RequirePermission.js';
 import { StatusChip } from '../components/StatusChip.js';
 
 /** One lab as a card: status, time left, and while it provisions, the current step. */
@@ -55,8 +57,11 @@ export function LabCard({ lab }: { lab: Lab }) {
 /** A student's labs, live. */
 export function DashboardPage() {
   const { data, error, isLoading } = useLabsQuery();
+  // Teachers find their classes' assignments on the Classes page.
+  const teaches = useCan('class.teach');
   return (
     <Stack spacing={2}>
+      {!teaches && <MyAssignments />}
       <Typography variant="h4" component="h1">
         My labs
       </Typography>
