@@ -169,7 +169,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     templateStates,
   );
-  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
+  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images, labAccess);
   const labs = new LabService(
     repositories.labs,
     repositories.users,

@@ -114,7 +114,7 @@ describe('policy', () => {
   it('gives each role its named permissions', () => {
     expect(permissionsOf({ role: 'student' })).toEqual([]);
     expect(permissionsOf({ role: 'instructor' }).sort()).toEqual(
-      ['class.teach', 'lab.quotaExempt', 'lab.watch', 'system.read', 'template.author', 'vm.seeHidden'].sort(),
+      ['class.teach', 'image.upload', 'lab.quotaExempt', 'lab.watch', 'system.read', 'template.author', 'vm.seeHidden'].sort(),
     );
     expect(permissionsOf({ role: 'admin' })).toEqual([...PERMISSIONS]);
   });

@@ -4,6 +4,7 @@ import { AppError, conflict, notFound } from '../errors.js';
 import { authorize, can, type Actor } from '../policy/policy.js';
 import type { LabsRepository } from '../repositories/labs.repository.js';
 import type { ImageLibraryService } from './image-library.service.js';
+import type { LabAccess } from './lab-access.js';
 
 /**
  * Golden images: staff prepare a machine by hand in a lab, then save it as a new image. A job
@@ -15,13 +16,14 @@ export class GoldenImageService {
     private readonly labs: LabsRepository,
     private readonly driver: HypervisorDriver,
     private readonly library: ImageLibraryService,
+    private readonly labAccess: LabAccess,
   ) {}
 
   async saveVm(actor: Actor, vmId: string, body: SaveVmImageBody): Promise<Image> {
     authorize(actor, 'image.create');
     const vm = await this.labs.findVm(vmId);
     const lab = vm ? await this.labs.findById(vm.labId) : undefined;
-    if (!vm || !lab || !can(actor, 'lab.read', { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) })) throw notFound('VM');
+    if (!vm || !lab || !can(actor, 'lab.read', await this.labAccess.resourceOf(lab))) throw notFound('VM');
     const source = await this.library.resolve(vm.image);
     if (!source || (source.base.kind !== 'disk' && source.base.kind !== 'iso'))
       throw conflict(`VM ${vm.name} runs the ${vm.image} image, which has no disk to save (only disk and ISO images can be saved)`);
