@@ -255,10 +255,12 @@ export class LabRunner {
     choice: BootChoice,
     rename: (name: string) => Promise<void>,
   ) {
+    let restored = Boolean(choice.savedState);
     try {
       await this.driver.startVm(vm.driverName);
     } catch (error) {
       if (!choice.savedState) throw error;
+      restored = false;
       await this.states?.markStale(choice.savedState, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
       const cold = { reason: 'cold boot: the saved state failed to load' };
       await rename(startStepName(vm, cold));
@@ -267,6 +269,8 @@ export class LabRunner {
       await this.initialSnapshot(vm);
       await this.driver.startVm(vm.driverName);
     }
+    // The saved guest booted as the template's reference VM: it learns its own lab now.
+    if (restored) await this.content.deliverIdentity(vm.driverName, this.kernelArgs(lab, config, vm));
     await this.labs.setVmStatus(vm.id, 'running');
     await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
   }
@@ -276,14 +280,13 @@ export class LabRunner {
     if (!image) throw new Error(`base image "${vm.image}" is not available on this host`);
     const nics = vm.nics as NicRecord[];
     const networks = await this.labs.networksOf(lab.id);
-    const templateVm = config.vms.find((v) => v.name === vm.name);
     const spec: VmSpec = {
       name: vm.driverName,
       image,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
       nics: nics.map((nic) => ({ network: networks.find((n) => n.name === nic.network)!.driverName })),
-      kernelArgs: guestArgs(lab.id, vm.name, nics, config, templateVm?.settings),
+      kernelArgs: this.kernelArgs(lab, config, vm),
       scratchDiskMiB: 64,
     };
     if (choice?.savedState) {
@@ -302,6 +305,12 @@ export class LabRunner {
     }
     await this.states?.recordVm(vm.id, choice?.savedState ?? null);
     await this.labs.setVmStatus(vm.id, 'stopped');
+  }
+
+  /** The kernel command line of a lab's VM (its identity: hostname, addresses, lab, non-secret settings). */
+  private kernelArgs(lab: LabRow, config: LabTemplateConfig, vm: VmRow): string {
+    const templateVm = config.vms.find((v) => v.name === vm.name);
+    return guestArgs(lab.id, vm.name, vm.nics as NicRecord[], config, templateVm?.settings);
   }
 
   /** Writes the lab's inject files into its VMs over the guest channel (never the command line or console). */
