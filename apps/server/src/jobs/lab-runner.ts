@@ -13,7 +13,8 @@ export interface LabSecretsRegistry {
   registerSecrets(labId: string, config: LabTemplateConfig): Promise<unknown>;
 }
 
-export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
+/** `handover`: a warm pool lab just given to a student gets its secrets and content. */
+export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete' | 'handover';
 
 /** The snapshot every VM gets once provisioned; reset returns to it. */
 export const INITIAL_SNAPSHOT = 'initial';
@@ -133,6 +134,7 @@ export class LabRunner {
     this.observer.finished(operation, 'success', (Date.now() - started) / 1000);
     const finalStatus: Record<LabOperation, LabStatus> = {
       provision: 'running',
+      handover: 'running',
       start: 'running',
       reset: 'running',
       stop: 'stopped',
@@ -143,7 +145,7 @@ export class LabRunner {
       errorMessage: null,
       ...(operation === 'delete' ? { deletedAt: new Date() } : {}),
     });
-    if (operation === 'provision') {
+    if ((operation === 'provision' && !lab.pool) || operation === 'handover') {
       const template = (lab.config as LabTemplateConfig).title ?? lab.name;
       this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
     }
@@ -158,6 +160,7 @@ export class LabRunner {
     const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
       ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
       : [];
+    const secrets = { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) };
     switch (operation) {
       case 'provision': {
         // Each VM resumes its template's saved state where there is one, else boots; the steps say which and why.
@@ -171,7 +174,8 @@ export class LabRunner {
           // The initial state is the fresh disk, taken before the first boot (or restore): it
           // costs milliseconds, and reset means a clean boot (or the saved state again).
           { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
-          { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) },
+          // A warm pool lab gets its secrets and content when a student takes it (handover).
+          ...(lab.pool ? [] : [secrets]),
           ...machines.map((vm) => {
             const choice = choices.get(vm.id)!;
             const planned = startStepName(vm, choice);
@@ -185,9 +189,11 @@ export class LabRunner {
               },
             };
           }),
-          ...deliver,
+          ...(lab.pool ? [] : deliver),
         ];
       }
+      case 'handover':
+        return [secrets, ...deliver];
       case 'start':
         return [startAll, ...deliver];
       case 'stop':

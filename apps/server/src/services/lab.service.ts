@@ -7,6 +7,7 @@ import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
 import { presentLab, presentLabDetail } from '../presenters/staff.presenter.js';
 import { presentStudentLab, presentStudentLabDetail } from '../presenters/student.presenter.js';
 import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { TemplateRow } from '../repositories/templates.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
@@ -20,8 +21,11 @@ export interface LabLimits {
   maxLifetimeMinutes: number;
 }
 
+/** What users may ask of a lab. */
+export type LabAction = Exclude<LabOperation, 'provision' | 'handover'>;
+
 /** Which states each lab action may start from, and the state it moves the lab to. */
-const ACTIONS: Record<Exclude<LabOperation, 'provision'>, { from: LabStatus[]; to: LabStatus }> = {
+const ACTIONS: Record<LabAction, { from: LabStatus[]; to: LabStatus }> = {
   start: { from: ['stopped'], to: 'starting' },
   stop: { from: ['running'], to: 'stopping' },
   reset: { from: ['running', 'stopped'], to: 'resetting' },
@@ -40,6 +44,8 @@ export class LabService {
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
+    /** Asks for a template's warm pool to be refilled (in the background). */
+    private readonly refillPool: (templateId: string) => Promise<void> = async () => {},
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -55,20 +61,70 @@ export class LabService {
         `You already have ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
       );
     }
+    const lifetime = Math.min((template.config as LabTemplateConfig).lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+    const pooled = await this.takePooled(actor, template, lifetime);
+    if (pooled) return pooled;
+    const lab = await this.insertLab(actor.id, template, { expiresAt: new Date(Date.now() + lifetime * 60_000), pool: false });
+    await this.enqueue(lab.id, 'provision');
+    await this.publish(lab.id, actor.id, 'lab.status', { status: 'provisioning' });
+    return presentLab({ ...lab, ownerUsername: actor.username }, []);
+  }
+
+  /**
+   * Provisions a warm pool lab of a template for its pool's owner (no expiry while in the pool;
+   * not counted against anyone's limit; seen by staff only). For the pool's refill job.
+   */
+  async provisionPoolLab(ownerId: string, template: TemplateRow): Promise<string> {
+    const lab = await this.insertLab(ownerId, template, { expiresAt: null, pool: true });
+    await this.enqueue(lab.id, 'provision');
+    await this.publish(lab.id, ownerId, 'lab.status', { status: 'provisioning' });
+    return lab.id;
+  }
+
+  /** Starts deleting a pool lab (for the pool's refill job); false when its state does not allow it yet. */
+  async deletePoolLab(labId: string): Promise<boolean> {
+    const moved = await this.labs.transitionPoolLab(labId, ACTIONS.delete.from, 'deleting');
+    if (!moved) return false;
+    await this.enqueue(labId, 'delete');
+    await this.publish(labId, moved.userId, 'lab.status', { status: 'deleting' });
+    return true;
+  }
+
+  /**
+   * Hands a running pool lab of the template over to the actor at once, if the pool has one: it
+   * becomes theirs (its lifetime starts now), and a job then applies its own secrets and content
+   * through the guest channel. The pool is refilled in the background either way.
+   */
+  private async takePooled(actor: Actor, template: TemplateRow, lifetimeMinutes: number): Promise<Lab | undefined> {
+    if (template.warmPoolSize <= 0) return undefined;
+    const now = new Date();
+    const row = await this.labs.claimPooled(template.id, template.version, actor.id, {
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + lifetimeMinutes * 60_000),
+    });
+    await this.refillPool(template.id);
+    if (!row) return undefined;
+    await this.enqueue(row.id, 'handover');
+    await this.publish(row.id, actor.id, 'lab.status', { status: row.status });
+    return presentLab({ ...row, ownerUsername: actor.username }, []);
+  }
+
+  /** The records of a new lab (networks and VMs included) in one transaction. */
+  private async insertLab(ownerId: string, template: TemplateRow, options: { expiresAt: Date | null; pool: boolean }) {
     const config = template.config as LabTemplateConfig;
     const id = crypto.randomUUID();
     const prefix = labPrefix(id);
-    const lifetime = Math.min(config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
-    const lab = await this.labs.create(
+    return this.labs.create(
       {
         id,
         name: config.title,
-        userId: actor.id,
+        userId: ownerId,
         templateId: template.id,
         templateVersion: template.version,
         config,
         status: 'provisioning',
-        expiresAt: new Date(Date.now() + lifetime * 60_000),
+        expiresAt: options.expiresAt,
+        pool: options.pool,
       },
       config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
       config.vms.map((vm) => ({
@@ -82,9 +138,6 @@ export class LabService {
         studentControl: vm.studentControl ?? true,
       })),
     );
-    await this.enqueue(lab.id, 'provision');
-    await this.publish(lab.id, actor.id, 'lab.status', { status: 'provisioning' });
-    return presentLab({ ...lab, ownerUsername: actor.username }, []);
   }
 
   async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
@@ -120,7 +173,7 @@ export class LabService {
   }
 
   /** Starts a lab action (start, stop, reset, delete) as a job; 409 when the lab's state forbids it. */
-  async act(actor: Actor, id: string, operation: Exclude<LabOperation, 'provision'>): Promise<Lab> {
+  async act(actor: Actor, id: string, operation: LabAction): Promise<Lab> {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
     const { from, to } = ACTIONS[operation];
