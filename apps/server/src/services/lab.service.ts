@@ -96,13 +96,13 @@ export class LabService {
    * through the guest channel. The pool is refilled in the background either way.
    */
   private async takePooled(actor: Actor, template: TemplateRow, lifetimeMinutes: number): Promise<Lab | undefined> {
-    if (template.warmPoolSize <= 0) return undefined;
+    // A pool being emptied (size 0) still hands out what it holds until the refill removes it.
     const now = new Date();
     const row = await this.labs.claimPooled(template.id, template.version, actor.id, {
       createdAt: now,
       expiresAt: new Date(now.getTime() + lifetimeMinutes * 60_000),
     });
-    await this.refillPool(template.id);
+    if (template.warmPoolSize > 0 || row) await this.refillPool(template.id);
     if (!row) return undefined;
     await this.enqueue(row.id, 'handover');
     await this.publish(row.id, actor.id, 'lab.status', { status: row.status });
