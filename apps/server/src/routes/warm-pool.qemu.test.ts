@@ -49,10 +49,11 @@ describe('warm pool on real QEMU', { timeout: 180_000 }, () => {
     ).toBe(200);
   });
   afterAll(async () => {
+    // Jobs first: a refill still under way must not start a VM after the cleanup below.
+    await ctx.close();
     for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
     for (const network of await driver.listNetworks()) await driver.destroyNetwork(network.name);
     driver.close();
-    await ctx.close();
     rmSync(stateDir, { recursive: true, force: true });
   });
 
