@@ -4,9 +4,16 @@
 #   /var/www/flag.txt  served as http://<target>/flag.txt (absent until written: 404)
 #   /etc/ctp/banner    what port 4444 prints, read again at every connection
 mkdir -p /var/www /etc/ctp
+# The home page names the guest's lab; /sbin/ctp-identity writes it again when the lab changes.
+cat > /usr/bin/ctp-on-identity <<'SH'
+#!/bin/sh
+lab=$(cat /etc/ctp/lab 2>/dev/null)
 cat > /var/www/index.html <<HTML
-<html><body><h1>Welcome to $(hostname)</h1><p>Lab ${CTP_LAB:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>
+<html><body><h1>Welcome to $(hostname)</h1><p>Lab ${lab:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>
 HTML
+SH
+chmod 755 /usr/bin/ctp-on-identity
+/usr/bin/ctp-on-identity
 cat > /usr/bin/ctp-banner <<'SH'
 #!/bin/sh
 cat /etc/ctp/banner 2>/dev/null || echo "SecretService 1.0 ready."

@@ -155,7 +155,7 @@ export async function buildApp(
       await api.register(oidcRoutes, { oidc: services.oidc, localPasswords: config.localPasswords, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
-      await api.register(templatesRoutes, { templates: services.templates });
+      await api.register(templatesRoutes, { templates: services.templates, warmPools: services.warmPools });
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(tasksRoutes, { tasks: services.tasks });
       await api.register(vmsRoutes, { labs: services.labs });

@@ -67,6 +67,8 @@ export interface Config {
   savedStates: boolean;
   /** QEMU's TCG translation cache per VM in MiB (0: QEMU's default, up to 1 GiB). */
   tcgTranslationCacheMiB: number;
+  /** Host memory (MiB) warm pools leave free: a refill stops short of it. */
+  warmPoolReserveMiB: number;
   /** The key per-lab secrets are derived from (else generated once into the data directory). */
   secretsKey: string | undefined;
   /** Task answers and checks a user may submit per minute. */
@@ -189,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accelerator: accelerator(env.CTP_ACCELERATOR),
     savedStates: bool(env, 'CTP_SAVED_STATES', true),
     tcgTranslationCacheMiB: int(env, 'CTP_TCG_TB_SIZE_MIB', 32),
+    warmPoolReserveMiB: int(env, 'CTP_WARM_POOL_RESERVE_MIB', 1024),
     secretsKey: env.CTP_SECRETS_KEY || undefined,
     answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
     checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),

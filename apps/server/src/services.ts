@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -41,6 +42,7 @@ import { loadOrCreateSecretsKey } from './services/secrets.js';
 import { StatsService } from './services/stats.service.js';
 import { SystemService } from './services/system.service.js';
 import { TemplateStateService, type GuestReady } from './services/template-state.service.js';
+import { WarmPoolService } from './services/warm-pool.service.js';
 import { TaskService } from './services/task.service.js';
 import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
@@ -170,6 +172,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates,
   );
   const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images, labAccess);
+  const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);
   const labs = new LabService(
     repositories.labs,
     repositories.users,
@@ -185,7 +188,12 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     labAccess,
     async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
+    refillPool,
   );
+  const warmPools = new WarmPoolService(repositories.templates, repositories.labs, labs, refillPool, {
+    reserveMiB: config.warmPoolReserveMiB,
+    freeMemoryMiB: () => Math.round(os.freemem() / 2 ** 20),
+  });
   const assignments = new AssignmentService(
     repositories.assignments,
     classes,
@@ -229,7 +237,11 @@ export function createServices(config: Config, database: Database, infra: Infras
     await jobs.start({
       labOperation: (job, finalAttempt) => runner.run(job.labId, job.operation, finalAttempt),
       expireLabs: async () => void (await maintenance.expireLabs()),
-      reconcile: async () => void (await maintenance.reconcile()),
+      reconcile: async () => {
+        await maintenance.reconcile();
+        await warmPools.refillAll();
+      },
+      refillWarmPool: async (job) => void (await warmPools.refill(job.templateId)),
       prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
       sampleStats: async () => void (await stats.sample()),
     });
@@ -261,6 +273,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     templates,
     templateStates,
     labs,
+    warmPools,
     tasks,
     content,
     events,

@@ -75,6 +75,8 @@ const labFields = {
   expiresAt: Type.Union([Timestamp, Type.Null()]),
   progress: Type.Object({ done: Type.Integer(), total: Type.Integer(), current: Type.Union([Type.String(), Type.Null()]) }),
   error: Type.Union([Type.Object({ step: Type.Union([Type.String(), Type.Null()]), message: Type.String() }), Type.Null()]),
+  /** Staff: a warm pool lab, provisioned ahead and not yet handed to a student. */
+  pool: Type.Optional(Type.Boolean()),
 };
 export const Lab = Type.Object(labFields);
 export type Lab = Static<typeof Lab>;

@@ -249,6 +249,28 @@ export const ListTemplatesQuery = Type.Object(
 );
 export type ListTemplatesQuery = Static<typeof ListTemplatesQuery>;
 
+/** The most labs a template's warm pool may keep. */
+export const MAX_WARM_POOL_SIZE = 20;
+
+/** Staff set how many labs of a template are kept provisioned and unassigned. */
+export const WarmPoolBody = Type.Object(
+  { size: Type.Integer({ minimum: 0, maximum: MAX_WARM_POOL_SIZE, description: 'Labs to keep ready (0: no pool).' }) },
+  { additionalProperties: false },
+);
+export type WarmPoolBody = Static<typeof WarmPoolBody>;
+
+/** A template's warm pool as staff see it. */
+export const WarmPool = Type.Object({
+  templateId: Uuid,
+  size: Type.Integer(),
+  /** Running and unassigned: handed over at once by `POST /api/v1/labs`. */
+  ready: Type.Integer(),
+  /** Being provisioned (or in another state on the way). */
+  pending: Type.Integer(),
+  labs: Type.Array(Type.Object({ id: Uuid, status: Type.String(), templateVersion: Type.Integer() })),
+});
+export type WarmPool = Static<typeof WarmPool>;
+
 /** Creating or updating takes the config as JSON, or YAML text sent as `application/yaml`. */
 export const TemplateBody = Type.Object({ config: Type.Unknown() }, { additionalProperties: false });
 export type TemplateBody = Static<typeof TemplateBody>;

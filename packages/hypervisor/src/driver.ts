@@ -222,13 +222,20 @@ export interface VmSpec {
    * `org.qemu.guest_agent.0` on a unix socket in the VM's state directory.
    */
   guestAgent?: boolean;
+  /**
+   * This VM will be saved with `saveState` (a template's reference VM). QEMU keeps its RAM in a
+   * file, which the save turns into a plain RAM image: VMs restored from it map it copy-on-write
+   * and share its unchanged pages. Other drivers may ignore it.
+   */
+  saveable?: boolean;
   /** Guest account for VirtualBox `guestcontrol` (Guest Additions log in); unused by QEMU. */
   guestCredentials?: GuestCredentials;
   /**
    * Start from this saved state (see `saveState`) instead of booting. The VM's disk is a new
-   * overlay on the state's disk layer. It keeps the saved VM's image, CPUs, RAM, kernel arguments
-   * and MACs (the guest resumes exactly as it was; only the NICs' networks come from this spec,
-   * and their number must match: else `invalid`). Its first start resumes the state; so does a
+   * overlay on the state's disk layer. It keeps the saved VM's image, CPUs, RAM and MACs (the
+   * guest resumes exactly as it was; only the NICs' networks come from this spec, and their
+   * number must match: else `invalid`); this spec's kernel arguments serve its later boots only
+   * (the resumed guest keeps the saved VM's: per-VM values go in over the guest channel). Its first start resumes the state; so does a
    * start after reverting to a snapshot taken before that first start (a reset). Any other start
    * boots from its disk. A missing state gives `not_found` at create; a state that cannot be
    * loaded makes `startVm` fail with `command_failed` and leaves the VM stopped.

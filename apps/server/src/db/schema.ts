@@ -100,6 +100,10 @@ export const labTemplates = pgTable(
     version: integer('version').notNull().default(1),
     status: text('status').notNull().default('draft'),
     ownerId: uuid('owner_id').references(() => users.id, { onDelete: 'set null' }),
+    // Labs kept provisioned and unassigned for this template (0: none), and the staff member who
+    // set it: the pool's labs are theirs until a student takes one.
+    warmPoolSize: integer('warm_pool_size').notNull().default(0),
+    warmPoolOwnerId: uuid('warm_pool_owner_id').references(() => users.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -149,12 +153,15 @@ export const labs = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    // A warm pool lab: provisioned ahead, unassigned, until `POST /labs` hands it to a student.
+    pool: boolean('pool').notNull().default(false),
   },
   (t) => [
     index('labs_user_idx').on(t.userId),
     uniqueIndex('labs_assignment_user_key')
       .on(t.assignmentId, t.userId)
       .where(sql`${t.assignmentId} is not null and ${t.status} <> 'deleted'`),
+    index('labs_pool_idx').on(t.templateId, t.pool),
     index('labs_status_idx').on(t.status),
     index('labs_expires_idx').on(t.expiresAt),
     check(

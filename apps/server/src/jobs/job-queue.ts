@@ -7,6 +7,7 @@ export const EXPIRE_LABS_QUEUE = 'expire-labs';
 export const RECONCILE_QUEUE = 'reconcile';
 export const PREPARE_STATES_QUEUE = 'prepare-template-states';
 export const SAMPLE_STATS_QUEUE = 'sample-stats';
+export const WARM_POOL_QUEUE = 'refill-warm-pool';
 const RETRY_LIMIT = 2;
 
 export interface LabOperationJob {
@@ -33,6 +34,8 @@ export interface JobHandlers {
   reconcile(): Promise<void>;
   /** The admin overview's minute sample. */
   sampleStats(): Promise<void>;
+  /** Brings a template's warm pool to its size (within capacity). */
+  refillWarmPool?(job: { templateId: string }): Promise<void>;
 }
 
 /**
@@ -97,6 +100,18 @@ export class JobQueue {
         },
       );
     }
+    // One refill at a time on an instance: two at once would both see the pool short.
+    await this.boss.createQueue(WARM_POOL_QUEUE, { retryLimit: 1, expireInSeconds: 300, notify: true });
+    const refill = handlers.refillWarmPool;
+    if (refill) {
+      await this.boss.work<{ templateId: string }>(
+        WARM_POOL_QUEUE,
+        { localConcurrency: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+        async ([job]: Job<{ templateId: string }>[]) => {
+          if (job) await refill(job.data);
+        },
+      );
+    }
     await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
     await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
     await this.boss.work(SAMPLE_STATS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.sampleStats());
@@ -115,6 +130,11 @@ export class JobQueue {
   /** Enqueues the preparation of a template version's saved states (a job finds what is missing; extra jobs cost nothing). */
   async enqueuePrepareStates(job: PrepareStatesJob): Promise<void> {
     await this.boss.send(PREPARE_STATES_QUEUE, job);
+  }
+
+  /** Enqueues a refill of a template's warm pool (a refill finds what is missing; extra jobs cost little). */
+  async enqueueRefillWarmPool(templateId: string): Promise<void> {
+    await this.boss.send(WARM_POOL_QUEUE, { templateId });
   }
 
   /** Lab operations waiting (due or deferred) and running, as pg-boss last counted them. */

@@ -14,7 +14,8 @@ export interface LabSecretsRegistry {
   registerSecrets(labId: string, config: LabTemplateConfig): Promise<unknown>;
 }
 
-export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete';
+/** `handover`: a warm pool lab just given to a student gets its secrets and content. */
+export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete' | 'handover';
 
 /** The snapshot every VM gets once provisioned; reset returns to it. */
 export const INITIAL_SNAPSHOT = 'initial';
@@ -149,6 +150,7 @@ export class LabRunner {
     this.observer.finished(operation, 'success', (Date.now() - started) / 1000);
     const finalStatus: Record<LabOperation, LabStatus> = {
       provision: 'running',
+      handover: 'running',
       start: 'running',
       reset: 'running',
       stop: 'stopped',
@@ -159,7 +161,7 @@ export class LabRunner {
       errorMessage: null,
       ...(operation === 'delete' ? { deletedAt: new Date() } : {}),
     });
-    if (operation === 'provision') {
+    if ((operation === 'provision' && !lab.pool) || operation === 'handover') {
       const template = (lab.config as LabTemplateConfig).title ?? lab.name;
       this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
       // Not a step: the lab is usable (consoles) while its guests finish booting.
@@ -207,6 +209,7 @@ export class LabRunner {
     const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
       ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
       : [];
+    const secrets = { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) };
     switch (operation) {
       case 'provision': {
         // Each VM resumes its template's saved state where there is one, else boots; the steps say which and why.
@@ -225,7 +228,8 @@ export class LabRunner {
           // The initial state is the fresh disk, taken before the first boot (or restore): it
           // costs milliseconds, and reset means a clean boot (or the saved state again).
           { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
-          { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) },
+          // A warm pool lab gets its secrets and content when a student takes it (handover).
+          ...(lab.pool ? [] : [secrets]),
           ...machines.map((vm) => {
             const choice = choices.get(vm.id)!;
             const planned = startStepName(vm, choice);
@@ -239,9 +243,11 @@ export class LabRunner {
               },
             };
           }),
-          ...deliver,
+          ...(lab.pool ? [] : deliver),
         ];
       }
+      case 'handover':
+        return [secrets, ...deliver];
       case 'start':
         return [startAll, ...deliver];
       case 'stop':
@@ -335,12 +341,14 @@ export class LabRunner {
     choice: BootChoice,
     rename: (name: string) => Promise<void>,
   ) {
+    let restored = Boolean(choice.savedState);
     try {
       await this.driver.startVm(vm.driverName);
     } catch (error) {
       if (!choice.savedState) throw error;
       // The VM leaves the state before it is marked stale: the job that marking starts deletes unused states.
       await this.states?.recordVm(vm.id, null);
+      restored = false;
       await this.states?.markStale(choice.savedState, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
       const cold = { reason: 'cold boot: the saved state failed to load' };
       await rename(startStepName(vm, cold));
@@ -349,6 +357,8 @@ export class LabRunner {
       await this.initialSnapshot(vm);
       await this.driver.startVm(vm.driverName);
     }
+    // The saved guest booted as the template's reference VM: it learns its own lab now.
+    if (restored) await this.content.deliverIdentity(vm.driverName, this.kernelArgs(lab, config, vm));
     await this.labs.setVmStatus(vm.id, 'running');
     await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
   }
@@ -367,7 +377,7 @@ export class LabRunner {
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
       nics: nics.map((nic, i) => ({ network: networks.find((n) => n.name === nic.network)!.driverName, mac: macs[i] })),
-      kernelArgs: image.kind === 'kernel' ? guestArgs(lab.id, vm.name, nics, config, templateVm?.settings) : undefined,
+      kernelArgs: image.kind === 'kernel' ? this.kernelArgs(lab, config, vm) : undefined,
       scratchDiskMiB: 64,
     };
     if (resolved.configMethod === 'cloud-init') {
@@ -402,6 +412,12 @@ export class LabRunner {
     }
     await this.states?.recordVm(vm.id, choice?.savedState ?? null);
     await this.labs.setVmStatus(vm.id, 'stopped');
+  }
+
+  /** The kernel command line of a lab's VM (its identity: hostname, addresses, lab, non-secret settings). */
+  private kernelArgs(lab: LabRow, config: LabTemplateConfig, vm: VmRow): string {
+    const templateVm = config.vms.find((v) => v.name === vm.name);
+    return guestArgs(lab.id, vm.name, vm.nics as NicRecord[], config, templateVm?.settings);
   }
 
   /** Writes the lab's inject files into its VMs over the guest channel (never the command line or console). */

@@ -87,6 +87,7 @@ export function presentLab(row: LabWithOwner, steps: LabStepRow[]): Lab {
     expiresAt: row.expiresAt?.toISOString() ?? null,
     progress: { done, total: steps.length, current: current?.name ?? null },
     error: row.errorMessage ? { step: row.errorStep, message: row.errorMessage } : null,
+    ...(row.pool ? { pool: true } : {}),
   };
 }
 

@@ -86,7 +86,7 @@ export class LabsRepository {
     const [row] = await this.db
       .select({ n: count() })
       .from(labs)
-      .where(and(eq(labs.userId, userId), ne(labs.status, 'deleted'), ne(labs.status, 'deleting')));
+      .where(and(eq(labs.userId, userId), eq(labs.pool, false), ne(labs.status, 'deleted'), ne(labs.status, 'deleting')));
     return row?.n ?? 0;
   }
 
@@ -187,6 +187,55 @@ export class LabsRepository {
       vms: vmRows.map((r) => ({ status: r.status, n: Number(r.n) })),
       running: { cpus: Number(running?.cpus ?? 0), memoryMiB: Number(running?.memoryMiB ?? 0) },
     };
+  }
+
+  /** Moves a lab that is still a pool lab (not handed over meanwhile) from one of `from` to `to`. */
+  async transitionPoolLab(id: string, from: LabStatus[], to: LabStatus): Promise<LabRow | undefined> {
+    const [row] = await this.db
+      .update(labs)
+      .set({ status: to, updatedAt: new Date() })
+      .where(and(eq(labs.id, id), eq(labs.pool, true), inArray(labs.status, from)))
+      .returning();
+    return row;
+  }
+
+  /** A template's warm pool labs that are not being deleted (any template version), oldest first. */
+  async poolLabs(templateId: string): Promise<LabRow[]> {
+    return this.db
+      .select()
+      .from(labs)
+      .where(and(eq(labs.templateId, templateId), eq(labs.pool, true), ne(labs.status, 'deleted'), ne(labs.status, 'deleting')))
+      .orderBy(asc(labs.createdAt));
+  }
+
+  /**
+   * Takes one running pool lab of the template version for a user, atomically (two requests
+   * never get the same lab): it stops being a pool lab and becomes theirs, with `changes`.
+   */
+  async claimPooled(
+    templateId: string,
+    templateVersion: number,
+    userId: string,
+    changes: { expiresAt: Date; createdAt: Date },
+  ): Promise<LabRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [candidate] = await tx
+        .select({ id: labs.id })
+        .from(labs)
+        .where(
+          and(eq(labs.templateId, templateId), eq(labs.templateVersion, templateVersion), eq(labs.pool, true), eq(labs.status, 'running')),
+        )
+        .orderBy(asc(labs.createdAt))
+        .limit(1)
+        .for('update', { skipLocked: true });
+      if (!candidate) return undefined;
+      const [row] = await tx
+        .update(labs)
+        .set({ ...changes, userId, pool: false, updatedAt: new Date() })
+        .where(and(eq(labs.id, candidate.id), eq(labs.pool, true), eq(labs.status, 'running')))
+        .returning();
+      return row;
+    });
   }
 
   async labsInTransition(): Promise<LabRow[]> {

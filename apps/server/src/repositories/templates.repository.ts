@@ -5,7 +5,7 @@ import { labTemplates, labTemplateVersions } from '../db/schema.js';
 
 export type TemplateRow = typeof labTemplates.$inferSelect;
 /** A template as lists need it: without its config and source. */
-export type TemplateSummaryRow = Omit<TemplateRow, 'config' | 'source'>;
+export type TemplateSummaryRow = Omit<TemplateRow, 'config' | 'source' | 'warmPoolSize' | 'warmPoolOwnerId'>;
 
 /** Every query on lab templates and their versions. */
 export class TemplatesRepository {
@@ -76,6 +76,25 @@ export class TemplatesRepository {
       )
       .where(eq(labTemplates.id, id));
     return row ? row.createdBy : undefined;
+  }
+
+  /** Sets a template's warm pool size and who owns its pool labs. */
+  async setWarmPool(id: string, size: number, ownerId: string): Promise<TemplateRow | undefined> {
+    const [row] = await this.db
+      .update(labTemplates)
+      .set({ warmPoolSize: size, warmPoolOwnerId: ownerId, updatedAt: new Date() })
+      .where(eq(labTemplates.id, id))
+      .returning();
+    return row;
+  }
+
+  /** Ids of the templates that keep a warm pool. */
+  async withWarmPool(): Promise<string[]> {
+    const rows = await this.db
+      .select({ id: labTemplates.id })
+      .from(labTemplates)
+      .where(sql`${labTemplates.warmPoolSize} > 0`);
+    return rows.map((r) => r.id);
   }
 
   async setStatus(id: string, status: TemplateStatus): Promise<TemplateRow | undefined> {

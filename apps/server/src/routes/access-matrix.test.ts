@@ -119,6 +119,14 @@ const MATRIX: Record<string, Entry> = {
     request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/archive` }),
     expect: staffOnly(200),
   },
+  'GET /api/v1/templates/:id/warm-pool': {
+    request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/warm-pool` }),
+    expect: staffOnly(200),
+  },
+  'PUT /api/v1/templates/:id/warm-pool': {
+    request: (f) => ({ url: `/api/v1/templates/${f.draftTemplateId}/warm-pool`, payload: { size: 0 } }),
+    expect: staffOnly(200),
+  },
   'POST /api/v1/templates/import/ctfd': {
     request: () => ({ url: '/api/v1/templates/import/ctfd', payload: { challenge: 'name: Warm Up\nvalue: 10\nflags:\n  - "flag{x}"\n' } }),
     expect: staffOnly(200),

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers, SerialReader } from '@ctp/hypervisor/test-support';
+import { labPrefix } from '../jobs/lab-runner.js';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
@@ -62,7 +63,7 @@ describe('labs from saved template states on real QEMU', { timeout: 240_000 }, (
   };
   const startSteps = (lab: LabDetail) => lab.steps.filter((s) => s.name.startsWith('Start ')).map((s) => s.name);
 
-  it('prepares the states of the template once, then starts labs from them, ready at once with the template addresses', async () => {
+  it('prepares the states of the template once, then starts labs from them with the template addresses, each its own lab and secrets', async () => {
     await ctx.services.templateStates.prepare(templateId, 1);
     const states = await ctx.services.templateStates.list(templateId);
     expect(states.map((s) => [s.vmName, s.status]).sort()).toEqual([
@@ -83,6 +84,25 @@ describe('labs from saved template states on real QEMU', { timeout: 240_000 }, (
     const attackerA = await serial(a, 'attacker');
     const attackerB = await serial(b, 'attacker');
     expect(await attackerA.run('ip -o -4 addr show eth0')).toContain('10.0.0.10/24');
+    // Each restored guest knows its own lab (delivered over the guest channel, not booted with it)
+    // and serves its own lab's secrets: the two labs from one saved state differ.
+    const flags: string[] = [];
+    for (const [lab, attacker] of [
+      [a, attackerA],
+      [b, attackerB],
+    ] as const) {
+      const other = labPrefix((lab === a ? b : a).id);
+      const own = await attacker.run('echo lab=$(cat /etc/ctp/lab)');
+      expect(own).toContain(`lab=${labPrefix(lab.id)}`);
+      const page = await attacker.run('wget -qO- http://10.0.0.20/');
+      expect(page).toContain(`Lab ${labPrefix(lab.id)}`);
+      expect(page + own).not.toContain(other);
+      const flag = ctx.services.tasks.secretValues(lab.id, DEMO_TEMPLATE).web_flag!;
+      expect(await attacker.run('wget -qO- http://10.0.0.20/flag.txt')).toContain(flag);
+      flags.push(flag);
+    }
+    expect(flags[0]).not.toBe(flags[1]);
+    expect(await targetB.run('echo lab=$(cat /etc/ctp/lab) host=$(hostname)')).toContain(`lab=${labPrefix(b.id)} host=target`);
     expect(await attackerA.run('wget -qO- http://10.0.0.20/')).toContain('Welcome to target');
     expect(await attackerB.run('wget -qO- http://10.0.0.20/mark.html')).toContain('only-in-b');
     expect(await attackerA.run('wget -qO- http://10.0.0.20/mark.html; echo rc=$?')).not.toContain('only-in-b');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
+import { labPrefix } from '../jobs/lab-runner.js';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
 
 const DEMO_IMAGE = { kind: 'disk' as const, path: '/images/ref.qcow2', format: 'qcow2' as const };
@@ -66,6 +67,18 @@ describe('labs from saved template states (memory driver)', () => {
     expect(startSteps(second)).toEqual(['Start attacker (restored from saved state)', 'Start target (restored from saved state)']);
     expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('saved-state');
     expect(ctx.driver.lastStart(driverVm(first, 'attacker'))).toBe('boot');
+    // Each restored guest learns its own lab over the guest channel (the reference booted without one).
+    for (const [lab, vm] of [
+      [second, 'attacker'],
+      [second, 'target'],
+    ] as const) {
+      const identity = ctx.driver.vms.get(driverVm(lab, vm))!.files.get('/etc/ctp/identity')?.content.toString();
+      expect(identity).toBe(
+        `hostname=${vm}\nlab=${labPrefix(lab.id)}\nip0=${vm === 'attacker' ? '10.0.0.10' : '10.0.0.20'}/24\nip=${vm === 'attacker' ? '10.0.0.10' : '10.0.0.20'}/24\n`,
+      );
+    }
+    // A booted guest has it on its command line: nothing is written.
+    expect(ctx.driver.vms.get(driverVm(first, 'attacker'))!.files.has('/etc/ctp/identity')).toBe(false);
     // The lab's addresses are the template's either way.
     expect(second.vms.map((vm) => vm.addresses[0]?.address)).toEqual(['10.0.0.10', '10.0.0.20']);
     // Nothing of the states reaches a student.

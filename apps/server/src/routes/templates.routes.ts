@@ -10,15 +10,21 @@ import {
   TemplateBody,
   TemplateList,
   TemplateView,
+  WarmPool,
+  WarmPoolBody,
 } from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
 import type { TemplateService } from '../services/template.service.js';
+import type { WarmPoolService } from '../services/warm-pool.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Lab templates: the catalog for students, authoring for instructors and admins. */
-export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateService }> = async (app, { templates }) => {
+export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateService; warmPools: WarmPoolService }> = async (
+  app,
+  { templates, warmPools },
+) => {
   const tags = ['templates'];
   // An uploaded YAML file is the same as `{ "config": "<the YAML text>" }`.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, { config: body }));
@@ -125,6 +131,40 @@ export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateSer
       },
     },
     async (request) => templates.importCtfd(actorOf(request), request.body.challenge),
+  );
+
+  app.get(
+    '/templates/:id/warm-pool',
+    {
+      schema: {
+        tags,
+        summary: "The template's warm pool: labs kept provisioned and unassigned (staff who may edit the template)",
+        security: bearer,
+        params: IdParams,
+        response: { 200: WarmPool, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => warmPools.get(actorOf(request), request.params.id),
+  );
+
+  app.put(
+    '/templates/:id/warm-pool',
+    {
+      config: { audit: 'template.warm_pool' },
+      schema: {
+        tags,
+        summary:
+          'Keep `size` labs of a published template provisioned and unassigned: `POST /api/v1/labs` hands one over at once (0: no pool); refilled in the background within the host capacity',
+        security: bearer,
+        params: IdParams,
+        body: WarmPoolBody,
+        response: { 200: WarmPool, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      request.auditTarget = { type: 'template', id: request.params.id, details: { warmPoolSize: request.body.size } };
+      return warmPools.setSize(actorOf(request), request.params.id, request.body.size);
+    },
   );
 
   app.get(

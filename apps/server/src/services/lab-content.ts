@@ -10,6 +10,22 @@ export interface DeliveryTarget {
 
 const AGENT_TIMEOUT_MS = 60_000;
 
+/** Where a resumed guest finds its lab's identity, and the program in the guest that applies it (run when present). */
+export const IDENTITY_FILE = '/etc/ctp/identity';
+export const IDENTITY_PROGRAM = '/sbin/ctp-identity';
+
+/**
+ * The identity file of a VM: the `ctp.KEY=VALUE` values of its kernel command line (hostname,
+ * addresses, lab, non-secret settings) as `KEY=VALUE` lines. Nothing secret is in either.
+ */
+export function identityFile(kernelArgs: string): string {
+  const lines = kernelArgs
+    .split(' ')
+    .filter((arg) => arg.startsWith('ctp.') && arg.includes('='))
+    .map((arg) => arg.slice('ctp.'.length));
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
 /**
  * Delivers a lab's `inject` files (with its secrets filled in) into a VM over the private guest
  * channel: after the VM starts, after a revert or reset, after a restore from saved state.
@@ -24,6 +40,24 @@ export class LabContentDelivery {
   /** True when the lab has files to put into this VM. */
   hasContentFor(lab: DeliveryTarget['lab'], vmName: string): boolean {
     return ((lab.config as LabTemplateConfig).inject ?? []).some((i) => i.vm === vmName);
+  }
+
+  /**
+   * Gives a guest resumed from a template's saved state its own lab's identity: the reference VM
+   * it was saved from booted with the template's values only. Writes the identity file over the
+   * guest channel and runs the guest's identity program, if the image has one. Returns false when
+   * this hypervisor has no guest channel (the guest then keeps the template's identity).
+   */
+  async deliverIdentity(vmDriverName: string, kernelArgs: string): Promise<boolean> {
+    if (!(await this.driver.probe()).capabilities.guestAgent) return false;
+    await this.driver.waitForGuestAgent(vmDriverName, AGENT_TIMEOUT_MS);
+    await this.driver.guestWriteFile(vmDriverName, { path: IDENTITY_FILE, content: identityFile(kernelArgs), mode: 0o644 });
+    const applied = await this.driver.guestExec(vmDriverName, {
+      argv: ['sh', '-c', `[ ! -x ${IDENTITY_PROGRAM} ] || exec ${IDENTITY_PROGRAM} ${IDENTITY_FILE}`],
+      timeoutMs: 10_000,
+    });
+    if (applied.exitCode !== 0) throw new Error(`the guest could not apply its lab identity (exit code ${applied.exitCode})`);
+    return true;
   }
 
   /**

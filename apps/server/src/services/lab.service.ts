@@ -22,8 +22,11 @@ export interface LabLimits {
   maxLifetimeMinutes: number;
 }
 
+/** What users may ask of a lab. */
+export type LabAction = Exclude<LabOperation, 'provision' | 'handover'>;
+
 /** Which states each lab action may start from, and the state it moves the lab to. */
-const ACTIONS: Record<Exclude<LabOperation, 'provision'>, { from: LabStatus[]; to: LabStatus }> = {
+const ACTIONS: Record<LabAction, { from: LabStatus[]; to: LabStatus }> = {
   start: { from: ['stopped'], to: 'starting' },
   stop: { from: ['running'], to: 'stopping' },
   reset: { from: ['running', 'stopped'], to: 'resetting' },
@@ -45,6 +48,8 @@ export class LabService {
     private readonly access: LabAccess,
     /** When the assignment a lab was started for closes (labs never outlive it). */
     private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
+    /** Asks for a template's warm pool to be refilled (in the background). */
+    private readonly refillPool: (templateId: string) => Promise<void> = async () => {},
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -73,36 +78,14 @@ export class LabService {
       );
     }
     const config = template.config as LabTemplateConfig;
-    const id = crypto.randomUUID();
-    const prefix = labPrefix(id);
     const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+    // A warm pool serves labs started from the catalog; an assignment's lab is tied to it from its creation.
+    const pooled = assignment ? undefined : await this.takePooled(owner, template, lifetime);
+    if (pooled) return pooled;
     const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
     let lab: LabRow;
     try {
-      lab = await this.labs.create(
-        {
-          id,
-          name: config.title,
-          userId: owner.id,
-          templateId: template.id,
-          templateVersion: template.version,
-          config,
-          status: 'provisioning',
-          expiresAt,
-          assignmentId: assignment?.id ?? null,
-        },
-        config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
-        config.vms.map((vm) => ({
-          name: vm.name,
-          driverName: `${prefix}-${vm.name}`,
-          image: vm.image,
-          cpus: vm.cpus ?? 1,
-          memoryMiB: vm.memoryMiB ?? 128,
-          nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null, ...(nic.mac ? { mac: nic.mac } : {}) })),
-          studentVisible: vm.studentVisible ?? true,
-          studentControl: vm.studentControl ?? true,
-        })),
-      );
+      lab = await this.insertLab(owner.id, template, { expiresAt, pool: false, assignmentId: assignment?.id ?? null });
     } catch (error) {
       // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
       if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
@@ -111,6 +94,81 @@ export class LabService {
     await this.enqueue(lab.id, 'provision');
     await this.publish(lab.id, owner.id, 'lab.status', { status: 'provisioning' });
     return presentLab({ ...lab, ownerUsername: owner.username }, []);
+  }
+
+  /**
+   * Provisions a warm pool lab of a template for its pool's owner (no expiry while in the pool;
+   * not counted against anyone's limit; seen by staff only). For the pool's refill job.
+   */
+  async provisionPoolLab(ownerId: string, template: TemplateRow): Promise<string> {
+    const lab = await this.insertLab(ownerId, template, { expiresAt: null, pool: true, assignmentId: null });
+    await this.enqueue(lab.id, 'provision');
+    await this.publish(lab.id, ownerId, 'lab.status', { status: 'provisioning' });
+    return lab.id;
+  }
+
+  /** Starts deleting a pool lab (for the pool's refill job); false when its state does not allow it yet. */
+  async deletePoolLab(labId: string): Promise<boolean> {
+    const moved = await this.labs.transitionPoolLab(labId, ACTIONS.delete.from, 'deleting');
+    if (!moved) return false;
+    await this.enqueue(labId, 'delete');
+    await this.publish(labId, moved.userId, 'lab.status', { status: 'deleting' });
+    return true;
+  }
+
+  /**
+   * Hands a running pool lab of the template over to the owner at once, if the pool has one: it
+   * becomes theirs (its lifetime starts now), and a job then applies its own secrets and content
+   * through the guest channel. The pool is refilled in the background either way.
+   */
+  private async takePooled(owner: Actor, template: TemplateRow, lifetimeMinutes: number): Promise<Lab | undefined> {
+    // A pool being emptied (size 0) still hands out what it holds until the refill removes it.
+    const now = new Date();
+    const row = await this.labs.claimPooled(template.id, template.version, owner.id, {
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + lifetimeMinutes * 60_000),
+    });
+    if (template.warmPoolSize > 0 || row) await this.refillPool(template.id);
+    if (!row) return undefined;
+    await this.enqueue(row.id, 'handover');
+    await this.publish(row.id, owner.id, 'lab.status', { status: row.status });
+    return presentLab({ ...row, ownerUsername: owner.username }, []);
+  }
+
+  /** The records of a new lab (networks and VMs included) in one transaction. */
+  private async insertLab(
+    ownerId: string,
+    template: TemplateRow,
+    options: { expiresAt: Date | null; pool: boolean; assignmentId: string | null },
+  ): Promise<LabRow> {
+    const config = template.config as LabTemplateConfig;
+    const id = crypto.randomUUID();
+    const prefix = labPrefix(id);
+    return this.labs.create(
+      {
+        id,
+        name: config.title,
+        userId: ownerId,
+        templateId: template.id,
+        templateVersion: template.version,
+        config,
+        status: 'provisioning',
+        expiresAt: options.expiresAt,
+        pool: options.pool,
+        assignmentId: options.assignmentId,
+      },
+      config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
+      config.vms.map((vm) => ({
+        name: vm.name,
+        driverName: `${prefix}-${vm.name}`,
+        image: vm.image,
+        cpus: vm.cpus ?? 1,
+        memoryMiB: vm.memoryMiB ?? 128,
+        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null, ...(nic.mac ? { mac: nic.mac } : {}) })),
+        studentVisible: vm.studentVisible ?? true,
+        studentControl: vm.studentControl ?? true,
+      })),
+    );
   }
 
   async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
@@ -149,7 +207,7 @@ export class LabService {
   }
 
   /** Starts a lab action (start, stop, reset, delete) as a job; 409 when the lab's state forbids it. */
-  async act(actor: Actor, id: string, operation: Exclude<LabOperation, 'provision'>): Promise<Lab> {
+  async act(actor: Actor, id: string, operation: LabAction): Promise<Lab> {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
     const { from, to } = ACTIONS[operation];

@@ -175,6 +175,7 @@ export class TemplateStateService {
         nics: networks.map((network) => ({ network })),
         kernelArgs: guestArgs(null, vm.name, nics, config, vm.settings),
         scratchDiskMiB: 64,
+        saveable: true,
       });
       await this.driver.startVm(ref);
       await (this.options.guestReady ?? consoleReady)(this.driver, ref, READY_TIMEOUT_MS);

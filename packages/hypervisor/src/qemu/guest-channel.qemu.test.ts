@@ -62,8 +62,8 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
       (await driver.guestExec(vm, { argv: ['sh', '-c', 'wc -c < "$1"; od -An -tx1 -N2 "$1"', 'sh', '/root/deep/new/dir/blob.bin'] }))
         .stdout,
     ).toMatch(/^200000\n ab ab\n$/);
-    // No temporary file is left beside the target.
-    expect((await driver.guestExec(vm, { argv: ['ls', '-A', '/etc/ctp'] })).stdout).toBe('banner\n');
+    // No temporary file is left beside the target (the guest's own /etc/ctp/lab is there from boot).
+    expect((await driver.guestExec(vm, { argv: ['ls', '-A', '/etc/ctp'] })).stdout).toBe('banner\nlab\n');
     expect((await driver.guestExec(vm, { argv: ['wget', '-qO-', 'http://127.0.0.1/flag.txt'] })).stdout).toBe(`${flag}\n`);
     expect((await driver.guestExec(vm, { argv: ['nc', '127.0.0.1', '4444'], timeoutMs: 10_000 })).stdout).toBe(`${banner}\n`);
   });

@@ -6,14 +6,27 @@ const SAVE_BANDWIDTH_BYTES = 8 * 1024 ** 3;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Turns QEMU's `x-ignore-shared` migration capability on or off: RAM in a shared file is left out of the stream (the file is the RAM image). */
+export async function setIgnoreShared(client: QmpClient, on: boolean): Promise<void> {
+  await client.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: on }] });
+}
+
 /**
  * Saves a running VM's state (RAM, CPUs, devices) into `file` with QMP `migrate` to `exec:cat`.
  * The guest keeps running while RAM is copied and is paused for the last pages; once saved,
  * QEMU leaves it paused (`postmigrate`) with its disk flushed, so the disk matches the state.
+ * With `ramInFile` (guest RAM mapped shared from a file), the RAM stays out of the stream: the
+ * file, as the paused guest left it, is the RAM image.
  */
-export async function migrateToFile(client: QmpClient, file: string, timeoutMs = 120_000): Promise<void> {
+export async function migrateToFile(
+  client: QmpClient,
+  file: string,
+  options: { ramInFile?: boolean; timeoutMs?: number } = {},
+): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
   if (/['\n]/.test(file)) throw new HypervisorError('invalid', `unsafe path for a saved state: ${file}`);
   await client.execute('migrate-set-parameters', { 'max-bandwidth': SAVE_BANDWIDTH_BYTES });
+  if (options.ramInFile) await setIgnoreShared(client, true);
   await client.execute('migrate', { uri: `exec:cat > '${file}'` });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -27,6 +40,16 @@ export async function migrateToFile(client: QmpClient, file: string, timeoutMs =
     }
     await sleep(20);
   }
+}
+
+/**
+ * Starts loading a saved state into a QEMU waiting with `-incoming defer`: the capability the
+ * state was saved with first (a stream without RAM reads differently), then the file.
+ */
+export async function loadFromFile(client: QmpClient, file: string, ramInFile: boolean): Promise<void> {
+  if (/['\n]/.test(file)) throw new HypervisorError('invalid', `unsafe path for a saved state: ${file}`);
+  if (ramInFile) await setIgnoreShared(client, true);
+  await client.execute('migrate-incoming', { uri: `exec:cat '${file}'` });
 }
 
 /**

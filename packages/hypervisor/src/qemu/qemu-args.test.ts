@@ -36,7 +36,7 @@ const common = (accel: string, cpus: string, mem: string, agent = true) => [
   '-name',
   'lab1-box',
   '-machine',
-  'pc',
+  'pc,memory-backend=ram0',
   '-accel',
   accel,
   '-smp',
@@ -45,6 +45,8 @@ const common = (accel: string, cpus: string, mem: string, agent = true) => [
   mem,
   '-nodefaults',
   '-no-user-config',
+  '-object',
+  `memory-backend-ram,id=ram0,size=${mem}M`,
   '-vga',
   'std',
   '-display',
@@ -112,14 +114,31 @@ describe('QEMU argv builder: exact argv', () => {
     expect(qemuArgs(input({ spec: { ...kernelSpec, guestAgent: true } }))).toEqual(qemuArgs(input()));
   });
 
-  it('resumes a saved state with -incoming after the NICs, and bounds the TCG translation cache', () => {
+  it('resumes a saved state with -incoming after the NICs, its RAM image mapped copy-on-write, and bounds the TCG translation cache', () => {
     const argv = qemuArgs(
-      input({ incomingFrom: '/var/lib/ctp/saved/ts1/memory.state', tcgTranslationCacheMiB: 32, nicArgs: ['-netdev', 'x'] }),
+      input({
+        incoming: true,
+        memoryFile: { path: '/var/lib/ctp/saved/ts1/memory.ram', shared: false },
+        tcgTranslationCacheMiB: 32,
+        nicArgs: ['-netdev', 'x'],
+      }),
     );
-    expect(argv.slice(0, 6)).toEqual(['-name', 'lab1-box', '-machine', 'pc', '-accel', 'tcg,tb-size=32']);
-    expect(argv.slice(-4)).toEqual(['-netdev', 'x', '-incoming', "exec:cat '/var/lib/ctp/saved/ts1/memory.state'"]);
+    expect(argv.slice(0, 6)).toEqual(['-name', 'lab1-box', '-machine', 'pc,memory-backend=ram0', '-accel', 'tcg,tb-size=32']);
+    expect(argv.slice(11, 15)).toEqual([
+      '-no-user-config',
+      '-object',
+      'memory-backend-file,id=ram0,size=128M,mem-path=/var/lib/ctp/saved/ts1/memory.ram,share=off',
+      '-vga',
+    ]);
+    expect(argv.slice(-4)).toEqual(['-netdev', 'x', '-incoming', 'defer']);
     // KVM has no translation cache.
     expect(qemuArgs(input({ accelerator: 'kvm', tcgTranslationCacheMiB: 32 })).slice(4, 6)).toEqual(['-accel', 'kvm']);
+  });
+
+  it('keeps the RAM of a VM to be saved in a file of its own, mapped shared', () => {
+    const argv = qemuArgs(input({ memoryFile: { path: `${D}/memory.ram`, shared: true } }));
+    expect(argv[argv.indexOf('-object') + 1]).toBe(`memory-backend-file,id=ram0,size=128M,mem-path=${D}/memory.ram,share=on`);
+    expect(argv).not.toContain('-incoming');
   });
 
   it('is pure: the same input gives the same argv', () => {

@@ -16,8 +16,14 @@ export interface QemuArgsInput {
   nicArgs?: string[];
   /** TCG's translation cache in MiB (QEMU's default is 1 GiB of address space, filled as code runs); not used with KVM. */
   tcgTranslationCacheMiB?: number;
-  /** Resume a saved running state from this migration stream file instead of booting. */
-  incomingFrom?: string;
+  /**
+   * Guest RAM in a file instead of anonymous memory: `shared` maps it shared (a VM to be saved:
+   * its RAM file becomes the saved RAM image), otherwise privately, copy-on-write (a VM resumed
+   * from a saved RAM image: its unchanged pages are the page cache's, shared by every such VM).
+   */
+  memoryFile?: { path: string; shared: boolean };
+  /** Wait for a saved running state instead of booting (`-incoming defer`: the driver sends `migrate-incoming`). */
+  incoming?: boolean;
   /** Appended last (e.g. `-loadvm <snapshot>` when a stopped VM reverts to a RAM snapshot). */
   extra?: string[];
 }
@@ -51,6 +57,7 @@ export function deviceLayout(): string {
       pidFile: `${dir}/qemu.pid`,
       guestAgentSocket: `${dir}/qga.sock`,
       seed: `${dir}/seed.iso`,
+      memoryFile: `${dir}/memory.ram`,
     },
   });
   return createHash('sha256').update(JSON.stringify(example)).digest('hex').slice(0, 16);
@@ -59,12 +66,15 @@ export function deviceLayout(): string {
 /** The emulated machine type; a saved state loads only into the same one. */
 export const QEMU_MACHINE = 'pc';
 
+/** The id of guest RAM's memory backend: the same whatever backs it, so states and snapshots load into either. */
+const RAM_ID = 'ram0';
+
 /** Machine, accelerator, CPUs and RAM; no default devices, no host config files. */
 export const machineArgs: Section = ({ name, spec, accelerator, tcgTranslationCacheMiB }) => [
   '-name',
   name,
   '-machine',
-  QEMU_MACHINE,
+  `${QEMU_MACHINE},memory-backend=${RAM_ID}`,
   '-accel',
   accelerator === 'tcg' && tcgTranslationCacheMiB ? `tcg,tb-size=${tcgTranslationCacheMiB}` : accelerator,
   '-smp',
@@ -73,6 +83,14 @@ export const machineArgs: Section = ({ name, spec, accelerator, tcgTranslationCa
   String(spec.memoryMiB),
   '-nodefaults',
   '-no-user-config',
+];
+
+/** Guest RAM: anonymous memory, or a file (see `QemuArgsInput.memoryFile`). */
+export const memoryArgs: Section = ({ spec, memoryFile }) => [
+  '-object',
+  memoryFile
+    ? `memory-backend-file,id=${RAM_ID},size=${spec.memoryMiB}M,mem-path=${memoryFile.path},share=${memoryFile.shared ? 'on' : 'off'}`
+    : `memory-backend-ram,id=${RAM_ID},size=${spec.memoryMiB}M`,
 ];
 
 /** A VGA screen served over VNC on a unix socket (the browser's graphical console). */
@@ -137,15 +155,16 @@ export const mediaArgs: Section = ({ spec, paths }) => [
 export const nicSection: Section = ({ nicArgs }) => nicArgs ?? [];
 
 /**
- * QEMU loads the saved state from the file as it starts (the shell quoting is QEMU's `exec:`,
- * which runs the command with /bin/sh; the path is the driver's own, without quotes).
+ * QEMU waits for a saved state instead of booting; the driver then sets the migration
+ * capabilities the state was saved with and names its file (`migrate-incoming`).
  */
-export const incomingArgs: Section = ({ incomingFrom }) => (incomingFrom ? ['-incoming', `exec:cat '${incomingFrom}'`] : []);
+export const incomingArgs: Section = ({ incoming }) => (incoming ? ['-incoming', 'defer'] : []);
 
 export const extraSection: Section = ({ extra }) => extra ?? [];
 
 const SECTIONS: Section[] = [
   machineArgs,
+  memoryArgs,
   firmwareArgs,
   displayArgs,
   controlArgs,

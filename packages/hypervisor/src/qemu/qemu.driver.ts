@@ -24,9 +24,9 @@ import type { LabNetworkBackend } from './network/lab-network.js';
 import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
 import { QemuGuestChannel } from './guest-channel.js';
-import { migrateToFile, waitForIncoming } from './migration.js';
 import { writeSeedIso } from './cloud-init-seed.js';
 import { flattenDisk } from '../images/image-inspect.js';
+import { loadFromFile, migrateToFile, setIgnoreShared, waitForIncoming } from './migration.js';
 import { deviceLayout, QEMU_MACHINE, qemuArgs } from './qemu-args.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
@@ -188,8 +188,15 @@ export class QemuDriver implements HypervisorDriver {
     this.store.removeRunFiles(name);
     const restore =
       stored.restorePending && stored.savedState !== undefined && extraArgs.length === 0 ? this.saved.paths(stored.savedState) : undefined;
-    if (restore && !this.saved.read(stored.savedState!))
-      throw new HypervisorError('not_found', `saved state ${stored.savedState} of ${name} does not exist`);
+    const restoreMeta = restore ? this.saved.read(stored.savedState!) : undefined;
+    if (restore && !restoreMeta) throw new HypervisorError('not_found', `saved state ${stored.savedState} of ${name} does not exist`);
+    // Guest RAM: the saved RAM image mapped copy-on-write (restored VMs share its unchanged pages),
+    // a file of its own for a VM to be saved, else anonymous memory.
+    const memoryFile = restoreMeta?.ramFile
+      ? { path: restore!.ram, shared: false }
+      : stored.spec.saveable && !restore
+        ? { path: this.store.paths(name).memoryFile, shared: true }
+        : undefined;
     // A new boot starts a new console history: scrollback shows this run of the VM only. A
     // restored VM's history is the saved guest's, up to the moment it was saved.
     if (restore) copyFileSync(restore.console, this.store.paths(name).serialLog);
@@ -208,10 +215,13 @@ export class QemuDriver implements HypervisorDriver {
         nicArgs,
         extra: extraArgs,
         ...(this.options.tcgTranslationCacheMiB ? { tcgTranslationCacheMiB: this.options.tcgTranslationCacheMiB } : {}),
-        ...(restore ? { incomingFrom: restore.memory } : {}),
+        ...(memoryFile ? { memoryFile } : {}),
+        ...(restore ? { incoming: true } : {}),
       });
       await this.run([this.qemu, ...argv], { timeoutMs: 30_000 });
       if (restore) {
+        const ramInFile = restoreMeta?.ramFile === true;
+        await this.qmp(name, (q) => loadFromFile(q, restore.memory, ramInFile));
         await waitForIncoming(
           () => QmpClient.connect(this.store.paths(name).qmpSocket, 2000),
           () => {
@@ -220,6 +230,8 @@ export class QemuDriver implements HypervisorDriver {
             return pid !== undefined && alive(pid);
           },
         );
+        // Snapshots of this VM are ordinary streams, loadable by a QEMU without the capability.
+        if (ramInFile) await this.qmp(name, (q) => setIgnoreShared(q, false));
       }
     } catch (error) {
       const pid = this.store.pid(name);
@@ -343,7 +355,8 @@ export class QemuDriver implements HypervisorDriver {
     const host = await this.probe();
     const staged = this.saved.staging(stateName);
     try {
-      await this.qmp(vmName, (q) => migrateToFile(q, staged.memory), 130_000);
+      const ramInFile = stored.spec.saveable === true && existsSync(this.store.paths(vmName).memoryFile);
+      await this.qmp(vmName, (q) => migrateToFile(q, staged.memory, { ramInFile }), 130_000);
       // The guest is paused now and its disk flushed: what is on disk belongs to the saved RAM.
       await this.stopVm(vmName, { force: true });
       const paths = this.store.paths(vmName);
@@ -356,8 +369,9 @@ export class QemuDriver implements HypervisorDriver {
         accelerator,
         spec: stored.spec,
         macs: stored.macs,
+        ramFile: ramInFile,
       } as const;
-      return this.saved.publish(staged, meta, paths.disk, paths.serialLog);
+      return this.saved.publish(staged, meta, paths.disk, paths.serialLog, ramInFile ? paths.memoryFile : undefined);
     } catch (error) {
       this.saved.remove(`.${stateName}.partial`);
       throw error;
@@ -443,8 +457,11 @@ export class QemuDriver implements HypervisorDriver {
       await this.img.createOverlay(this.store.paths(spec.name).disk, this.saved.paths(meta.name).disk, 'qcow2');
       const stored: StoredVm = {
         spec: {
-          ...meta.spec,
+          ...withoutSaveable(meta.spec),
           name: spec.name,
+          // The resumed guest booted long ago and never reads them again, but when this VM boots
+          // later (stopped and started) it is itself: its own kernel arguments, not the saved VM's.
+          ...(spec.kernelArgs !== undefined ? { kernelArgs: spec.kernelArgs } : {}),
           nics: spec.nics.map((nic, i) => ({ network: nic.network, mac: meta.macs[i]! })),
           savedState: meta.name,
         },
@@ -535,6 +552,12 @@ export class QemuDriver implements HypervisorDriver {
   private checkName(name: string): void {
     if (!isValidName(name)) throw new HypervisorError('invalid', `invalid name "${name}"`);
   }
+}
+
+/** A spec without `saveable`: a VM restored from a saved state is not itself to be saved. */
+function withoutSaveable(spec: VmSpec): VmSpec {
+  const { saveable: _, ...rest } = spec;
+  return rest;
 }
 
 function alive(pid: number): boolean {

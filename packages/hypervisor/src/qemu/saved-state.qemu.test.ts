@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, truncateSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,7 @@ describe('QEMU saved running states (real guests)', () => {
       memoryMiB: 128,
       nics: [{ network: refNet }],
       kernelArgs: 'ctp.hostname=target ctp.ip=10.0.0.20/24',
+      saveable: true,
     });
     refMac = created.nics[0]!.mac;
     await driver.startVm(ref);
@@ -51,6 +52,10 @@ describe('QEMU saved running states (real guests)', () => {
     const saved = await driver.saveState(ref, state);
     expect(saved).toMatchObject({ name: state, machine: 'pc', hypervisorVersion: (await driver.probe()).version });
     expect(saved.sizeBytes).toBeGreaterThan(1_000_000);
+    // The RAM is a plain image beside a small stream of CPU and device state.
+    const files = path.join(stateDir, '.saved-states', state);
+    expect(statSync(path.join(files, 'memory.ram')).size).toBe(128 * 1024 * 1024);
+    expect(statSync(path.join(files, 'memory.state')).size).toBeLessThan(32 * 1024 * 1024);
     expect((await driver.listSavedStates()).map((s) => s.name)).toEqual([state]);
     expect((await driver.getVm(ref))?.state).toBe('stopped');
     expect((await driver.probe()).capabilities.savedStates).toBe(true);
@@ -87,6 +92,18 @@ describe('QEMU saved running states (real guests)', () => {
       expect(out).toContain(refMac);
       expect(out).toContain('Welcome to target');
       serial.close();
+    }
+    // Both map the saved RAM image copy-on-write: the pages they only read are shared, not copied.
+    for (const vm of [lab1, lab2]) {
+      const pid = Number(readFileSync(path.join(stateDir, vm, 'qemu.pid'), 'utf8'));
+      const mapping = readFileSync(`/proc/${pid}/smaps`, 'utf8')
+        .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+        .find((m) => m.split('\n')[0]!.endsWith(`/${state}/memory.ram`));
+      expect(mapping, 'the saved RAM image is mapped').toBeDefined();
+      const kb = (field: string) => Number(mapping!.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))![1]);
+      // (Shared_Dirty while the page cache has not written the new image back to disk yet.)
+      expect(kb('Shared_Clean') + kb('Shared_Dirty'), mapping).toBeGreaterThan(4 * 1024);
+      expect(kb('Pss')).toBeLessThan(kb('Rss'));
     }
   });
 
@@ -127,7 +144,16 @@ describe('QEMU saved running states (real guests)', () => {
     await driver.revertSnapshot(lab2, 'live');
     const after = new SerialReader(await driver.openConsole(lab2, 'serial'));
     expect(await after.run('ls /root; echo listed')).not.toContain('later');
+    await after.run('echo y > /root/later');
     after.close();
+    // A stopped VM loads the snapshot as QEMU starts: a new QEMU, its RAM anonymous this time.
+    await driver.stopVm(lab2, { force: true });
+    await driver.revertSnapshot(lab2, 'live');
+    const loaded = new SerialReader(await driver.openConsole(lab2, 'serial'));
+    const listing = await loaded.run('ls /root; echo listed');
+    expect(listing).toContain('listed');
+    expect(listing).not.toContain('later');
+    loaded.close();
   });
 
   it('refuses a damaged state file at start, leaving the VM stopped and no process behind', async () => {

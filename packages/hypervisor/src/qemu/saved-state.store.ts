@@ -23,13 +23,17 @@ export interface SavedStateMeta {
   accelerator: 'kvm' | 'tcg';
   spec: VmSpec;
   macs: string[];
+  /** Guest RAM is a plain image file (`ram`), left out of the migration stream; restored VMs map it copy-on-write. */
+  ramFile?: boolean;
 }
 
 /** The files of one saved state. */
 export interface SavedStatePaths {
   dir: string;
-  /** QEMU's migration stream of the running VM (RAM, CPUs, devices). */
+  /** QEMU's migration stream of the running VM (CPUs, devices, and RAM unless it is in `ram`). */
   memory: string;
+  /** Guest RAM as a plain image (states saved from a VM whose RAM was a shared file). */
+  ram: string;
   /** The VM's disk at the moment of saving: the read-only layer restored VMs' overlays sit on. */
   disk: string;
   /** What the guest had printed on its serial console: restored VMs' scrollback starts with it. */
@@ -49,6 +53,7 @@ export class SavedStateStore {
     return {
       dir,
       memory: path.join(dir, 'memory.state'),
+      ram: path.join(dir, 'memory.ram'),
       disk: path.join(dir, 'disk.qcow2'),
       console: path.join(dir, 'console.log'),
       meta: path.join(dir, 'meta.json'),
@@ -63,14 +68,20 @@ export class SavedStateStore {
     return this.paths(name, dir);
   }
 
-  /** Completes a staged state: copies the disk and console log in, writes the metadata, makes it read-only and puts it in place. */
-  publish(staged: SavedStatePaths, meta: SavedStateMeta, disk: string, consoleLog: string): SavedStateInfo {
+  /**
+   * Completes a staged state: copies the disk and console log in, moves the RAM image in (if
+   * any), writes the metadata, makes it read-only and puts it in place.
+   */
+  publish(staged: SavedStatePaths, meta: SavedStateMeta, disk: string, consoleLog: string, ramFile?: string): SavedStateInfo {
     // A clone where the file system can (btrfs, xfs), a copy elsewhere.
     copyFileSync(disk, staged.disk, constants.COPYFILE_FICLONE);
+    if (ramFile) moveFile(ramFile, staged.ram);
     if (existsSync(consoleLog)) copyFileSync(consoleLog, staged.console);
     else writeFileSync(staged.console, '');
     writeFileSync(staged.meta, JSON.stringify(meta, null, 2));
     for (const file of [staged.memory, staged.disk, staged.console, staged.meta]) chmodSync(file, 0o444);
+    // QEMU opens a RAM file read-write even to map it privately (it never writes to it then).
+    if (ramFile) chmodSync(staged.ram, 0o644);
     const final = this.paths(meta.name);
     rmSync(final.dir, { recursive: true, force: true });
     renameSync(staged.dir, final.dir);
@@ -82,7 +93,8 @@ export class SavedStateStore {
     const paths = this.paths(name);
     if (![paths.memory, paths.disk, paths.meta].every((f) => existsSync(f))) return undefined;
     try {
-      return JSON.parse(readFileSync(paths.meta, 'utf8')) as SavedStateMeta;
+      const meta = JSON.parse(readFileSync(paths.meta, 'utf8')) as SavedStateMeta;
+      return meta.ramFile && !existsSync(paths.ram) ? undefined : meta;
     } catch {
       return undefined;
     }
@@ -109,9 +121,20 @@ export class SavedStateStore {
     return {
       name: meta.name,
       createdAt: new Date(meta.createdAt),
-      sizeBytes: size(paths.memory) + size(paths.disk),
+      sizeBytes: size(paths.memory) + size(paths.ram) + size(paths.disk),
       hypervisorVersion: meta.hypervisorVersion,
       machine: meta.machine,
     };
+  }
+}
+
+/** Moves a file (a rename; a copy where the state store is on another file system). */
+function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    copyFileSync(from, to);
+    rmSync(from, { force: true });
   }
 }

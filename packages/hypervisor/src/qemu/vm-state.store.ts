@@ -29,6 +29,8 @@ export interface VmPaths {
   /** The private guest channel: QEMU serves the guest agent's virtio-serial port here. */
   guestAgentSocket: string;
   pidFile: string;
+  /** Guest RAM of a VM to be saved (`VmSpec.saveable`): mapped shared, it becomes the saved RAM image. */
+  memoryFile: string;
 }
 
 /** Files that belong to one run of QEMU: removed before a start and after a stop. */
@@ -59,6 +61,7 @@ export class VmStateStore {
       vncSocket: f('vnc.sock'),
       guestAgentSocket: f('qga.sock'),
       pidFile: f('qemu.pid'),
+      memoryFile: f('memory.ram'),
     };
   }
 
