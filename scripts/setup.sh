@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libglib2.0-0 libnuma1 liburing2 libudev1: the libraries of qemu-ga, copied into the demo guests.
-packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils kmod libglib2.0-0 libnuma1 liburing2 libudev1 ca-certificates prometheus postgresql-client openssl systemd)
+packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils kmod libglib2.0-0 libnuma1 liburing2 libudev1 mmdebstrap e2fsprogs genisoimage dnsmasq-base ovmf dosfstools mtools ca-certificates prometheus postgresql-client openssl systemd)
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -22,6 +22,10 @@ npm ci --no-audit --no-fund
 if [ -f scripts/build-demo-images.sh ]; then
   echo "==> building the demo VM images from Debian packages"
   bash scripts/build-demo-images.sh
+fi
+if [ -f scripts/build-debian-image.sh ]; then
+  echo "==> building the full-OS demo guest (Debian 12 disk, mmdebstrap; ~10 min the first time, cached after)"
+  bash scripts/build-debian-image.sh
 fi
 
 echo "==> building"

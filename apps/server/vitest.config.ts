@@ -9,6 +9,8 @@ export default defineProject({
     name: 'server',
     environment: 'node',
     include: ['src/**/*.test.ts'],
+    // Full-OS guests (minutes each under TCG) are their own project: vitest.fullos.config.ts.
+    exclude: ['src/**/*.fullos.test.ts'],
     pool: 'forks',
     isolate: false,
     fileParallelism: false,

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -132,6 +133,37 @@ describe(`ctp against a running server (${databaseUrl ? 'PostgreSQL server' : 'P
     expect(pulled.stdout).toContain('title: Fixed lab');
     const missing = await ctp(['templates', 'pull', '00000000-0000-4000-8000-000000000000']);
     expect(missing.code).toBe(6);
+  }, 180_000);
+
+  it('uploads images: a qcow2 (checksum sent and verified), a raw disk converted (--wait); refuses a lie about the format; lists them', async () => {
+    // Its own session: the test does not depend on the one above.
+    const own = { CTP_CLI_CONFIG: file('images-session.json') };
+    const login = await ctp(['login', '--server', server.url, '--username', 'admin'], { ...own, CTP_PASSWORD: 'admin-password-1' });
+    expect(login.code, login.stderr).toBe(0);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', file('disk.qcow2'), '64M']);
+    const uploaded = await ctp(['--json', 'images', 'upload', file('disk.qcow2'), '--name', 'cli-disk', '--format', 'qcow2'], own);
+    expect(uploaded.code, uploaded.stdout + uploaded.stderr).toBe(0);
+    const sha256 = createHash('sha256')
+      .update(readFileSync(file('disk.qcow2')))
+      .digest('hex');
+    expect(JSON.parse(uploaded.stdout)).toMatchObject({ name: 'cli-disk', sourceFormat: 'qcow2', status: 'ready', sha256 });
+
+    writeFileSync(file('disk.raw'), Buffer.alloc(2 * 2 ** 20, 7));
+    const converted = await ctp(['--json', 'images', 'upload', file('disk.raw'), '--name', 'cli-raw', '--format', 'raw', '--wait'], own);
+    expect(converted.code, converted.stdout + converted.stderr).toBe(0);
+    expect(JSON.parse(converted.stdout)).toMatchObject({ name: 'cli-raw', sourceFormat: 'raw', status: 'ready', kind: 'disk' });
+
+    // A qcow2 declared as a vmdk: the server inspects it and says no (exit 3, its reason shown, nothing stored).
+    const lie = await ctp(['images', 'upload', file('disk.qcow2'), '--name', 'cli-lie', '--format', 'vmdk'], own);
+    expect(lie.code).toBe(3);
+    expect(lie.stderr).toMatch(/ctp: .*vmdk/);
+
+    const list = await ctp(['--json', 'images', 'list'], own);
+    expect(list.code, list.stderr).toBe(0);
+    const names = (JSON.parse(list.stdout) as { items: { name: string }[] }).items.map((i) => i.name);
+    expect(names).toEqual(expect.arrayContaining(['cli-disk', 'cli-raw']));
+    expect(names).not.toContain('cli-lie');
+    expect((await ctp(['images', 'list'], own)).stdout).toMatch(/cli-disk\tqcow2\tready/);
   }, 180_000);
 
   it('backs up while the platform runs, refuses to restore over it, and restores into an empty installation', async () => {

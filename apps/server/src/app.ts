@@ -28,7 +28,9 @@ import { tasksRoutes } from './routes/tasks.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
+import { oidcRoutes } from './routes/oidc.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { imagesRoutes } from './routes/images.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
 import type { Services } from './services.js';
 
@@ -148,6 +150,7 @@ export async function buildApp(
   await app.register(
     async (api) => {
       await api.register(authRoutes, { auth: services.auth, secureCookies: config.https });
+      await api.register(oidcRoutes, { oidc: services.oidc, localPasswords: config.localPasswords, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
       await api.register(templatesRoutes, { templates: services.templates });
@@ -157,6 +160,7 @@ export async function buildApp(
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system });
+      await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
     },

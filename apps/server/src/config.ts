@@ -1,5 +1,22 @@
 import path from 'node:path';
 
+/** Single sign-on through an OpenID Connect provider (authorization code with PKCE). */
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  /** Absent for a public client (PKCE alone). */
+  clientSecret: string | undefined;
+  /** The provider's name on the sign-in button. */
+  name: string;
+  /** The claim holding roles or groups; a dotted path reaches into objects (`realm_access.roles`). */
+  roleClaim: string;
+  adminValues: string[];
+  instructorValues: string[];
+  scopes: string;
+  /** The callback URL registered at the provider; else derived from each request's host. */
+  redirectUri: string | undefined;
+}
+
 /** Everything the server reads from its environment, with the defaults the README documents. */
 export interface Config {
   port: number;
@@ -40,6 +57,8 @@ export interface Config {
   consoleSessionsPerVm: number;
   /** Where the demo and registered base images live. */
   imagesDir: string | undefined;
+  /** Disk space the image library may use, bytes (`CTP_IMAGE_QUOTA_MIB`). */
+  imageQuotaBytes: number;
   /** Days the minute samples of the admin overview are kept. */
   statsRetentionDays: number;
   /** `auto` (KVM when it really works, else TCG), `kvm` or `tcg`. */
@@ -53,6 +72,10 @@ export interface Config {
   /** Task answers and checks a user may submit per minute. */
   answersPerMinute: number;
   checksPerMinute: number;
+  /** Single sign-on, when `CTP_OIDC_ISSUER` is set. */
+  oidc: OidcConfig | undefined;
+  /** `admins`: local passwords only for administrators (everyone else signs in through single sign-on). */
+  localPasswords: 'all' | 'admins';
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -82,9 +105,52 @@ function tlsPair(env: NodeJS.ProcessEnv): void {
   if (env.CTP_HTTP_REDIRECT_PORT && !env.CTP_TLS_CERT) throw new Error('CTP_HTTP_REDIRECT_PORT needs CTP_TLS_CERT and CTP_TLS_KEY');
 }
 
+function list(raw: string | undefined): string[] {
+  return (raw || '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function oidc(env: NodeJS.ProcessEnv): OidcConfig | undefined {
+  if (!env.CTP_OIDC_ISSUER) {
+    if (env.CTP_OIDC_CLIENT_ID) throw new Error('CTP_OIDC_CLIENT_ID needs CTP_OIDC_ISSUER');
+    return undefined;
+  }
+  let issuer: URL;
+  try {
+    issuer = new URL(env.CTP_OIDC_ISSUER);
+  } catch {
+    throw new Error(`CTP_OIDC_ISSUER must be a URL, got "${env.CTP_OIDC_ISSUER}"`);
+  }
+  if (issuer.protocol !== 'https:' && !['localhost', '127.0.0.1', '[::1]'].includes(issuer.hostname))
+    throw new Error('CTP_OIDC_ISSUER must be an https URL (plain http only on loopback, for tests)');
+  if (!env.CTP_OIDC_CLIENT_ID) throw new Error('CTP_OIDC_ISSUER needs CTP_OIDC_CLIENT_ID');
+  return {
+    issuer: env.CTP_OIDC_ISSUER,
+    clientId: env.CTP_OIDC_CLIENT_ID,
+    clientSecret: env.CTP_OIDC_CLIENT_SECRET || undefined,
+    name: env.CTP_OIDC_NAME || 'single sign-on',
+    roleClaim: env.CTP_OIDC_ROLE_CLAIM || 'groups',
+    adminValues: list(env.CTP_OIDC_ADMIN_VALUES),
+    instructorValues: list(env.CTP_OIDC_INSTRUCTOR_VALUES),
+    scopes: env.CTP_OIDC_SCOPES || 'openid profile email',
+    redirectUri: env.CTP_OIDC_REDIRECT_URI || undefined,
+  };
+}
+
+function localPasswords(env: NodeJS.ProcessEnv, sso: boolean): Config['localPasswords'] {
+  const raw = env.CTP_LOCAL_PASSWORDS || 'all';
+  if (raw !== 'all' && raw !== 'admins') throw new Error(`CTP_LOCAL_PASSWORDS must be all or admins, got "${raw}"`);
+  // Otherwise nobody but administrators could sign in at all.
+  if (raw === 'admins' && !sso) throw new Error('CTP_LOCAL_PASSWORDS=admins needs single sign-on (CTP_OIDC_ISSUER)');
+  return raw;
+}
+
 /** Reads the configuration from environment variables (and nothing else). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   tlsPair(env);
+  const sso = oidc(env);
   return {
     port: int(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
@@ -119,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleSessionsPerUser: int(env, 'CTP_CONSOLES_PER_USER', 8),
     consoleSessionsPerVm: int(env, 'CTP_CONSOLES_PER_VM', 6),
     imagesDir: env.CTP_IMAGES_DIR || undefined,
+    imageQuotaBytes: int(env, 'CTP_IMAGE_QUOTA_MIB', 100 * 1024) * 2 ** 20,
     accelerator: accelerator(env.CTP_ACCELERATOR),
     savedStates: bool(env, 'CTP_SAVED_STATES', true),
     tcgTranslationCacheMiB: int(env, 'CTP_TCG_TB_SIZE_MIB', 32),
@@ -126,5 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
     checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),
     statsRetentionDays: int(env, 'CTP_STATS_RETENTION_DAYS', 30),
+    oidc: sso,
+    localPasswords: localPasswords(env, Boolean(sso)),
   };
 }

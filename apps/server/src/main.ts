@@ -28,6 +28,8 @@ async function main(): Promise<void> {
     );
   }
   await services.templates.ensureDemoTemplate();
+  await services.templates.ensureDebianPairTemplate();
+  await services.images.recoverInterrupted();
   const app = await buildApp(config, services, logger);
   log = (message, details) => app.log.warn(details, message);
   const host = await driver.probe();

@@ -14,6 +14,7 @@ import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
+import { IdentitiesRepository } from './repositories/identities.repository.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
@@ -22,10 +23,15 @@ import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
 import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
-import type { ImageCatalog } from './services/image-catalog.js';
+import path from 'node:path';
+import type { BuiltinImages } from './services/image-catalog.js';
+import { ImageLibraryService } from './services/image-library.service.js';
+import { GoldenImageService } from './services/golden-image.service.js';
+import { ImagesRepository } from './repositories/images.repository.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { OidcService } from './services/oidc.service.js';
 import { loadOrCreateSecretsKey } from './services/secrets.js';
 import { StatsService } from './services/stats.service.js';
 import { SystemService } from './services/system.service.js';
@@ -40,7 +46,8 @@ export type Services = ReturnType<typeof createServices>;
 
 export interface Infrastructure {
   driver: HypervisorDriver;
-  images: ImageCatalog;
+  /** The built-in demo images (the library adds uploaded ones). */
+  images: BuiltinImages;
   log?: (message: string, details: Record<string, unknown>) => void;
   /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
   guestReady?: GuestReady;
@@ -57,12 +64,15 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs: new LabsRepository(db),
     events: new EventsRepository(db),
     tickets: new TicketsRepository(db),
+    images: new ImagesRepository(db),
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
+    identities: new IdentitiesRepository(db),
   };
   const log = infra.log ?? (() => {});
-  const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
+  const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
+  const tokens = new TokenService(jwtSecret, config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
   const sessions = new SessionsService(
     repositories.users,
@@ -87,11 +97,17 @@ export function createServices(config: Config, database: Database, infra: Infras
       windowSeconds: config.loginWindowSeconds,
     },
     sessions,
+    { localPasswords: config.localPasswords, ssoName: config.oidc?.name ?? null },
   );
+  // The state cookie is signed with a key derived from the JWT secret (shared by all instances).
+  const oidc = config.oidc
+    ? new OidcService(config.oidc, repositories.identities, repositories.users, auth, sessions, audit, jwtSecret, log)
+    : undefined;
   const users = new UsersService(repositories.users, sessions);
   const eventBus = new EventBus(repositories.events, database);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
   const tickets = new TicketService(repositories.tickets, sessions);
+  const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
   const metrics = createMetrics();
   zeroKnownSeries(metrics);
   const jobs = new JobQueue(
@@ -104,14 +120,14 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.templateStates,
     repositories.templates,
     infra.driver,
-    infra.images,
+    images,
     prepareStates,
     {
       enabled: config.savedStates,
       ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
     },
   );
-  const templates = new TemplateService(repositories.templates, infra.images, undefined, config.savedStates ? prepareStates : undefined);
+  const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const tasks = new TaskService(
     repositories.labs,
@@ -127,7 +143,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     infra.driver,
     eventBus,
-    infra.images,
+    images,
     tasks,
     content,
     {
@@ -136,10 +152,13 @@ export function createServices(config: Config, database: Database, infra: Infras
         metrics.labOperationSeconds.observe({ operation }, seconds);
       },
       running: (template, seconds) => metrics.labTimeToRunning.observe({ template, host: metrics.host }, seconds),
+      ready: (template, seconds) => metrics.labTimeToReady.observe({ template, host: metrics.host }, seconds),
+      readyTimedOut: (template) => metrics.labReadyTimeouts.inc({ template, host: metrics.host }),
       stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
     },
     templateStates,
   );
+  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images);
   const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
     maxLabsPerUser: config.maxLabsPerUser,
     maxLifetimeMinutes: config.maxLabLifetimeMinutes,
@@ -148,7 +167,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
   });
-  const system = new SystemService(infra.driver, infra.images, repositories.labs, database.engine);
+  const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
     infra.driver,
@@ -158,6 +177,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     config.expiryWarningMinutes,
     log,
     (name) => templateStates.inPreparation(name),
+    (labId) => sessions.labChanged(labId),
   );
 
   /** Starts what runs in the background: event delivery and the job workers. */
@@ -192,6 +212,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     audit,
     sessions,
     auth,
+    oidc,
     users,
     templates,
     templateStates,
@@ -208,7 +229,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     jobs,
     eventBus,
     driver: infra.driver,
-    images: infra.images,
+    images,
+    goldenImages,
     startBackground,
     stopBackground,
   };

@@ -61,6 +61,8 @@ describe('admin overview charts in a real browser', () => {
         provisionFailures: i === 10 ? 1 : 0,
         provisionP50Seconds: i % 4 ? 4 + (30 - i) / 10 : null,
         provisionP95Seconds: i % 4 ? 7 + (30 - i) / 5 : null,
+        readyP50Seconds: i % 4 ? 9 + (30 - i) / 10 : null,
+        readyP95Seconds: i % 4 ? 14 + (30 - i) / 5 : null,
       });
     }
     const app = await buildApp(config, services, false, { webDist: dist });
@@ -101,6 +103,9 @@ describe('admin overview charts in a real browser', () => {
     const provisioning = page.getByRole('figure', { name: /Provisioning time/ });
     expect(await provisioning.locator('path.recharts-line-curve').count()).toBe(2);
     await expect.poll(() => provisioning.locator('.recharts-legend-wrapper').textContent()).toContain('p95');
+    const ready = page.getByRole('figure', { name: /Time to ready/ });
+    expect(await ready.locator('path.recharts-line-curve').count()).toBe(2);
+    expect(((await ready.locator('path.recharts-line-curve').last().getAttribute('d')) ?? '').length).toBeGreaterThan(50);
     const failures = page.getByRole('figure', { name: 'Provisionings and failures' });
     // One red bar: the failing minute.
     expect(await failures.locator('.recharts-bar-rectangle path[fill="#d32f2f"]').count()).toBe(1);

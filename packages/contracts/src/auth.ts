@@ -20,3 +20,18 @@ export type TokenResponse = Static<typeof TokenResponse>;
 
 export const MeResponse = Type.Object({ user: User });
 export type MeResponse = Static<typeof MeResponse>;
+
+/** How users may sign in here: shown by the sign-in page before anyone is signed in. */
+export const SignInMethods = Type.Object({
+  localPasswords: Type.Union([Type.Literal('all'), Type.Literal('admins')], {
+    description: '`admins`: only administrators may sign in with a local password; everyone else signs in through single sign-on.',
+  }),
+  sso: Type.Union([
+    Type.Object({
+      name: Type.String({ description: 'The identity provider, as the sign-in button names it.' }),
+      loginUrl: Type.String({ description: 'Where the browser goes to sign in through the provider.' }),
+    }),
+    Type.Null(),
+  ]),
+});
+export type SignInMethods = Static<typeof SignInMethods>;

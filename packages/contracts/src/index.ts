@@ -7,4 +7,5 @@ export * from './templates.js';
 export * from './labs.js';
 export * from './consoles.js';
 export * from './system.js';
+export * from './images.js';
 export * from './tasks.js';

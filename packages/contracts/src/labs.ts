@@ -57,6 +57,9 @@ export const LabVm = Type.Object({
   studentControl: Type.Boolean(),
   cpus: Type.Integer(),
   memoryMiB: Type.Integer(),
+  credentials: Type.Union([Type.Object({ username: Type.String(), password: Type.String() }), Type.Null()], {
+    description: "The guest's login, generated for this lab (full-OS images configured by cloud-init); null for others.",
+  }),
 });
 export type LabVm = Static<typeof LabVm>;
 

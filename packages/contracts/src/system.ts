@@ -42,6 +42,10 @@ export const PlatformSample = Type.Object({
   provisionFailures: Type.Integer({ description: 'Labs whose provisioning failed in the minute.' }),
   provisionP50Seconds: Type.Union([Type.Number(), Type.Null()], { description: 'Median request-to-running time in the minute.' }),
   provisionP95Seconds: Type.Union([Type.Number(), Type.Null()]),
+  readyP50Seconds: Type.Union([Type.Number(), Type.Null()], {
+    description: 'Median request-to-ready time (every guest answered on its private channel) of labs ready in the minute.',
+  }),
+  readyP95Seconds: Type.Union([Type.Number(), Type.Null()]),
 });
 export type PlatformSample = Static<typeof PlatformSample>;
 

@@ -17,6 +17,18 @@ export const TemplateNetwork = Type.Object(
   {
     name: Name,
     cidr: Type.String({ maxLength: 18, pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$', description: 'IPv4 network, e.g. 10.0.0.0/24.' }),
+    gateway: Type.Optional(
+      Type.String({ maxLength: 15, format: 'ipv4', description: "Default route of this network's guests (cloud-init images)." }),
+    ),
+    dns: Type.Optional(
+      Type.Array(Type.String({ maxLength: 15, format: 'ipv4' }), { maxItems: 3, description: 'DNS servers handed to guests.' }),
+    ),
+    dhcp: Type.Optional(
+      Type.Boolean({
+        description:
+          "Run a DHCP server on this network (static leases by MAC from the VMs' addresses); on by default where an image is configured by DHCP only.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -25,6 +37,12 @@ export const TemplateNic = Type.Object(
   {
     network: Name,
     address: Type.Optional(Type.String({ maxLength: 15, format: 'ipv4', description: 'Static address inside the network CIDR.' })),
+    mac: Type.Optional(
+      Type.String({
+        pattern: '^([0-9a-f]{2}:){5}[0-9a-f]{2}$',
+        description: 'Fixed MAC (lower case); otherwise one is derived per VM and NIC.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -40,6 +58,10 @@ export const TemplateVm = Type.Object(
     studentVisible: Type.Optional(Type.Boolean({ default: true })),
     /** Students may start, stop, reboot and revert this VM. */
     studentControl: Type.Optional(Type.Boolean({ default: true })),
+    /** The login cloud-init creates (default: the image's default user); its password is generated per lab. */
+    user: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z_][a-z0-9_-]*$' })),
+    /** SSH public keys authorized for that login (cloud-init images). */
+    sshKeys: Type.Optional(Type.Array(Type.String({ maxLength: 2000, pattern: '^(ssh|ecdsa)-[^\\n]+$' }), { maxItems: 16 })),
     /**
      * How labs start this VM: `saved-state` (default) resumes a running state the platform saved
      * once per template version (falling back to a boot while there is none); `cold` always boots.

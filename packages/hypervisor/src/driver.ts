@@ -80,6 +80,13 @@ export interface HypervisorDriver {
   openConsole(vmName: string, kind: ConsoleKind): Promise<Duplex>;
 
   /**
+   * Optional: write the VM's whole disk (its overlay and base flattened) to `target` as a
+   * standalone qcow2, the VM stopped first so the copy is consistent. Drivers without it
+   * cannot save VMs as images.
+   */
+  exportDisk?(vmName: string, target: string, onProgress?: (percent: number) => void): Promise<void>;
+
+  /**
    * Wait until the VM's guest agent answers on the private channel (after boot, revert or
    * restore). Throws HypervisorError('timeout') after `timeoutMs` (default 60 s).
    */
@@ -166,9 +173,30 @@ export interface HostInfo {
  * or an appliance (OVA/OVF, VirtualBox).
  */
 export type BaseImage =
-  | { kind: 'disk'; path: string; format: 'qcow2' | 'raw' | 'vmdk' | 'vdi' }
+  | {
+      kind: 'disk';
+      path: string;
+      format: 'qcow2' | 'raw' | 'vmdk' | 'vdi';
+      firmware?: Firmware;
+      /** Direct kernel boot with the root filesystem on this disk (images built without a bootloader). */
+      boot?: { kernel: string; initrd: string; cmdline: string };
+    }
   | { kind: 'kernel'; kernel: string; initrd: string; cmdline: string }
-  | { kind: 'appliance'; path: string };
+  | { kind: 'appliance'; path: string }
+  /** Installer or live media, attached as a CD-ROM and booted from, with a blank disk to install on. */
+  | { kind: 'iso'; path: string; firmware?: Firmware };
+
+export type Firmware = 'bios' | 'uefi';
+
+/**
+ * Per-VM configuration delivered the standard way: a cloud-init NoCloud seed (volume label
+ * `cidata`) with these files, attached as a small CD-ROM.
+ */
+export interface CloudInitSeed {
+  metaData: string;
+  userData: string;
+  networkConfig?: string;
+}
 
 export interface NicSpec {
   /** Name of a network created with `createNetwork`. */
@@ -187,6 +215,8 @@ export interface VmSpec {
   kernelArgs?: string;
   /** Disk size of the overlay for kernel images that have no disk (snapshots need one). */
   scratchDiskMiB?: number;
+  /** A cloud-init NoCloud seed for full-OS guests (hostname, addresses, login). */
+  cloudInit?: CloudInitSeed;
   /**
    * Give the VM the private guest channel (default true): QEMU adds a virtio-serial port
    * `org.qemu.guest_agent.0` on a unix socket in the VM's state directory.
@@ -236,6 +266,19 @@ export interface NetworkSpec {
   name: string;
   /** Networks with the same group are still separate segments; used for naming and cleanup (e.g. the lab id). */
   group?: string;
+  /** A DHCP server on this network only, handing out static leases by MAC (nothing to unknown MACs). */
+  dhcp?: DhcpSpec;
+}
+
+export interface DhcpSpec {
+  /** The network, e.g. `10.0.1.0/24`. */
+  cidr: string;
+  /** The server's own address on the segment (not used by any guest). */
+  serverAddress: string;
+  /** Router and DNS options handed out; none when absent. */
+  gateway?: string;
+  dns?: string[];
+  leases: { mac: string; address: string; hostname: string }[];
 }
 
 export interface NetworkInfo {

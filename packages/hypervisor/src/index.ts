@@ -15,3 +15,6 @@ export * from './virtualbox/list-vms.parser.js';
 export * from './virtualbox/snapshot-list.parser.js';
 export * from './images/image.store.js';
 export * from './guest-file.js';
+export * from './images/image-inspect.js';
+export * from './images/safe-tar.js';
+export * from './images/ovf.js';

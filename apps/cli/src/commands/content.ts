@@ -9,6 +9,16 @@ import { ApiClient } from '../api-client.js';
 import { CliError, EXIT } from '../errors.js';
 import { emit, jsonMode } from '../output.js';
 
+interface ImageSummary {
+  id: string;
+  name: string;
+  sourceFormat: string;
+  status: string;
+  error?: string | null;
+  sizeBytes: number;
+  osFamily: string;
+}
+
 interface TemplateSummary {
   id: string;
   title: string;
@@ -116,15 +126,26 @@ export function registerContent(program: Command): void {
       emit({ templates: written }, () => written.map((w) => `${w.file}`).join('\n') || 'no templates');
     });
 
-  program
-    .command('images')
-    .description('base images')
+  const images = program.command('images').description('the image library (staff)');
+  images
+    .command('list')
+    .description('list the image library: name, format, status, size, OS')
+    .action(async () => {
+      const list = await ApiClient.fromStore().json<{ items: ImageSummary[]; total: number }>('GET', '/api/v1/images?limit=200');
+      emit(list, () =>
+        list.items.length
+          ? list.items.map((i) => `${i.name}\t${i.sourceFormat}\t${i.status}\t${i.sizeBytes} bytes\t${i.osFamily}`).join('\n')
+          : 'no images',
+      );
+    });
+  images
     .command('upload')
-    .description('upload a base image file (POST /api/v1/images), with a progress bar')
+    .description('upload a base image file (POST /api/v1/images, checksum verified by the server), with a progress bar')
     .argument('<file>')
     .requiredOption('--name <name>', 'the image name templates use')
-    .requiredOption('--format <format>', 'qcow2, raw, …')
-    .action(async (file: string, options: { name: string; format: string }) => {
+    .requiredOption('--format <format>', 'qcow2, raw, vmdk, vdi, vhdx, ova, iso, kernel')
+    .option('--wait', 'wait for a conversion (raw, vmdk, OVA, …) to finish; exit 1 if it fails')
+    .action(async (file: string, options: { name: string; format: string; wait?: boolean }) => {
       const api = ApiClient.fromStore();
       const size = statSync(file).size;
       const sha256 = await sha256Of(file);
@@ -135,12 +156,18 @@ export function registerContent(program: Command): void {
       stream.on('data', (chunk) => bar?.update((sent += chunk.length)));
       const query = new URLSearchParams({ name: options.name, format: options.format, sha256 });
       try {
-        const image = await api.json<Record<string, unknown>>('POST', `/api/v1/images?${query}`, {
+        let image = await api.json<ImageSummary>('POST', `/api/v1/images?${query}`, {
           body: Readable.toWeb(stream) as ReadableStream,
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
         });
         bar?.stop();
-        emit(image, () => `uploaded ${file} as image "${options.name}" (${size} bytes, sha256 ${sha256})`);
+        while (options.wait && image.status === 'converting') {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          image = await api.json<ImageSummary>('GET', `/api/v1/images/${image.id}`);
+        }
+        if (image.status === 'failed')
+          throw new CliError(EXIT.error, `the conversion of ${file} failed: ${image.error ?? 'unknown error'}`);
+        emit(image, () => `uploaded ${file} as image "${options.name}" (${size} bytes, sha256 ${sha256}; ${image.status})`);
       } finally {
         bar?.stop();
       }

@@ -44,6 +44,22 @@ export const users = pgTable(
   ],
 );
 
+// An account at an OpenID Connect provider, linked to a user by the provider's (issuer, subject):
+// never by a username or e-mail that the provider's users may choose or change.
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.subject] }), index('user_identities_user_idx').on(t.userId)],
+);
+
 export const refreshTokens = pgTable(
   'refresh_tokens',
   {
@@ -123,6 +139,8 @@ export const labs = pgTable(
     errorMessage: text('error_message'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
+    // When every VM first answered on its guest channel after provisioning (time to ready).
+    readyAt: timestamp('ready_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -171,6 +189,8 @@ export const vms = pgTable(
     nics: jsonb('nics').notNull().default([]),
     studentVisible: boolean('student_visible').notNull().default(true),
     studentControl: boolean('student_control').notNull().default(true),
+    // The login cloud-init creates in the guest ({ username, password }), generated per lab; shown to the lab's users.
+    credentials: jsonb('credentials'),
     // The driver's saved state this VM was created from (its disk layer), if any.
     savedState: text('saved_state'),
     createdAt: createdAt(),
@@ -272,6 +292,44 @@ export const auditEvents = pgTable(
     index('audit_events_target_idx').on(t.targetId),
     index('audit_events_ip_idx').on(t.ip, t.at),
     check('audit_events_outcome_check', sql`${t.outcome} in ('success', 'failure', 'denied')`),
+  ],
+);
+
+export const images = pgTable(
+  'images',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    // What templates name the image by.
+    name: text('name').notNull(),
+    // disk (a standalone qcow2), iso (attached as a CD-ROM) or kernel (direct kernel boot).
+    kind: text('kind').notNull(),
+    sourceFormat: text('source_format').notNull(),
+    status: text('status').notNull().default('ready'),
+    progress: integer('progress').notNull().default(0),
+    error: text('error'),
+    osFamily: text('os_family').notNull().default('other'),
+    firmware: text('firmware').notNull().default('bios'),
+    defaultCpus: integer('default_cpus').notNull().default(1),
+    defaultMemoryMiB: integer('default_memory_mib').notNull().default(512),
+    defaultNics: integer('default_nics'),
+    configMethod: text('config_method').notNull().default('none'),
+    defaultUser: text('default_user'),
+    notes: text('notes').notNull().default(''),
+    // Stored files, relative to the image's folder: { disk?, iso?, kernel?, initrd?, cmdline? }.
+    files: jsonb('files').notNull().default({}),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull().default(0),
+    virtualSizeBytes: bigint('virtual_size_bytes', { mode: 'number' }),
+    sha256: text('sha256'),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('images_name_key').on(t.name),
+    check('images_kind_check', sql`${t.kind} in ('disk', 'iso', 'kernel')`),
+    check('images_status_check', sql`${t.status} in ('converting', 'ready', 'failed')`),
+    check('images_firmware_check', sql`${t.firmware} in ('bios', 'uefi')`),
+    check('images_config_method_check', sql`${t.configMethod} in ('cloud-init', 'dhcp', 'none')`),
   ],
 );
 
@@ -377,4 +435,6 @@ export const platformSamples = pgTable('platform_samples', {
   provisionFailures: integer('provision_failures').notNull(),
   provisionP50Seconds: doublePrecision('provision_p50_seconds'),
   provisionP95Seconds: doublePrecision('provision_p95_seconds'),
+  readyP50Seconds: doublePrecision('ready_p50_seconds'),
+  readyP95Seconds: doublePrecision('ready_p95_seconds'),
 });

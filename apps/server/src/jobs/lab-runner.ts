@@ -1,8 +1,9 @@
 import type { LabStatus, LabTemplateConfig } from '@ctp/contracts';
-import { HypervisorError, type HypervisorDriver, type VmSpec } from '@ctp/hypervisor';
+import { HypervisorError, type DhcpSpec, type HypervisorDriver, type VmSpec } from '@ctp/hypervisor';
 import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
+import { cloudInitSeed, dhcpServerAddress, generatePassword, macFor, type VmCredentials } from './guest-config.js';
 import { kernelSettingArgs } from '../services/guest-settings.js';
 import { publicStepError } from '../services/public-errors.js';
 import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
@@ -23,7 +24,7 @@ export function labPrefix(labId: string): string {
   return `l${labId.replaceAll('-', '').slice(0, 16)}`;
 }
 
-type NicRecord = { network: string; address: string | null };
+type NicRecord = { network: string; address: string | null; mac?: string };
 
 /** One recorded step; `rename` changes its recorded name (when a VM took another path than planned). */
 type Step = { name: string; parallel?: boolean; run: (rename: (name: string) => Promise<void>) => Promise<void> };
@@ -57,11 +58,26 @@ export interface LabRunnerObserver {
   finished(operation: LabOperation, outcome: 'success' | 'failure', seconds: number): void;
   /** A provisioned lab is running: `seconds` since it was requested (queue wait included). */
   running(template: string, seconds: number): void;
+  /** Every VM of a provisioned lab answered on its guest channel: `seconds` since the lab was requested. */
+  ready(template: string, seconds: number): void;
+  /** A provisioned lab's VMs did not all answer on their guest channel within the readiness timeout. */
+  readyTimedOut(template: string): void;
   /** A step failed (each attempt counts); `step` is its kind, without VM or network names. */
   stepFailed(operation: LabOperation, step: string): void;
 }
 
-const NO_OBSERVER: LabRunnerObserver = { finished: () => {}, running: () => {}, stepFailed: () => {} };
+const NO_OBSERVER: LabRunnerObserver = {
+  finished: () => {},
+  running: () => {},
+  ready: () => {},
+  readyTimedOut: () => {},
+  stepFailed: () => {},
+};
+
+/** How long a provisioned lab's guests may take to answer before readiness is given up. */
+export const READY_TIMEOUT_MS = 5 * 60_000;
+// Between two waits the lab's status is checked, so that a deleted lab is not waited for.
+const READY_POLL_MS = 10_000;
 
 /** A step's kind for metrics: "Create VM kali" → "Create VM", "Revert a to its initial snapshot" → "Revert". */
 export function stepKind(name: string): string {
@@ -146,6 +162,39 @@ export class LabRunner {
     if (operation === 'provision') {
       const template = (lab.config as LabTemplateConfig).title ?? lab.name;
       this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
+      // Not a step: the lab is usable (consoles) while its guests finish booting.
+      void this.watchReadiness(lab, template);
+    }
+  }
+
+  /**
+   * Time-to-ready: when every VM of the lab answers on its private guest channel (its system is
+   * up), measured from the request. Only where the hypervisor has that channel.
+   */
+  private async watchReadiness(lab: LabRow, template: string): Promise<void> {
+    try {
+      if (!(await this.driver.probe()).capabilities.guestAgent) return;
+      const deadline = Date.now() + READY_TIMEOUT_MS;
+      // One VM after the other: those already up answer at once, so the end is when the last one did.
+      for (const vm of await this.labs.vmsOf(lab.id)) {
+        for (;;) {
+          try {
+            await this.driver.waitForGuestAgent(vm.driverName, Math.max(1, Math.min(READY_POLL_MS, deadline - Date.now())));
+            break;
+          } catch (error) {
+            // Gone or stopped (not a timeout): the lab was deleted or stopped; nothing to measure.
+            if (!(error instanceof HypervisorError && error.code === 'timeout')) return;
+            if (Date.now() >= deadline) return this.observer.readyTimedOut(template);
+            if ((await this.labs.findById(lab.id))?.status !== 'running') return;
+          }
+        }
+      }
+      const readyAt = new Date();
+      this.observer.ready(template, (readyAt.getTime() - new Date(lab.createdAt).getTime()) / 1000);
+      // For the admin overview's samples (a site without Prometheus).
+      await this.labs.update(lab.id, { readyAt });
+    } catch {
+      // Measuring must never disturb the lab: a database hiccup only loses this sample.
     }
   }
 
@@ -165,7 +214,12 @@ export class LabRunner {
         return [
           ...networks.map((n) => ({
             name: `Create network ${n.name}`,
-            run: async () => void (await this.driver.createNetwork({ name: n.driverName, group: labPrefix(lab.id) })),
+            run: async () =>
+              void (await this.driver.createNetwork({
+                name: n.driverName,
+                group: labPrefix(lab.id),
+                dhcp: await this.dhcpOf(config, n.name, machines),
+              })),
           })),
           ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm, choices.get(vm.id)) })),
           // The initial state is the fresh disk, taken before the first boot (or restore): it
@@ -203,6 +257,32 @@ export class LabRunner {
           { name: 'Destroy networks', run: () => this.destroyNetworks(networks.map((n) => n.driverName)) },
         ];
     }
+  }
+
+  /** The DHCP server of a lab network, when the template asks for one or an image is configured by DHCP only. */
+  private async dhcpOf(config: LabTemplateConfig, network: string, machines: VmRow[]): Promise<DhcpSpec | undefined> {
+    const templateNetwork = config.networks.find((n) => n.name === network);
+    if (!templateNetwork || templateNetwork.dhcp === false) return undefined;
+    const methods = await Promise.all(machines.map(async (vm) => (await this.images.resolve(vm.image))?.configMethod));
+    const wanted =
+      templateNetwork.dhcp === true ||
+      machines.some((vm, i) => methods[i] === 'dhcp' && (vm.nics as NicRecord[]).some((n) => n.network === network));
+    if (!wanted) return undefined;
+    const leases = machines.flatMap((vm) =>
+      (vm.nics as NicRecord[]).flatMap((nic, i) =>
+        nic.network === network && nic.address
+          ? [{ mac: nic.mac ?? macFor(vm.driverName, i), address: nic.address, hostname: vm.name }]
+          : [],
+      ),
+    );
+    const taken = new Set([...leases.map((l) => l.address), templateNetwork.gateway]);
+    return {
+      cidr: templateNetwork.cidr,
+      serverAddress: dhcpServerAddress(templateNetwork.cidr, taken),
+      gateway: templateNetwork.gateway,
+      dns: templateNetwork.dns,
+      leases,
+    };
   }
 
   private async runStep(lab: LabRow, seq: number, total: number, name: string, run: Step['run']): Promise<void> {
@@ -259,6 +339,8 @@ export class LabRunner {
       await this.driver.startVm(vm.driverName);
     } catch (error) {
       if (!choice.savedState) throw error;
+      // The VM leaves the state before it is marked stale: the job that marking starts deletes unused states.
+      await this.states?.recordVm(vm.id, null);
       await this.states?.markStale(choice.savedState, `failed to load: ${error instanceof Error ? error.message : String(error)}`);
       const cold = { reason: 'cold boot: the saved state failed to load' };
       await rename(startStepName(vm, cold));
@@ -272,20 +354,38 @@ export class LabRunner {
   }
 
   private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow, choice?: BootChoice): Promise<void> {
-    const image = this.images.resolve(vm.image);
-    if (!image) throw new Error(`base image "${vm.image}" is not available on this host`);
+    const resolved = await this.images.resolve(vm.image);
+    if (!resolved) throw new Error(`base image "${vm.image}" is not available on this host`);
+    const image = resolved.base;
     const nics = vm.nics as NicRecord[];
     const networks = await this.labs.networksOf(lab.id);
     const templateVm = config.vms.find((v) => v.name === vm.name);
+    const macs = nics.map((nic, i) => nic.mac ?? macFor(vm.driverName, i));
     const spec: VmSpec = {
       name: vm.driverName,
       image,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
-      nics: nics.map((nic) => ({ network: networks.find((n) => n.name === nic.network)!.driverName })),
-      kernelArgs: guestArgs(lab.id, vm.name, nics, config, templateVm?.settings),
+      nics: nics.map((nic, i) => ({ network: networks.find((n) => n.name === nic.network)!.driverName, mac: macs[i] })),
+      kernelArgs: image.kind === 'kernel' ? guestArgs(lab.id, vm.name, nics, config, templateVm?.settings) : undefined,
       scratchDiskMiB: 64,
     };
+    if (resolved.configMethod === 'cloud-init') {
+      // Generated once per VM of a lab (a retried job reuses it), shown to the lab's users.
+      let credentials = vm.credentials as VmCredentials | null;
+      if (!credentials) {
+        credentials = { username: templateVm?.user ?? resolved.defaultUser ?? 'student', password: generatePassword() };
+        await this.labs.setVmCredentials(vm.id, credentials);
+      }
+      spec.cloudInit = cloudInitSeed({
+        instanceId: vm.driverName,
+        hostname: vm.name,
+        credentials,
+        sshKeys: templateVm?.sshKeys,
+        nics: nics.map((nic, i) => ({ ...nic, mac: macs[i]! })),
+        config,
+      });
+    }
     if (choice?.savedState) {
       try {
         await this.driver.createVm({ ...spec, savedState: choice.savedState });

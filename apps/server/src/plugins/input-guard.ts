@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { TSchema } from 'typebox';
@@ -23,6 +24,8 @@ export function registerInputGuard(app: FastifyInstance): void {
     if (problem) throw refuse(problem);
   });
   app.addHook('preValidation', async (request) => {
+    // A raw upload (an image file) is a byte stream, read by its route, not a document to walk.
+    if (request.body instanceof Readable) return;
     const problem = findHostileValue(request.body, 'body');
     if (problem) throw refuse(problem);
   });

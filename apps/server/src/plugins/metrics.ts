@@ -39,6 +39,19 @@ export function createMetrics() {
       buckets: [1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600],
       registers: [registry],
     }),
+    labTimeToReady: new Histogram({
+      name: 'ctp_lab_time_to_ready_seconds',
+      help: 'From a lab request to every VM of it answering on its guest channel (booted, usable), by template and host',
+      labelNames: ['template', 'host'],
+      buckets: [1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600],
+      registers: [registry],
+    }),
+    labReadyTimeouts: new Counter({
+      name: 'ctp_lab_ready_timeouts_total',
+      help: 'Provisioned labs whose VMs did not all answer on their guest channel in time, by template and host',
+      labelNames: ['template', 'host'],
+      registers: [registry],
+    }),
     labStepFailures: new Counter({
       name: 'ctp_lab_step_failures_total',
       help: 'Failed lab operation steps (every attempt), by operation and step kind',

@@ -1,5 +1,6 @@
 import type {
   AuditEvent,
+  Image,
   Lab,
   LabDetail,
   LabStatus,
@@ -14,6 +15,8 @@ import type {
 import type { LabNetworkRow, LabStepRow, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { TemplateRow, TemplateSummaryRow } from '../repositories/templates.repository.js';
 import type { AuditRow } from '../repositories/audit.repository.js';
+import type { ImageRow } from '../repositories/images.repository.js';
+import type { BuiltinImage } from '../services/image-catalog.js';
 import type { UserRow } from '../repositories/users.repository.js';
 
 // Rows shaped for staff (and the audience-free parts: users, audit). What students get is in student.presenter.ts.
@@ -111,6 +114,8 @@ export function presentLabDetail(
       studentControl: vm.studentControl,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
+      // Given to the lab's users (only they and staff may read a lab), never logged.
+      credentials: (vm.credentials as LabVm['credentials'] | null) ?? null,
     })),
     steps: parts.steps.map((s) => ({
       seq: s.seq,
@@ -122,5 +127,64 @@ export function presentLabDetail(
       error: s.error,
     })),
     members: parts.members,
+  };
+}
+
+type ImageUsage = Image['usedBy'];
+
+/** A library image as staff see it (file paths on the host never leave). */
+export function presentImage(row: ImageRow, usedBy: ImageUsage): Image {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind as Image['kind'],
+    sourceFormat: row.sourceFormat as Image['sourceFormat'],
+    status: row.status as Image['status'],
+    progress: row.progress,
+    error: row.error,
+    builtin: false,
+    osFamily: row.osFamily,
+    firmware: row.firmware as Image['firmware'],
+    defaultCpus: row.defaultCpus,
+    defaultMemoryMiB: row.defaultMemoryMiB,
+    defaultNics: row.defaultNics,
+    configMethod: row.configMethod as Image['configMethod'],
+    defaultUser: row.defaultUser,
+    notes: row.notes,
+    sizeBytes: row.sizeBytes,
+    virtualSizeBytes: row.virtualSizeBytes,
+    sha256: row.sha256,
+    usedBy,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** A built-in demo image, in the same shape. */
+export function presentBuiltinImage(image: BuiltinImage, usedBy: ImageUsage): Image {
+  const epoch = new Date(0).toISOString();
+  return {
+    id: image.id,
+    name: image.name,
+    kind: image.base.kind === 'kernel' ? 'kernel' : 'disk',
+    sourceFormat: image.base.kind === 'kernel' ? 'kernel' : 'qcow2',
+    status: 'ready',
+    progress: 100,
+    error: null,
+    builtin: true,
+    osFamily: image.osFamily,
+    firmware: image.firmware,
+    defaultCpus: image.defaultCpus,
+    defaultMemoryMiB: image.defaultMemoryMiB,
+    defaultNics: null,
+    configMethod: image.configMethod,
+    defaultUser: image.defaultUser,
+    notes: image.notes,
+    sizeBytes: 0,
+    virtualSizeBytes: null,
+    sha256: null,
+    usedBy,
+    createdAt: epoch,
+    updatedAt: epoch,
   };
 }

@@ -118,6 +118,11 @@ export class LabsRepository {
     return row;
   }
 
+  /** Stores the login generated for a VM's guest. */
+  async setVmCredentials(id: string, credentials: { username: string; password: string }): Promise<void> {
+    await this.db.update(vms).set({ credentials, updatedAt: new Date() }).where(eq(vms.id, id));
+  }
+
   async setVmStatus(id: string, status: string): Promise<VmRow | undefined> {
     const [row] = await this.db.update(vms).set({ status, updatedAt: new Date() }).where(eq(vms.id, id)).returning();
     return row;

@@ -42,6 +42,15 @@ export class StatsRepository {
     return rows.map((r) => (new Date(r.finishedAt).getTime() - new Date(r.createdAt).getTime()) / 1000);
   }
 
+  /** Request-to-ready times (every guest answered), in seconds, of labs that became ready in (from, to]. */
+  async readyTimes(from: Date, to: Date): Promise<number[]> {
+    const rows = await this.db
+      .select({ createdAt: labs.createdAt, readyAt: labs.readyAt })
+      .from(labs)
+      .where(and(gt(labs.readyAt, from), lte(labs.readyAt, to)));
+    return rows.map((r) => (r.readyAt!.getTime() - r.createdAt.getTime()) / 1000);
+  }
+
   /** Labs whose provisioning ended in error in (from, to]. */
   async provisioningFailures(from: Date, to: Date): Promise<number> {
     const rows = await this.db

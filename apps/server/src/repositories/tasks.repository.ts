@@ -1,4 +1,4 @@
-import { and, desc, eq, ne, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gte, ne, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
 import { labSecrets, taskAttempts, taskReveals, users } from '../db/schema.js';
 
@@ -31,6 +31,15 @@ export class TasksRepository {
   async addAttempt(attempt: typeof taskAttempts.$inferInsert): Promise<TaskAttemptRow> {
     const [row] = await this.db.insert(taskAttempts).values(attempt).returning();
     return row!;
+  }
+
+  /** How many attempts of a kind a user made since a moment, in every lab (rate limits across API instances). */
+  async countAttemptsSince(userId: string, kind: 'answer' | 'check', since: Date): Promise<number> {
+    const [row] = await this.db
+      .select({ n: count() })
+      .from(taskAttempts)
+      .where(and(eq(taskAttempts.userId, userId), eq(taskAttempts.kind, kind), gte(taskAttempts.createdAt, since)));
+    return Number(row?.n ?? 0);
   }
 
   /** Records a reveal; false when it was already revealed. */

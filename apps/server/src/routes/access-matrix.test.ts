@@ -32,6 +32,15 @@ const staffOnly = (ok: number) => ({ anonymous: 401, student: 403, instructor: o
 const labUsersOnly = { anonymous: 401, student: 404, instructor: 403, admin: 403 };
 const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
+/** A library image record (no files: the routes under test only read and change metadata). */
+const libraryImage = (f: Fixture) =>
+  f.ctx.services.repositories.images.insert({
+    name: `img-${counter++}`,
+    kind: 'disk',
+    sourceFormat: 'qcow2',
+    files: { disk: 'disk.qcow2' },
+  });
+
 let counter = 0;
 const unique = () => `user${Date.now().toString(36)}${counter++}`;
 const everyone = (status: number) => ({ anonymous: status, student: status, instructor: status, admin: status });
@@ -57,6 +66,10 @@ const MATRIX: Record<string, Entry> = {
   'POST /api/v1/auth/refresh': { request: () => ({ url: '/api/v1/auth/refresh' }), expect: everyone(401) },
   'POST /api/v1/auth/logout': { request: () => ({ url: '/api/v1/auth/logout' }), expect: everyone(204) },
   'POST /api/v1/auth/logout-all': { request: () => ({ url: '/api/v1/auth/logout-all' }), expect: signedInOnly(204), endsSession: true },
+  'GET /api/v1/auth/methods': { request: () => ({ url: '/api/v1/auth/methods' }), expect: everyone(200) },
+  // Single sign-on is not configured here (see oidc.routes.test.ts for it configured).
+  'GET /api/v1/auth/oidc/login': { request: () => ({ url: '/api/v1/auth/oidc/login' }), expect: everyone(404) },
+  'GET /api/v1/auth/oidc/callback': { request: () => ({ url: '/api/v1/auth/oidc/callback?code=x&state=y' }), expect: everyone(404) },
   'GET /api/v1/auth/me': { request: () => ({ url: '/api/v1/auth/me' }), expect: signedInOnly(200) },
   'GET /api/v1/users': { request: () => ({ url: '/api/v1/users' }), expect: adminOnly(200) },
   'POST /api/v1/users': {
@@ -207,6 +220,24 @@ const MATRIX: Record<string, Entry> = {
     request: () => ({ url: '/api/v1/system/database-dump' }),
     expect: adminOnly(process.env.DATABASE_URL ? 409 : 200),
   },
+
+  'GET /api/v1/images': { request: () => ({ url: '/api/v1/images' }), expect: staffOnly(200) },
+  // Uploads are raw bodies (images.routes.test.ts uploads real files); a JSON body is refused.
+  'POST /api/v1/images': {
+    request: () => ({ url: '/api/v1/images?name=some-image&format=qcow2', payload: {} }),
+    expect: { anonymous: 401, student: 403, instructor: 415, admin: 415 },
+  },
+  'GET /api/v1/images/:id': { request: () => ({ url: '/api/v1/images/00000000-0000-4000-8000-000000000001' }), expect: staffOnly(200) },
+  'PATCH /api/v1/images/:id': {
+    request: async (f) => ({ url: `/api/v1/images/${(await libraryImage(f)).id}`, payload: { notes: 'checked' } }),
+    expect: staffOnly(200),
+  },
+  // The VM runs a kernel image, which has no disk to save: staff get past the policy to the 409.
+  'POST /api/v1/vms/:id/images': {
+    request: async (f) => ({ url: `/api/v1/vms/${(await freshLab(f)).vm.id}/images`, payload: { name: `saved-${counter++}` } }),
+    expect: { anonymous: 401, student: 403, instructor: 409, admin: 409 },
+  },
+  'DELETE /api/v1/images/:id': { request: async (f) => ({ url: `/api/v1/images/${(await libraryImage(f)).id}` }), expect: adminOnly(204) },
 
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },

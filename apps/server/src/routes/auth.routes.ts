@@ -7,7 +7,18 @@ import type { AuthService, Session } from '../services/auth.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 export const REFRESH_COOKIE = 'ctp_refresh';
-const COOKIE_PATH = '/api/v1/auth';
+export const COOKIE_PATH = '/api/v1/auth';
+
+/** Sets the rotating refresh token as an httpOnly cookie, sent only to the auth routes. */
+export function setRefreshCookie(reply: FastifyReply, session: Session, secure: boolean): void {
+  reply.setCookie(REFRESH_COOKIE, session.refreshToken, {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure,
+    path: COOKIE_PATH,
+    expires: session.refreshExpiresAt,
+  });
+}
 
 interface Options {
   auth: AuthService;
@@ -16,14 +27,6 @@ interface Options {
 
 /** Sign-in, token refresh, sign-out and the current user. */
 export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth, secureCookies }) => {
-  const setRefreshCookie = (reply: FastifyReply, session: Session) =>
-    reply.setCookie(REFRESH_COOKIE, session.refreshToken, {
-      httpOnly: true,
-      sameSite: 'strict',
-      secure: secureCookies,
-      path: COOKIE_PATH,
-      expires: session.refreshExpiresAt,
-    });
   const answer = (session: Session) => ({ accessToken: session.accessToken, expiresIn: session.expiresIn, user: session.user });
 
   app.post(
@@ -41,7 +44,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth
     async (request, reply) => {
       try {
         const session = await auth.login(request.body.username, request.body.password, { ip: request.ip, requestId: request.id });
-        setRefreshCookie(reply, session);
+        setRefreshCookie(reply, session, secureCookies);
         return answer(session);
       } finally {
         request.auditRecorded = true;
@@ -62,7 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth
     async (request, reply) => {
       const session = await auth.refresh(request.cookies[REFRESH_COOKIE]);
       request.actor = { id: session.user.id, username: session.user.username, role: session.user.role };
-      setRefreshCookie(reply, session);
+      setRefreshCookie(reply, session, secureCookies);
       return answer(session);
     },
   );

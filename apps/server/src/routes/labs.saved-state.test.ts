@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
@@ -156,5 +160,42 @@ describe('labs from saved template states (memory driver)', () => {
     expect(v2.key).not.toBe(old.find((s) => s.vmName === 'attacker')!.key);
     const lab = await startLab();
     expect(startSteps(lab)).toEqual(['Start attacker (restored from saved state)', 'Start target (cold boot: the template asks for it)']);
+  });
+
+  it('boots guests configured per lab (cloud-init): no saved state, and each lab gets its own generated login', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ctp-ci-disk-'));
+    const disk = path.join(dir, 'disk.qcow2');
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '64M']);
+    const uploaded = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/images?name=ci-disk&format=qcow2&configMethod=cloud-init',
+      headers: { ...admin.headers, 'content-type': 'application/octet-stream' },
+      payload: readFileSync(disk),
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(uploaded.statusCode, uploaded.body).toBe(201);
+    const config = {
+      version: 1,
+      title: 'Cloud-init box',
+      networks: [{ name: 'lan', cidr: '10.0.4.0/24' }],
+      vms: [{ name: 'box', image: 'ci-disk', memoryMiB: 256, nics: [{ network: 'lan', address: '10.0.4.10' }] }],
+    };
+    const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/templates', headers: admin.headers, payload: { config } });
+    expect(created.statusCode, created.body).toBe(201);
+    templateId = created.json().id;
+    const published = await ctx.app.inject({ method: 'POST', url: `/api/v1/templates/${templateId}/publish`, headers: admin.headers });
+    expect(published.statusCode, published.body).toBe(200);
+
+    const [first, second] = [await startLab(), await startLab()];
+    for (const lab of [first, second]) {
+      expect(lab.status).toBe('running');
+      expect(startSteps(lab)).toEqual(['Start box (cold boot: its guest is configured per lab (cloud-init))']);
+    }
+    const passwords = [first, second].map((lab) => lab.vms[0]!.credentials?.password);
+    expect(passwords[0]).toMatch(/^\w{14}$/);
+    expect(passwords[1]).not.toBe(passwords[0]);
+    // Nothing was prepared for it: a saved state would hand every lab the same login.
+    expect(await ctx.services.templateStates.list(templateId)).toEqual([]);
+    expect(ctx.driver.savedStates.size).toBe(0);
   });
 });

@@ -207,4 +207,14 @@ describe('revocation of sessions and open sockets, on two instances', () => {
     expect(deleted.statusCode, deleted.body).toBe(202);
     await expectClosed([here!, there!], CLOSE_ACCESS_REVOKED, actedAt);
   });
+
+  it(`lab expired: consoles of it closed (${CLOSE_ACCESS_REVOKED}) on both instances`, async () => {
+    const { owner, member, lab, vm } = await sharedLab('student');
+    const [here] = await openSockets(ctx, base, member, vm.id);
+    const [there] = await openSockets(peer, peer.base, owner, vm.id);
+    await ctx.services.repositories.labs.update(lab.id, { expiresAt: new Date(Date.now() - 1000) });
+    const actedAt = Date.now();
+    expect((await ctx.services.maintenance.expireLabs()).expired).toEqual([lab.id]);
+    await expectClosed([here!, there!], CLOSE_ACCESS_REVOKED, actedAt);
+  });
 });

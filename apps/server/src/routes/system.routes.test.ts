@@ -19,10 +19,13 @@ describe('system page data', () => {
       accelerator: 'none',
       capabilities: { snapshots: true, consoles: ['serial', 'vnc'] },
     });
-    expect(info.images).toEqual([
-      { name: 'demo-attacker', kind: 'kernel', available: true },
-      { name: 'demo-target', kind: 'kernel', available: true },
-    ]);
+    expect(info.images).toEqual(
+      [
+        { name: 'demo-attacker', kind: 'kernel', available: true },
+        { name: 'demo-target', kind: 'kernel', available: true },
+        { name: 'debian-12', kind: 'disk', available: true },
+      ].sort((a, b) => a.name.localeCompare(b.name)),
+    );
     expect(info.capacity).toMatchObject({ labsActive: 1, vmsRunning: 1, vmMemoryMiB: 128 });
     expect(info.capacity.hostCpus).toBeGreaterThan(0);
     expect(info.database).toBe(process.env.DATABASE_URL ? 'postgres' : 'pglite');

@@ -3,7 +3,7 @@ import type { LabTask, LabTasks } from '@ctp/contracts';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { CONTENT_TEMPLATE } from '../test-support/content-template.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createPeerApp, createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 
 describe('lab tasks on the fake driver', () => {
   let ctx: TestContext;
@@ -197,5 +197,28 @@ describe('lab tasks on the fake driver', () => {
     for (let i = 0; i < 5; i++) checks.push((await call('POST', '/tasks/proof/check')).statusCode);
     expect(checks.slice(0, 3)).toEqual([200, 200, 200]);
     expect(checks.slice(3)).toEqual([429, 429]);
+  });
+
+  it('counts the answer limit across API instances', async () => {
+    const { student, lab } = await studentLab();
+    const peer = await createPeerApp(ctx);
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        const app = i % 2 === 0 ? ctx : peer;
+        const answer = await app.app.inject({
+          method: 'POST',
+          url: `/api/v1/labs/${lab.id}/tasks/pick/answers`,
+          headers: student.headers,
+          payload: { answer: ['b'] },
+        });
+        statuses.push(answer.statusCode);
+      }
+      // 8 per minute in all, whichever instance takes them (each instance alone would allow 8).
+      expect(statuses.slice(0, 8)).toEqual(Array(8).fill(200));
+      expect(statuses.slice(8)).toEqual([429, 429, 429, 429]);
+    } finally {
+      await peer.close();
+    }
   });
 });

@@ -53,6 +53,7 @@ export class AuthService {
     private readonly tokens: TokenService,
     private readonly limits: AuthLimits,
     private readonly sessions: SessionsService,
+    private readonly signIn: { localPasswords: 'all' | 'admins'; ssoName: string | null } = { localPasswords: 'all', ssoName: null },
   ) {}
 
   /**
@@ -81,7 +82,21 @@ export class AuthService {
       // One message for every cause, so the answer does not reveal which accounts exist.
       throw new AppError(401, 'invalid_credentials', 'Wrong username or password, or the account is disabled');
     }
+    if (this.signIn.localPasswords === 'admins' && user.role !== 'admin') {
+      // Told only after a right password, so that the answer reveals nothing to a guesser.
+      await this.recordLogin(username, user, 'denied', ctx, 403, { reason: 'local_passwords_off' });
+      throw new AppError(
+        403,
+        'local_passwords_off',
+        `Local passwords are turned off here except for administrators: sign in with ${this.signIn.ssoName ?? 'single sign-on'}`,
+      );
+    }
     await this.recordLogin(username, user, 'success', ctx, 200, { delayMs });
+    return this.openSession(user, randomUUID());
+  }
+
+  /** A new session for a user already authenticated elsewhere (single sign-on). */
+  startSession(user: UserRow): Promise<Session> {
     return this.openSession(user, randomUUID());
   }
 

@@ -23,6 +23,8 @@ export class LabMaintenanceService {
     private readonly log: (message: string, details: Record<string, unknown>) => void,
     /** Hypervisor names that belong to work under way outside labs (a template state being prepared): not orphans. */
     private readonly inUse: (driverName: string) => Promise<boolean> = async () => false,
+    /** Announces that a lab's audience changed, so its open consoles close on every instance. */
+    private readonly labChanged: (labId: string) => Promise<void> = async () => {},
   ) {}
 
   /** Warns owners of labs about to expire, and deletes the expired ones. */
@@ -45,6 +47,7 @@ export class LabMaintenanceService {
       const moved = await this.labs.transition(lab.id, ['running', 'stopped', 'error'], 'deleting');
       if (!moved) continue;
       await this.enqueue(lab.id, 'delete');
+      await this.labChanged(lab.id);
       await this.events.publish(
         lab.id,
         'lab.status',

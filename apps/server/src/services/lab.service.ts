@@ -77,7 +77,7 @@ export class LabService {
         image: vm.image,
         cpus: vm.cpus ?? 1,
         memoryMiB: vm.memoryMiB ?? 128,
-        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null })),
+        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null, ...(nic.mac ? { mac: nic.mac } : {}) })),
         studentVisible: vm.studentVisible ?? true,
         studentControl: vm.studentControl ?? true,
       })),

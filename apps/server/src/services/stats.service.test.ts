@@ -35,20 +35,27 @@ describe('platform samples (admin overview)', () => {
       provisionFailures: 0,
       provisionP50Seconds: null,
       provisionP95Seconds: null,
+      readyP50Seconds: null,
+      readyP95Seconds: null,
     });
 
+    const readyAt = new Date(created.getTime() + 20_000);
+    await labs.update(lab.id, { readyAt });
     const now = new Date(Math.floor(finished.getTime() / 60_000) * 60_000 + 61_000);
     const sample = await ctx.services.stats.sample(now);
     expect(sample).toMatchObject({ provisions: 1, provisionFailures: 0, provisionP50Seconds: 12, provisionP95Seconds: 12, vmsRunning: 1 });
     expect(sample.labs).toMatchObject({ running: 1 });
+    // Its guests all answered 20 s after the request: time to ready, in the sample of that minute.
+    const readySample = await ctx.services.stats.sample(new Date(Math.floor(readyAt.getTime() / 60_000) * 60_000 + 61_000));
+    expect(readySample).toMatchObject({ readyP50Seconds: 20, readyP95Seconds: 20 });
     // A second instance sampling the same minute changes nothing.
     await ctx.services.stats.sample(now);
 
     const answer = await ctx.app.inject({ url: '/api/v1/system/stats?hours=48', headers: admin.headers });
     expect(answer.statusCode).toBe(200);
     const samples = (answer.json() as PlatformStats).samples;
-    expect(samples).toHaveLength(1);
     expect(samples[0]).toMatchObject({ at: sample.sampledAt.toISOString(), provisions: 1, provisionP95Seconds: 12 });
+    expect(samples.filter((x) => x.readyP95Seconds === 20)).toHaveLength(1);
     expect((await ctx.services.repositories.stats.since(new Date(0))).map((s) => s.sampledAt)).not.toContainEqual(old);
     expect((await ctx.app.inject({ url: '/api/v1/system/stats?hours=0', headers: admin.headers })).statusCode).toBe(400);
   });

@@ -24,6 +24,7 @@ export class StatsService {
     const from = new Date(minute.getTime() - 60_000);
     const counts = await this.labs.countsByState();
     const times = (await this.stats.provisioningTimes(from, minute)).sort((a, b) => a - b);
+    const ready = (await this.stats.readyTimes(from, minute)).sort((a, b) => a - b);
     const sample: PlatformSampleRow = {
       sampledAt: minute,
       labs: Object.fromEntries(counts.labs.map((c) => [c.status, c.n])),
@@ -37,6 +38,8 @@ export class StatsService {
       provisionFailures: await this.stats.provisioningFailures(from, minute),
       provisionP50Seconds: percentile(times, 0.5),
       provisionP95Seconds: percentile(times, 0.95),
+      readyP50Seconds: percentile(ready, 0.5),
+      readyP95Seconds: percentile(ready, 0.95),
     };
     await this.stats.insert(sample);
     await this.stats.deleteBefore(new Date(now.getTime() - this.retentionDays * 86_400_000));
@@ -61,6 +64,8 @@ export class StatsService {
         provisionFailures: r.provisionFailures,
         provisionP50Seconds: r.provisionP50Seconds,
         provisionP95Seconds: r.provisionP95Seconds,
+        readyP50Seconds: r.readyP50Seconds,
+        readyP95Seconds: r.readyP95Seconds,
       })),
     };
   }

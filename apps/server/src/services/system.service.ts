@@ -20,10 +20,12 @@ export class SystemService {
     const usage = await this.labs.usage();
     return {
       hypervisor: { ...host, capabilities: { ...host.capabilities } },
-      images: this.images.names().map((name) => {
-        const image = this.images.resolve(name);
-        return { name, kind: image?.kind ?? 'unknown', available: image !== undefined };
-      }),
+      images: await Promise.all(
+        (await this.images.names()).map(async (name) => {
+          const image = await this.images.resolve(name);
+          return { name, kind: image?.base.kind ?? 'unknown', available: image !== undefined };
+        }),
+      ),
       capacity: {
         hostCpus: os.cpus().length,
         hostMemoryMiB: Math.round(os.totalmem() / 2 ** 20),

@@ -47,10 +47,19 @@ export class TaskService {
     private readonly events: EventBus,
     private readonly driver: HypervisorDriver,
     private readonly secretsKey: string,
-    limits: TaskLimits,
+    private readonly limits: TaskLimits,
   ) {
     this.answerLimit = new RateLimiter(limits.answersPerMinute, 60_000);
     this.checkLimit = new RateLimiter(limits.checksPerMinute, 60_000);
+  }
+
+  /**
+   * The limit as every API instance sees it: the attempts recorded in the last minute. (The
+   * in-memory limiter in front of it stops a burst on one instance before its attempts are written.)
+   */
+  private async underLimit(userId: string, kind: 'answer' | 'check'): Promise<boolean> {
+    const max = kind === 'answer' ? this.limits.answersPerMinute : this.limits.checksPerMinute;
+    return (await this.tasks.countAttemptsSince(userId, kind, new Date(Date.now() - 60_000))) < max;
   }
 
   /** The lab's secret values, by name (derived from the platform key and the lab id). */
@@ -99,7 +108,8 @@ export class TaskService {
     const facts = await this.facts(lab);
     const attempts = facts.attempts.filter((a) => a.taskId === task.id && a.kind === 'answer').length;
     if (!mayAttempt(task, attempts)) throw new AppError(409, 'no_attempts_left', `No attempts left for task "${task.id}"`);
-    if (!this.answerLimit.take(actor.id)) throw tooManyRequests('Too many answers; wait a minute and try again');
+    if (!this.answerLimit.take(actor.id) || !(await this.underLimit(actor.id, 'answer')))
+      throw tooManyRequests('Too many answers; wait a minute and try again');
     const secrets = this.secretValues(lab.id, lab.config as LabTemplateConfig);
     let correct = isCorrect(task, given, secrets);
     const text = Array.isArray(given) ? given.join(',') : given;
@@ -150,7 +160,8 @@ export class TaskService {
     const { lab, task } = await this.actionable(actor, labId, taskId, { allowSolved: true });
     if (!task.check) throw conflict(`Task "${task.id}" has no check`);
     if (lab.status !== 'running') throw conflict(`The lab is ${lab.status}; checks run while it is running`);
-    if (!this.checkLimit.take(actor.id)) throw tooManyRequests('Too many checks; wait a minute and try again');
+    if (!this.checkLimit.take(actor.id) || !(await this.underLimit(actor.id, 'check')))
+      throw tooManyRequests('Too many checks; wait a minute and try again');
     const vm = (await this.labs.vmsOf(lab.id)).find((v) => v.name === task.check!.vm);
     const channel = (await this.driver.probe()).capabilities.guestAgent ? this.driver : undefined;
     if (!vm || !channel) throw new AppError(409, 'check_unavailable', 'This check cannot run here (no guest channel to its VM)');

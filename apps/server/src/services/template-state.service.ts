@@ -74,6 +74,10 @@ export class TemplateStateService {
     if (vm.boot === 'cold') return { reason: 'cold boot: the template asks for it' };
     const host = await this.driver.probe();
     if (!host.capabilities.savedStates) return { reason: `cold boot: the ${host.driver} driver cannot start from saved states` };
+    const resolved = await this.images.resolve(vm.image);
+    if (!resolved) return { reason: 'cold boot: its image is not available' };
+    // A saved state would carry another lab's generated login, host keys and leases: such guests boot.
+    if (resolved.configMethod !== 'none') return { reason: `cold boot: its guest is configured per lab (${resolved.configMethod})` };
     const key = await this.keyFor(lab.templateId, lab.templateVersion, lab.config, vmName);
     if (!key) return { reason: 'cold boot: its image is not available' };
     const row = await this.states.findByKey(key.key);
@@ -109,6 +113,8 @@ export class TemplateStateService {
       if (vm.boot === 'cold') continue;
       await this.prepareVm(templateId, version, config, vm.name);
     }
+    // Again at the end: a lab that left a state while this job ran has let it go by now.
+    await this.removeUnused(templateId, template.version);
   }
 
   /** Records which saved state a lab's VM was created from (null: it boots), so the state is kept while the VM lives. */
@@ -199,8 +205,9 @@ export class TemplateStateService {
     vmName: string,
   ): Promise<{ key: string; image: BaseImage; imageName: string; version: string; machine: string } | undefined> {
     const vm = config.vms.find((v) => v.name === vmName);
-    const image = vm && this.images.resolve(vm.image);
-    if (!vm || !image) return undefined;
+    const resolved = vm && (await this.images.resolve(vm.image));
+    if (!vm || !resolved || resolved.configMethod !== 'none') return undefined;
+    const image = resolved.base;
     const host = await this.driver.probe();
     const files = image.kind === 'kernel' ? [image.kernel, image.initrd] : [image.path];
     const fingerprint = files.map((file) => {

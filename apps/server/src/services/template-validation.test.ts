@@ -13,7 +13,11 @@ const imagesDir = mkdtempSync(path.join(tmpdir(), 'ctp-images-'));
 mkdirSync(imagesDir, { recursive: true });
 for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(imagesDir, file), '');
 // The real catalog and the real host networks, as the server wires them.
-const service = new TemplateService(null as never, createImageCatalog(imagesDir));
+const builtins = createImageCatalog(imagesDir);
+const service = new TemplateService(null as never, {
+  names: async () => builtins.list().map((b) => b.name),
+  resolve: async (name) => builtins.get(name),
+});
 
 type Config = {
   version: 1;
@@ -35,9 +39,9 @@ const base = (): Config => ({
 });
 
 /** Validates the config as YAML text and returns the problems (none if it passed). */
-function problemsOf(config: Config): { field: string; message: string; line?: number }[] {
+async function problemsOf(config: Config): Promise<{ field: string; message: string; line?: number }[]> {
   try {
-    service.validate(stringify(config));
+    await service.validate(stringify(config));
     return [];
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
@@ -52,18 +56,18 @@ const lineOf = (config: Config, text: string) =>
     .findIndex((l) => l.includes(text)) + 1;
 
 describe('template validation rules', () => {
-  it('accepts the base template', () => {
-    expect(problemsOf(base())).toEqual([]);
+  it('accepts the base template', async () => {
+    expect(await problemsOf(base())).toEqual([]);
   });
 
   for (const image of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
-    it(`refuses the image name "${image}" (a JavaScript object key)`, () => {
+    it(`refuses the image name "${image}" (a JavaScript object key)`, async () => {
       const config = base();
       config.vms[1]!.image = image;
-      expect(problemsOf(config)).toEqual([
+      expect(await problemsOf(config)).toEqual([
         { field: 'vms[1].image', message: `unknown image "${image}"`, line: lineOf(config, `image: ${image}`) },
       ]);
-      expect(createImageCatalog(imagesDir).resolve(image)).toBeUndefined();
+      expect(createImageCatalog(imagesDir).get(image)).toBeUndefined();
     });
   }
 
@@ -81,38 +85,38 @@ describe('template validation rules', () => {
     ['300.0.0.0/24', /not an IPv4 network/],
   ];
   for (const [cidr, message] of badCidrs) {
-    it(`refuses the network ${cidr} naming the field and line`, () => {
+    it(`refuses the network ${cidr} naming the field and line`, async () => {
       const config = base();
       config.networks[1]!.cidr = cidr;
       config.vms[1]!.nics = [];
-      const problems = problemsOf(config);
+      const problems = await problemsOf(config);
       expect(problems).toHaveLength(1);
       expect(problems[0]).toMatchObject({ field: 'networks[1].cidr', line: lineOf(config, `cidr: ${cidr}`) });
       expect(problems[0]!.message).toMatch(message);
     });
   }
 
-  it("refuses the host's own networks", () => {
+  it("refuses the host's own networks", async () => {
     const own = hostNetworks().filter((n) => n.bits >= 8 && n.bits <= 30);
     expect(own.length).toBeGreaterThan(0);
     const config = base();
     config.networks[1]!.cidr = formatCidr(own[0]!);
     config.vms[1]!.nics = [];
-    const problems = problemsOf(config);
+    const problems = await problemsOf(config);
     expect(problems).toEqual([
       expect.objectContaining({ field: 'networks[1].cidr', line: lineOf(config, `cidr: ${formatCidr(own[0]!)}`) }),
     ]);
     expect(problems[0]!.message).toMatch(/host's own network/);
   });
 
-  it('refuses a network given by injected host networks too', () => {
+  it('refuses a network given by injected host networks too', async () => {
     expect(() => validateTemplate(base(), () => true, [{ base: (10 << 24) >>> 0, bits: 8 }])).toThrow(/host's own network/);
   });
 
-  it('refuses duplicate and overlapping networks', () => {
+  it('refuses duplicate and overlapping networks', async () => {
     const config = base();
     config.networks.push({ name: 'copy', cidr: '10.50.0.0/24' }, { name: 'wide', cidr: '10.0.0.0/8' });
-    const problems = problemsOf(config);
+    const problems = await problemsOf(config);
     expect(problems.map((p) => p.field)).toEqual(['networks[2].cidr', 'networks[3].cidr']);
     expect(problems[0]!.message).toMatch(/overlaps network "lan"/);
     expect(problems[0]!.line).toBe(lineOf(config, 'name: copy') + 1);
@@ -124,19 +128,19 @@ describe('template validation rules', () => {
     ['10.51.0.1', /outside network "lan"/],
   ];
   for (const [address, message] of badAddresses) {
-    it(`refuses the NIC address ${address}`, () => {
+    it(`refuses the NIC address ${address}`, async () => {
       const config = base();
       config.vms[0]!.nics[0]!.address = address;
-      const problems = problemsOf(config);
+      const problems = await problemsOf(config);
       expect(problems).toEqual([expect.objectContaining({ field: 'vms[0].nics[0].address', line: lineOf(config, `address: ${address}`) })]);
       expect(problems[0]!.message).toMatch(message);
     });
   }
 
-  it('refuses two NICs of one VM on the same network', () => {
+  it('refuses two NICs of one VM on the same network', async () => {
     const config = base();
     config.vms[0]!.nics.push({ network: 'lan', address: '10.50.0.11' });
-    const problems = problemsOf(config);
+    const problems = await problemsOf(config);
     expect(problems).toEqual([expect.objectContaining({ field: 'vms[0].nics[1].network' })]);
     expect(problems[0]!.message).toMatch(/already has a NIC on network "lan"/);
     expect(problems[0]!.line).toBe(lineOf(config, 'address: 10.50.0.11') - 1);
@@ -153,19 +157,19 @@ describe('template validation rules', () => {
     [{ ok: 'x'.repeat(129) }, 'vms[0].settings.ok'],
   ];
   for (const [settings, field] of badSettings) {
-    it(`refuses the settings ${JSON.stringify(settings)} as JSON and as YAML`, () => {
+    it(`refuses the settings ${JSON.stringify(settings)} as JSON and as YAML`, async () => {
       const config = base();
       config.vms[0]!.settings = settings;
-      const problems = problemsOf(config);
+      const problems = await problemsOf(config);
       expect(problems.map((p) => p.field)).toContain(field);
       expect(problems.every((p) => typeof p.line === 'number')).toBe(true);
       expect(() => validateTemplate(config, () => true, [])).toThrow(AppError);
     });
   }
 
-  it('accepts plain settings', () => {
+  it('accepts plain settings', async () => {
     const config = base();
     config.vms[0]!.settings = { motd: 'hello', port: '4444', url: 'http://10.50.0.10/x?a=1', flag: 'CTF{x_1}' };
-    expect(problemsOf(config)).toEqual([]);
+    expect(await problemsOf(config)).toEqual([]);
   });
 });

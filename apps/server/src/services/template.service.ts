@@ -22,6 +22,22 @@ import { validateTemplate } from './template-validation.js';
 
 export { DEMO_TEMPLATE } from './demo-template.js';
 
+/** The full-OS demo: two Debian 12 guests booted from disk overlays, configured by cloud-init. */
+export const DEBIAN_PAIR_TEMPLATE: LabTemplateConfig = {
+  version: 1,
+  title: 'Debian pair',
+  description:
+    '# Debian pair\n\nTwo full Debian 12 machines on a private network, configured by cloud-init. Sign in on `attacker` ' +
+    '(10.0.1.10) with the credentials shown on the lab page, then explore `target` (10.0.1.20) with `nmap`, `curl` and `nc`.',
+  lifetimeMinutes: 120,
+  networks: [{ name: 'lan', cidr: '10.0.1.0/24' }],
+  vms: [
+    { name: 'attacker', image: 'debian-12', cpus: 1, memoryMiB: 512, nics: [{ network: 'lan', address: '10.0.1.10' }] },
+    { name: 'target', image: 'debian-12', cpus: 1, memoryMiB: 512, nics: [{ network: 'lan', address: '10.0.1.20' }] },
+  ],
+  tasks: [{ id: 'ssh', title: "Find target's SSH server and sign in to it from attacker", points: 10 }],
+};
+
 /** The text to keep for export: the uploaded YAML itself, or YAML made from a JSON body. */
 function sourceOf(input: unknown, config: LabTemplateConfig): string {
   return typeof input === 'string' ? input : toYaml(config);
@@ -38,8 +54,9 @@ export class TemplateService {
   ) {}
 
   /** Validates a template given as an object or as YAML/JSON text. */
-  validate(input: unknown): LabTemplateConfig {
-    return validateTemplate(input, (name) => this.images.names().includes(name), this.hostNetworks());
+  async validate(input: unknown): Promise<LabTemplateConfig> {
+    const known = new Set(await this.images.names());
+    return validateTemplate(input, (name) => known.has(name), this.hostNetworks());
   }
 
   async list(actor: Actor, query: ListTemplatesQuery): Promise<TemplateList> {
@@ -67,7 +84,7 @@ export class TemplateService {
 
   async create(actor: Actor, input: unknown): Promise<Template> {
     authorize(actor, 'template.create');
-    const config = this.validate(input);
+    const config = await this.validate(input);
     const row = await this.templates.create({
       name: config.title,
       description: config.description ?? '',
@@ -83,7 +100,7 @@ export class TemplateService {
     const current = await this.templates.findById(id);
     if (!current) throw notFound('Template');
     authorize(actor, 'template.update', { ownerId: current.ownerId });
-    const config = this.validate(input);
+    const config = await this.validate(input);
     const row = await this.templates.addVersion(id, {
       name: config.title,
       description: config.description ?? '',
@@ -111,6 +128,21 @@ export class TemplateService {
     // The source holds settings, hidden VMs, answers and checks: staff only.
     authorize(actor, 'template.export');
     return row.source || toYaml(row.config);
+  }
+
+  /** Installs the "Debian pair" demo at first start, once its image is built (published, owned by nobody). */
+  async ensureDebianPairTemplate(): Promise<TemplateRow | undefined> {
+    const existing = await this.templates.findByName(DEBIAN_PAIR_TEMPLATE.title);
+    if (existing) return existing;
+    if (!(await this.images.resolve('debian-12'))) return undefined;
+    return this.templates.create({
+      name: DEBIAN_PAIR_TEMPLATE.title,
+      description: DEBIAN_PAIR_TEMPLATE.description ?? '',
+      config: DEBIAN_PAIR_TEMPLATE,
+      source: toYaml(DEBIAN_PAIR_TEMPLATE),
+      ownerId: null,
+      status: 'published',
+    });
   }
 
   /** Converts a CTFd challenge.yml into a task (authors only: it carries the answers). */

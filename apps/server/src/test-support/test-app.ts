@@ -16,14 +16,18 @@ import { resetDatabase, testDatabase } from './test-database.js';
 // One scratch data directory per test process, not one per app.
 const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-test-'));
 // Stand-ins for the demo images, so that templates naming them validate with the memory driver.
-const fakeImagesDir = path.join(dataDir, 'images');
+const fakeImagesDir = path.join(dataDir, 'demo-images');
 mkdirSync(fakeImagesDir, { recursive: true });
-for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(fakeImagesDir, file), '');
+mkdirSync(path.join(fakeImagesDir, 'debian'), { recursive: true });
+for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd', 'debian/disk.qcow2', 'debian/vmlinuz', 'debian/initrd'])
+  writeFileSync(path.join(fakeImagesDir, file), '');
 
 export interface TestContext {
   app: FastifyInstance;
   services: Services;
   config: Config;
+  /** The built-in images the app was made with (the library adds uploaded ones). */
+  builtinImages: Infrastructure['images'];
   driver: FakeDriver;
   /** Stops the background workers (if started) and the app. */
   close(): Promise<void>;
@@ -46,7 +50,8 @@ export async function createTestApp(
   const driver = new FakeDriver();
   // The fake's guests are ready as soon as they run; real ones say so on their console.
   const fakeReady = options.infra?.driver ? {} : { guestReady: async () => {} };
-  const infra = { driver, images: createImageCatalog(fakeImagesDir), ...fakeReady, ...options.infra };
+  const builtinImages = options.infra?.images ?? createImageCatalog(fakeImagesDir);
+  const infra = { driver, ...fakeReady, ...options.infra, images: builtinImages };
   const services = createServices(config, await testDatabase(), infra);
   const app = await buildApp(config, services, false, { webDist: options.webDist ?? false });
   await app.ready();
@@ -57,6 +62,7 @@ export async function createTestApp(
     app,
     services,
     config,
+    builtinImages,
     driver,
     close: async () => {
       if (options.background) await services.stopBackground();
@@ -107,7 +113,7 @@ export async function signedIn(ctx: TestContext, role: Role) {
  */
 export async function createPeerApp(ctx: TestContext): Promise<TestContext & { base: string }> {
   const database = process.env.DATABASE_URL ? await openDatabase({ databaseUrl: process.env.DATABASE_URL }) : ctx.services.database;
-  const services = createServices(ctx.config, database, { driver: ctx.services.driver, images: ctx.services.images });
+  const services = createServices(ctx.config, database, { driver: ctx.services.driver, images: ctx.builtinImages });
   const app = await buildApp(ctx.config, services, false, { webDist: false });
   await app.ready();
   await services.sessions.start();
@@ -117,6 +123,7 @@ export async function createPeerApp(ctx: TestContext): Promise<TestContext & { b
     app,
     services,
     config: ctx.config,
+    builtinImages: ctx.builtinImages,
     driver: ctx.driver,
     base: `ws://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
     close: async () => {

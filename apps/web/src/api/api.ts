@@ -11,11 +11,14 @@ import type {
   AuditList,
   ConsoleTicket,
   EventTicket,
+  Image,
+  ImageList,
   CreateUserBody,
   Lab,
   LabDetail,
   LabList,
   PlatformStats,
+  SignInMethods,
   Snapshot,
   SystemInfo,
   Template,
@@ -34,12 +37,13 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Image'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
     }),
     logout: build.mutation<void, void>({ query: () => ({ url: '/auth/logout', method: 'POST' }) }),
+    signInMethods: build.query<SignInMethods, void>({ query: () => '/auth/methods' }),
 
     templates: build.query<TemplateList, Query | void>({
       query: (q) => ({ url: '/templates', params: clean(q ?? {}) }),
@@ -143,6 +147,12 @@ export const api = createApi({
       invalidatesTags: ['Audit'],
     }),
     audit: build.query<AuditList, Query | void>({ query: (q) => ({ url: '/audit', params: clean(q ?? {}) }), providesTags: ['Audit'] }),
+    images: build.query<ImageList, Query | void>({ query: (q) => ({ url: '/images', params: clean(q ?? {}) }), providesTags: ['Image'] }),
+    deleteImage: build.mutation<void, string>({ query: (id) => ({ url: `/images/${id}`, method: 'DELETE' }), invalidatesTags: ['Image'] }),
+    saveVmImage: build.mutation<Image, { vmId: string; name: string }>({
+      query: ({ vmId, name }) => ({ url: `/vms/${vmId}/images`, method: 'POST', body: { name } }),
+      invalidatesTags: ['Image'],
+    }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
     stats: build.query<PlatformStats, { hours: number }>({ query: ({ hours }) => ({ url: '/system/stats', params: { hours } }) }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
@@ -155,6 +165,7 @@ export const api = createApi({
 export const {
   useLoginMutation,
   useLogoutMutation,
+  useSignInMethodsQuery,
   useTemplatesQuery,
   useTemplateQuery,
   useCreateTemplateMutation,
@@ -175,6 +186,9 @@ export const {
   useResetPasswordMutation,
   useAuditQuery,
   useSystemQuery,
+  useImagesQuery,
+  useDeleteImageMutation,
+  useSaveVmImageMutation,
   useStatsQuery,
   useConsoleTicketMutation,
   useLabTasksQuery,

@@ -46,6 +46,15 @@ function VmRow({ labId, vm, labReady }: { labId: string; vm: LabVm; labReady: bo
         <StatusChip status={vm.status} />
       </TableCell>
       <TableCell>{vm.addresses.map((a) => `${a.address ?? '—'} (${a.network})`).join(', ')}</TableCell>
+      <TableCell aria-label={`login of ${vm.name}`}>
+        {vm.credentials ? (
+          <>
+            <code>{vm.credentials.username}</code> / <code>{vm.credentials.password}</code>
+          </>
+        ) : (
+          '—'
+        )}
+      </TableCell>
       <TableCell>
         <Stack direction="row" spacing={1} sx={{ flexWrap: 'wrap', alignItems: 'center' }}>
           {vm.consoles.includes('serial') && (
@@ -158,6 +167,7 @@ export function LabPage() {
             <TableCell>VM</TableCell>
             <TableCell>State</TableCell>
             <TableCell>Addresses</TableCell>
+            <TableCell>Login</TableCell>
             <TableCell>Actions</TableCell>
           </TableRow>
         </TableHead>

@@ -1,16 +1,18 @@
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
+import Divider from '@mui/material/Divider';
 import Paper from '@mui/material/Paper';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { useState, type FormEvent } from 'react';
-import { useLoginMutation } from '../api/api.js';
+import { useLoginMutation, useSignInMethodsQuery } from '../api/api.js';
 import { signedIn } from '../api/session.slice.js';
 import { useAppDispatch } from '../api/store.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 
 /** Sign-in; bad credentials and rate limiting show the server's message. */
 export function LoginPage() {
+  const { data: methods } = useSignInMethodsQuery();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [login, { isLoading, error }] = useLoginMutation();
@@ -26,6 +28,17 @@ export function LoginPage() {
         <Typography id="login-title" variant="h5" component="h1" gutterBottom>
           Sign in
         </Typography>
+        {methods?.sso && (
+          <>
+            {/* A plain link: the browser leaves for the provider and comes back signed in. */}
+            <Button href={methods.sso.loginUrl} variant="contained" fullWidth sx={{ mt: 1 }}>
+              Sign in with {methods.sso.name}
+            </Button>
+            <Divider sx={{ my: 2 }}>
+              {methods.localPasswords === 'admins' ? 'administrators: local password' : 'or with a local password'}
+            </Divider>
+          </>
+        )}
         <TextField
           label="Username"
           value={username}
@@ -47,7 +60,7 @@ export function LoginPage() {
           required
         />
         <ErrorAlert error={error} />
-        <Button type="submit" variant="contained" fullWidth disabled={isLoading} sx={{ mt: 2 }}>
+        <Button type="submit" variant={methods?.sso ? 'outlined' : 'contained'} fullWidth disabled={isLoading} sx={{ mt: 2 }}>
           {isLoading ? 'Signing in…' : 'Sign in'}
         </Button>
       </Paper>

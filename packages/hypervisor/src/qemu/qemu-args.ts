@@ -50,6 +50,7 @@ export function deviceLayout(): string {
       vncSocket: `${dir}/vnc.sock`,
       pidFile: `${dir}/qemu.pid`,
       guestAgentSocket: `${dir}/qga.sock`,
+      seed: `${dir}/seed.iso`,
     },
   });
   return createHash('sha256').update(JSON.stringify(example)).digest('hex').slice(0, 16);
@@ -111,18 +112,27 @@ export const guestAgentArgs: Section = ({ spec, paths }) =>
 /** QEMU forks into the background once the VM is set up, and writes its pid. */
 export const daemonArgs: Section = ({ paths }) => ['-daemonize', '-pidfile', paths.pidFile];
 
-/** Direct kernel boot for kernel images; disk images boot from their disk. */
-export const bootArgs: Section = ({ spec }) =>
-  spec.image.kind === 'kernel'
-    ? [
-        '-kernel',
-        spec.image.kernel,
-        '-initrd',
-        spec.image.initrd,
-        '-append',
-        [spec.image.cmdline, spec.kernelArgs].filter(Boolean).join(' '),
-      ]
-    : [];
+/** Direct kernel boot for kernel images (and disks built without a bootloader); other disks boot from their disk. */
+export const bootArgs: Section = ({ spec }) => {
+  const boot = spec.image.kind === 'kernel' ? spec.image : spec.image.kind === 'disk' ? spec.image.boot : undefined;
+  if (!boot) return spec.image.kind === 'iso' ? ['-boot', 'order=c,once=d'] : [];
+  // Per-lab values go on the command line of the busybox demo guests only; full-OS guests get them from cloud-init.
+  const extra = spec.image.kind === 'kernel' ? spec.kernelArgs : undefined;
+  return ['-kernel', boot.kernel, '-initrd', boot.initrd, '-append', [boot.cmdline, extra].filter(Boolean).join(' ')];
+};
+
+/** Debian's OVMF (package `ovmf`) as the firmware of UEFI images. */
+export const OVMF_FIRMWARE = '/usr/share/ovmf/OVMF.fd';
+
+/** UEFI firmware when the image needs it (BIOS is QEMU's default). */
+export const firmwareArgs: Section = ({ spec }) =>
+  (spec.image.kind === 'disk' || spec.image.kind === 'iso') && spec.image.firmware === 'uefi' ? ['-bios', OVMF_FIRMWARE] : [];
+
+/** CD-ROMs on the built-in IDE controller: installer/live media, then the cloud-init seed. */
+export const mediaArgs: Section = ({ spec, paths }) => [
+  ...(spec.image.kind === 'iso' ? ['-drive', `file=${spec.image.path},media=cdrom,readonly=on,if=ide,index=0`] : []),
+  ...(spec.cloudInit ? ['-drive', `file=${paths.seed},media=cdrom,readonly=on,if=ide,index=1`] : []),
+];
 
 export const nicSection: Section = ({ nicArgs }) => nicArgs ?? [];
 
@@ -136,10 +146,12 @@ export const extraSection: Section = ({ extra }) => extra ?? [];
 
 const SECTIONS: Section[] = [
   machineArgs,
+  firmwareArgs,
   displayArgs,
   controlArgs,
   serialArgs,
   diskArgs,
+  mediaArgs,
   guestAgentArgs,
   daemonArgs,
   bootArgs,

@@ -25,6 +25,8 @@ import { macFor } from './network/names.js';
 import { probeAccelerator } from './accelerator.js';
 import { QemuGuestChannel } from './guest-channel.js';
 import { migrateToFile, waitForIncoming } from './migration.js';
+import { writeSeedIso } from './cloud-init-seed.js';
+import { flattenDisk } from '../images/image-inspect.js';
 import { deviceLayout, QEMU_MACHINE, qemuArgs } from './qemu-args.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
@@ -145,7 +147,8 @@ export class QemuDriver implements HypervisorDriver {
     try {
       const disk = this.store.paths(spec.name).disk;
       if (spec.image.kind === 'disk') {
-        if (!existsSync(spec.image.path)) throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
+        const needed = [spec.image.path, ...(spec.image.boot ? [spec.image.boot.kernel, spec.image.boot.initrd] : [])];
+        for (const file of needed) if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
         // A linked clone: the base is only read, the overlay takes the writes.
         await this.img.createOverlay(disk, spec.image.path, spec.image.format);
       } else if (spec.image.kind === 'appliance') {
@@ -153,6 +156,10 @@ export class QemuDriver implements HypervisorDriver {
           'unsupported',
           'the qemu driver does not boot OVA/OVF appliances; convert their disk with the image store',
         );
+      } else if (spec.image.kind === 'iso') {
+        if (!existsSync(spec.image.path)) throw new HypervisorError('not_found', `base image ${spec.image.path} does not exist`);
+        // The disk an installer installs onto.
+        await this.img.createBlank(disk, spec.scratchDiskMiB ?? 20 * 1024);
       } else {
         for (const file of [spec.image.kernel, spec.image.initrd]) {
           if (!existsSync(file)) throw new HypervisorError('not_found', `base image file ${file} does not exist`);
@@ -160,7 +167,10 @@ export class QemuDriver implements HypervisorDriver {
         // Kernel images have no disk, but RAM snapshots need a qcow2 disk to live in.
         await this.img.createBlank(disk, spec.scratchDiskMiB ?? 64);
       }
-      const stored: StoredVm = { spec, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
+      if (spec.cloudInit) await writeSeedIso(this.store.paths(spec.name).seed, spec.cloudInit, this.run);
+      // The seed's content (a generated password) lives only in seed.iso: the stored spec keeps that there is one.
+      const kept: VmSpec = spec.cloudInit ? { ...spec, cloudInit: { metaData: '(in seed.iso)', userData: '(in seed.iso)' } } : spec;
+      const stored: StoredVm = { spec: kept, macs: spec.nics.map((nic, i) => nic.mac ?? macFor(spec.name, i)) };
       this.store.write(spec.name, stored);
       return this.info(spec.name, stored, 'stopped');
     } catch (error) {
@@ -254,6 +264,13 @@ export class QemuDriver implements HypervisorDriver {
   async resumeVm(name: string): Promise<void> {
     const state = await this.requireRunning(name);
     if (state === 'paused') await this.qmp(name, (q) => q.execute('cont'));
+  }
+
+  /** Flattens the VM's overlay and its base into a standalone qcow2 (the VM is stopped first: a consistent disk). */
+  async exportDisk(name: string, target: string, onProgress: (percent: number) => void = () => {}): Promise<void> {
+    this.require(name);
+    if ((await this.state(name)) !== 'stopped') await this.stopVm(name, { timeoutMs: 60_000 });
+    await flattenDisk(this.store.paths(name).disk, target, onProgress);
   }
 
   async destroyVm(name: string): Promise<void> {

@@ -20,6 +20,8 @@ export interface VmPaths {
   dir: string;
   spec: string;
   disk: string;
+  /** The cloud-init NoCloud seed (a small ISO labelled `cidata`), when the spec has one. */
+  seed: string;
   qmpSocket: string;
   serialSocket: string;
   serialLog: string;
@@ -50,6 +52,7 @@ export class VmStateStore {
       dir,
       spec: f('spec.json'),
       disk: f('disk.qcow2'),
+      seed: f('seed.iso'),
       qmpSocket: f('qmp.sock'),
       serialSocket: f('serial.sock'),
       serialLog: f('serial.log'),

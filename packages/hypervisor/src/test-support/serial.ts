@@ -43,6 +43,11 @@ export class SerialReader {
     return after.slice(0, after.search(done));
   }
 
+  /** Types text as it is (a login name, a password), without waiting for anything. */
+  write(text: string): void {
+    this.stream.write(text);
+  }
+
   close(): void {
     this.stream.destroy();
   }

@@ -28,6 +28,10 @@ import { parseListVms } from './list-vms.parser.js';
 import { parseMachineReadable } from './machine-readable.parser.js';
 import { parseSnapshotList } from './snapshot-list.parser.js';
 import { adapterFor, vbox, type VBoxCliAdapter } from './vbox-cli.js';
+import { writeSeedIso } from '../qemu/cloud-init-seed.js';
+
+/** The storage controller of base VMs made from library disks. */
+const DISK_CONTROLLER = 'SATA';
 
 export interface VirtualBoxDriverOptions {
   /** Where the driver keeps its records (networks, VRDE ports) and the VMs' serial sockets. */
@@ -169,6 +173,25 @@ export class VirtualBoxDriver implements HypervisorDriver {
       modify.push('--uart1', '0x3F8', '4', adapter.uartMode(1), 'server', this.serialPath(spec.name));
       modify.push('--vrde', 'on', adapter.vrdePort, String(vrdePort), adapter.vrdeAddress, '127.0.0.1');
       await vbox(this.run, modify);
+      if (spec.cloudInit && spec.image.kind === 'disk') {
+        // The same NoCloud seed as on QEMU, as a DVD on the base's SATA controller.
+        const seed = path.join(this.options.stateDir, `${spec.name}.seed.iso`);
+        await writeSeedIso(seed, spec.cloudInit, this.run);
+        await vbox(this.run, [
+          'storageattach',
+          spec.name,
+          '--storagectl',
+          DISK_CONTROLLER,
+          '--port',
+          '1',
+          '--device',
+          '0',
+          '--type',
+          'dvddrive',
+          '--medium',
+          seed,
+        ]);
+      }
       const credentials = spec.guestAgent === false ? undefined : spec.guestCredentials;
       if (credentials) writeFileSync(this.guest.passwordFile(spec.name), credentials.password, { mode: 0o600 });
       const record = { vrdePort, ...(credentials ? { guestUser: credentials.username } : {}) };
@@ -346,8 +369,10 @@ export class VirtualBoxDriver implements HypervisorDriver {
 
   /** Imports an appliance once as a base VM with a snapshot to clone from; returns its name. */
   private async ensureBase(image: BaseImage): Promise<string> {
-    if (image.kind !== 'appliance')
-      throw new HypervisorError('unsupported', `the virtualbox driver clones OVA/OVF appliances, not ${image.kind} images`);
+    if (image.kind === 'disk' && image.boot)
+      throw new HypervisorError('unsupported', 'VirtualBox cannot boot a kernel directly: the image needs its own bootloader');
+    if (image.kind !== 'appliance' && image.kind !== 'disk')
+      throw new HypervisorError('unsupported', `the virtualbox driver clones OVA/OVF appliances and disks, not ${image.kind} images`);
     const base = `ctpbase-${shortHash(image.path, 10)}`;
     const exists = await vbox(this.run, ['showvminfo', base, '--machinereadable']).then(
       () => true,
@@ -357,10 +382,37 @@ export class VirtualBoxDriver implements HypervisorDriver {
       },
     );
     if (!exists) {
-      await vbox(this.run, ['import', image.path, '--vsys', '0', '--vmname', base], 600_000);
+      if (image.kind === 'appliance') await vbox(this.run, ['import', image.path, '--vsys', '0', '--vmname', base], 600_000);
+      else await this.createDiskBase(base, image);
       await vbox(this.run, ['snapshot', base, 'take', BASE_SNAPSHOT]);
     }
     return base;
+  }
+
+  /**
+   * A base VM for a library disk: the qcow2 converted once to a VDI (VirtualBox cannot read
+   * qcow2), attached to a SATA controller; clones are linked clones of its snapshot.
+   */
+  private async createDiskBase(base: string, image: Extract<BaseImage, { kind: 'disk' }>): Promise<void> {
+    const vdi = path.join(this.options.stateDir, `${base}.vdi`);
+    await this.run(['qemu-img', 'convert', '-f', image.format, '-O', 'vdi', image.path, vdi], { timeoutMs: 3_600_000 });
+    await vbox(this.run, ['createvm', '--name', base, '--ostype', 'Linux_64', '--register']);
+    await vbox(this.run, ['modifyvm', base, '--firmware', image.firmware === 'uefi' ? 'efi' : 'bios']);
+    await vbox(this.run, ['storagectl', base, '--name', DISK_CONTROLLER, '--add', 'sata', '--controller', 'IntelAhci']);
+    await vbox(this.run, [
+      'storageattach',
+      base,
+      '--storagectl',
+      DISK_CONTROLLER,
+      '--port',
+      '0',
+      '--device',
+      '0',
+      '--type',
+      'hdd',
+      '--medium',
+      vdi,
+    ]);
   }
 
   private async info(name: string): Promise<VmInfo> {

@@ -35,6 +35,8 @@ function points(samples: PlatformSample[]) {
     vmsRunning: s.vmsRunning,
     p50: s.provisionP50Seconds,
     p95: s.provisionP95Seconds,
+    readyP50: s.readyP50Seconds,
+    readyP95: s.readyP95Seconds,
     provisions: s.provisions,
     failures: s.provisionFailures,
     memoryUsed: s.vmMemoryMiB,
@@ -83,6 +85,17 @@ export function OverviewPage() {
           <Legend />
           <Line type="monotone" dataKey="p50" name="median" stroke="#1976d2" connectNulls isAnimationActive={false} />
           <Line type="monotone" dataKey="p95" name="p95" stroke="#ed6c02" connectNulls isAnimationActive={false} />
+        </LineChart>
+      </Panel>
+      <Panel title="Time to ready (request to every guest answering, seconds)">
+        <LineChart data={rows}>
+          <CartesianGrid strokeDasharray="3 3" />
+          <XAxis dataKey="at" />
+          <YAxis />
+          <Tooltip />
+          <Legend />
+          <Line type="monotone" dataKey="readyP50" name="median" stroke="#1976d2" connectNulls isAnimationActive={false} />
+          <Line type="monotone" dataKey="readyP95" name="p95" stroke="#ed6c02" connectNulls isAnimationActive={false} />
         </LineChart>
       </Panel>
       <Panel title="Provisionings and failures">

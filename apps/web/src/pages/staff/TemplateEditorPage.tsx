@@ -5,7 +5,13 @@ import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import { useEffect, useMemo, useState } from 'react';
 import { useNavigate, useParams } from 'react-router';
-import { useCreateTemplateMutation, useExportTemplateQuery, useImportCtfdMutation, useUpdateTemplateMutation } from '../../api/api.js';
+import {
+  useCreateTemplateMutation,
+  useExportTemplateQuery,
+  useImagesQuery,
+  useImportCtfdMutation,
+  useUpdateTemplateMutation,
+} from '../../api/api.js';
 import { errorMessage } from '../../api/base-query.js';
 import { LabTopology } from '../../components/LabTopology.js';
 import { Markdown } from '../../components/Markdown.js';
@@ -76,6 +82,16 @@ export function TemplateEditorPage() {
     }
   };
   const lines = source.split('\n');
+  // The library's images: offered for `image:` lines, and unknown names flagged at their line as typed.
+  const images = useImagesQuery({ limit: 200 });
+  const known = (images.data?.items ?? []).filter((i) => i.status === 'ready').map((i) => i.name);
+  const unknownImages = images.data
+    ? lines.flatMap((line, i) => {
+        const name = /^\s*-?\s*image:\s*["']?([^"'\s#]+)/.exec(line)?.[1];
+        return name && !known.includes(name) ? [{ line: i + 1, name }] : [];
+      })
+    : [];
+  for (const u of unknownImages) if (!byLine.has(u.line)) byLine.set(u.line, [{ line: u.line, message: `unknown image "${u.name}"` }]);
 
   const save = async () => {
     setSaved(false);
@@ -158,6 +174,18 @@ export function TemplateEditorPage() {
               ))}
             </Box>
           )}
+          {unknownImages.length > 0 && (
+            <Box component="ul" aria-label="unknown images" sx={{ m: 0, pl: 2, color: 'error.main' }}>
+              {unknownImages.map((u) => (
+                <li key={u.line}>
+                  Line {u.line}: unknown image "{u.name}"
+                </li>
+              ))}
+            </Box>
+          )}
+          <Typography variant="body2" aria-label="known images">
+            Images: {known.join(', ') || '—'}
+          </Typography>
           <Typography variant="subtitle2">Preview</Typography>
           {preview ? (
             <LabTopology lab={preview} />

@@ -20,6 +20,7 @@ export function previewFromYaml(source: string): Pick<LabDetail, 'networks' | 'v
         studentControl: true,
         cpus: 1,
         memoryMiB: 128,
+        credentials: null,
       })),
     };
   } catch {

@@ -4,6 +4,7 @@ import { HypervisorError } from '../../errors.js';
 import type { LabNetworkBackend } from './lab-network.js';
 import path from 'node:path';
 import { bridgeName, shortHash, tapName } from './names.js';
+import { startDhcp, stopDhcp } from './dhcp.js';
 
 export const NFT_TABLE = 'ctp_isolation';
 const ALIAS_PREFIX = 'ctp-net:';
@@ -21,7 +22,8 @@ interface IpLink {
 
 /**
  * Lab networks as Linux bridges (root or CAP_NET_ADMIN): one bridge per network, one tap per NIC,
- * no address on the host side. One nftables table drops traffic from lab bridges to the host
+ * no address on the host side (except the DHCP server's, on networks that have one: `dhcp.ts`;
+ * the isolation table lets only DHCP requests through to it). One nftables table drops traffic from lab bridges to the host
  * and anything routed into or out of a lab bridge, so a guest reaches only its own segment.
  * The network's name is kept in the bridge's alias (with the installation's tag, `owner`), so a
  * restarted driver finds its networks again and never sees another installation's.
@@ -52,7 +54,9 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
         await this.run(['sysctl', '-q', '-w', `net.ipv6.conf.${bridge}.disable_ipv6=1`], { okCodes: [0, 255] });
         await this.run(['ip', 'link', 'set', bridge, 'up']);
         await this.applyRules();
+        if (spec.dhcp) await startDhcp(this.run, bridge, spec.dhcp);
       } catch (error) {
+        await stopDhcp(this.run, bridge).catch(() => {});
         if (!existing) await this.run(['ip', 'link', 'del', bridge]).catch(() => {});
         throw error;
       }
@@ -63,6 +67,7 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
   async destroy(name: string): Promise<void> {
     return this.serial(async () => {
       const bridge = bridgeName(this.owner, name);
+      await stopDhcp(this.run, bridge);
       const links = await this.links();
       for (const tap of links.filter((l) => l.master === bridge)) await this.run(['ip', 'link', 'del', tap.ifname]).catch(() => {});
       if (links.some((l) => l.ifname === bridge)) await this.run(['ip', 'link', 'del', bridge]);
@@ -117,6 +122,7 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
     const script = `${reset}table inet ${NFT_TABLE} {
   chain input {
     type filter hook input priority -10; policy accept;
+    iifname "ctpb*" udp sport 68 udp dport 67 accept
     iifname "ctpb*" drop
   }
   chain forward {
