@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,8 @@ import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hype
 import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { freePort, ServerProcess } from '../test-support/server-process.js';
-import { resetDatabase } from '../test-support/test-database.js';
+import { labs } from '../db/schema.js';
+import { resetDatabase, testDatabase } from '../test-support/test-database.js';
 
 /** The VM names of the QEMU processes running under `dir` (from their `-name` argument). */
 const runningVms = (dir: string) => qemuProcesses(dir).map((line) => / -name (\S+)/.exec(line)?.[1] ?? `unnamed: ${line}`);
@@ -101,6 +102,13 @@ describe('crash recovery', () => {
     const expected = known.flatMap((lab) => lab.vms.filter((vm) => vm.status === 'running').map((vm) => `${labPrefix(lab.id)}-${vm.name}`));
     expect(expected).toHaveLength(4);
     expect(runningVms(vmsDir).sort()).toEqual(expected.sort());
+    // The server ran on the database this test run names: with DATABASE_URL its labs are on that
+    // PostgreSQL server (where pg-boss recovered the jobs), and it made no PGlite of its own.
+    expect(existsSync(path.join(dataDir, 'pglite'))).toBe(!process.env.DATABASE_URL);
+    if (process.env.DATABASE_URL) {
+      const rows = await (await testDatabase()).db.select({ id: labs.id }).from(labs);
+      expect(rows.map((row) => row.id).sort()).toEqual([...labIds].sort());
+    }
 
     for (const id of labIds) expect((await server.request('DELETE', `/api/v1/labs/${id}`, token2)).status).toBe(202);
     for (const id of labIds) {
