@@ -150,13 +150,13 @@ export async function buildApp(
       await api.register(authRoutes, { auth: services.auth, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
-      await api.register(templatesRoutes, { templates: services.templates });
+      await api.register(templatesRoutes, { templates: services.templates, verifications: services.verifications });
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(tasksRoutes, { tasks: services.tasks });
       await api.register(vmsRoutes, { labs: services.labs });
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
-      await api.register(systemRoutes, { system: services.system });
+      await api.register(systemRoutes, { system: services.system, admission: services.admission });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
     },

@@ -1,9 +1,11 @@
+import os from 'node:os';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
+import { AdmissionRepository } from './repositories/admission.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
@@ -14,6 +16,8 @@ import { TemplatesRepository } from './repositories/templates.repository.js';
 import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
+import { VerificationsRepository } from './repositories/verifications.repository.js';
+import { AdmissionService } from './services/admission.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
@@ -35,6 +39,7 @@ import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
 import { UsersService } from './services/users.service.js';
+import { VerificationService } from './services/verification.service.js';
 
 export type Services = ReturnType<typeof createServices>;
 
@@ -42,6 +47,8 @@ export interface Infrastructure {
   driver: HypervisorDriver;
   images: ImageCatalog;
   log?: (message: string, details: Record<string, unknown>) => void;
+  /** The host's CPUs and memory for admission control (default: this machine's). */
+  hostCapacity?: () => { cpus: number; memoryMiB: number };
   /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
   guestReady?: GuestReady;
 }
@@ -60,6 +67,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates: new TemplateStatesRepository(db),
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
+    verifications: new VerificationsRepository(db),
+    admission: new AdmissionRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -122,6 +131,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
   );
+  const admission = new AdmissionService(
+    repositories.admission,
+    repositories.labs,
+    eventBus,
+    (labId) => enqueue(labId, 'provision'),
+    infra.hostCapacity ?? (() => ({ cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 2 ** 20) })),
+  );
   const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
     repositories.labs,
@@ -139,11 +155,35 @@ export function createServices(config: Config, database: Database, infra: Infras
       stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
     },
     templateStates,
+    () => admission.admit(),
   );
-  const labs = new LabService(repositories.labs, repositories.users, templates, infra.driver, eventBus, sessions, enqueue, content, {
-    maxLabsPerUser: config.maxLabsPerUser,
-    maxLifetimeMinutes: config.maxLabLifetimeMinutes,
-  });
+  const labs = new LabService(
+    repositories.labs,
+    repositories.users,
+    templates,
+    infra.driver,
+    eventBus,
+    sessions,
+    enqueue,
+    content,
+    {
+      maxLabsPerUser: config.maxLabsPerUser,
+      maxLifetimeMinutes: config.maxLabLifetimeMinutes,
+    },
+    admission,
+  );
+  const verifications = new VerificationService(
+    repositories.verifications,
+    templates,
+    labs,
+    repositories.labs,
+    repositories.users,
+    tasks,
+    infra.driver,
+    audit,
+    (id) => jobs.enqueueVerification(id),
+    { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
+  );
   const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, sessions, {
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
@@ -170,7 +210,10 @@ export function createServices(config: Config, database: Database, infra: Infras
       reconcile: async () => void (await maintenance.reconcile()),
       prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
       sampleStats: async () => void (await stats.sample()),
+      verifyTemplate: (id) => verifications.run(id),
     });
+    // Labs queued while no worker ran start now if they fit.
+    await admission.admit();
   }
 
   /** Stops the background work (jobs finish or are left to be retried). */
@@ -197,6 +240,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates,
     labs,
     tasks,
+    verifications,
+    admission,
     content,
     events,
     tickets,

@@ -8,3 +8,4 @@ export * from './labs.js';
 export * from './consoles.js';
 export * from './system.js';
 export * from './tasks.js';
+export * from './verification.js';

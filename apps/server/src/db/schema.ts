@@ -123,6 +123,8 @@ export const labs = pgTable(
     errorMessage: text('error_message'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
+    // When the lab joined the admission queue (status `queued`): the queue is served in this order.
+    queuedAt: timestamp('queued_at', { withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
@@ -133,7 +135,7 @@ export const labs = pgTable(
     index('labs_expires_idx').on(t.expiresAt),
     check(
       'labs_status_check',
-      sql`${t.status} in ('provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
+      sql`${t.status} in ('queued', 'provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
     ),
   ],
 );
@@ -377,4 +379,34 @@ export const platformSamples = pgTable('platform_samples', {
   provisionFailures: integer('provision_failures').notNull(),
   provisionP50Seconds: doublePrecision('provision_p50_seconds'),
   provisionP95Seconds: doublePrecision('provision_p95_seconds'),
+});
+
+// Pre-class verification runs of a template: a fresh lab, each task's reference solution, its checks and answers.
+export const templateVerifications = pgTable(
+  'template_verifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => labTemplates.id, { onDelete: 'cascade' }),
+    templateVersion: integer('template_version').notNull(),
+    status: text('status').notNull().default('running'),
+    requestedBy: uuid('requested_by').references(() => users.id, { onDelete: 'set null' }),
+    labId: uuid('lab_id'),
+    message: text('message'),
+    results: jsonb('results').notNull().default([]),
+    createdAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('template_verifications_template_idx').on(t.templateId, t.createdAt),
+    check('template_verifications_status_check', sql`${t.status} in ('running', 'passed', 'failed', 'error')`),
+  ],
+);
+
+// Platform settings an admin changes at run time (e.g. admission control), one JSON value per key.
+export const platformSettings = pgTable('platform_settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: updatedAt(),
 });

@@ -7,6 +7,7 @@ export const EXPIRE_LABS_QUEUE = 'expire-labs';
 export const RECONCILE_QUEUE = 'reconcile';
 export const PREPARE_STATES_QUEUE = 'prepare-template-states';
 export const SAMPLE_STATS_QUEUE = 'sample-stats';
+export const VERIFY_TEMPLATE_QUEUE = 'verify-template';
 const RETRY_LIMIT = 2;
 
 export interface LabOperationJob {
@@ -33,6 +34,8 @@ export interface JobHandlers {
   reconcile(): Promise<void>;
   /** The admin overview's minute sample. */
   sampleStats(): Promise<void>;
+  /** Runs a template's pre-class verification (waits for its lab, performs every task). */
+  verifyTemplate?(verificationId: string): Promise<void>;
 }
 
 /**
@@ -97,6 +100,18 @@ export class JobQueue {
         },
       );
     }
+    await this.boss.createQueue(VERIFY_TEMPLATE_QUEUE, { retryLimit: 0, expireInSeconds: 1800, notify: true });
+    const verify = handlers.verifyTemplate;
+    if (verify) {
+      // Two at a time: a verification mostly waits for its lab, whose work runs on the lab queue.
+      await this.boss.work<{ verificationId: string }>(
+        VERIFY_TEMPLATE_QUEUE,
+        { localConcurrency: 2, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+        async ([job]: Job<{ verificationId: string }>[]) => {
+          if (job) await verify(job.data.verificationId);
+        },
+      );
+    }
     await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
     await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
     await this.boss.work(SAMPLE_STATS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.sampleStats());
@@ -115,6 +130,11 @@ export class JobQueue {
   /** Enqueues the preparation of a template version's saved states (a job finds what is missing; extra jobs cost nothing). */
   async enqueuePrepareStates(job: PrepareStatesJob): Promise<void> {
     await this.boss.send(PREPARE_STATES_QUEUE, job);
+  }
+
+  /** Enqueues a template verification. */
+  async enqueueVerification(verificationId: string): Promise<void> {
+    await this.boss.send(VERIFY_TEMPLATE_QUEUE, { verificationId });
   }
 
   /** Lab operations waiting (due or deferred) and running, as pg-boss last counted them. */

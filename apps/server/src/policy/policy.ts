@@ -45,11 +45,13 @@ const rules = {
   'audit.read': admin,
   'system.read': staff,
   'system.backup': admin,
+  'system.configure': admin,
   'template.list': anyone,
   'template.read': either(staff, (_a, r) => r.published === true),
   /** The whole config (settings, hidden VMs, answers, checks, secrets); others get the student view. */
   'template.readConfig': staff,
   'template.export': staff,
+  'template.verify': staff,
   'template.create': staff,
   'template.update': either(admin, (a, r) => staff(a, r) && owner(a, r)),
   'template.publish': either(admin, (a, r) => staff(a, r) && owner(a, r)),

@@ -32,6 +32,17 @@ const staffOnly = (ok: number) => ({ anonymous: 401, student: 403, instructor: o
 const labUsersOnly = { anonymous: 401, student: 404, instructor: 403, admin: 403 };
 const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
+/** A fresh published template (verifying one twice at once is refused). */
+const publishedTemplate = (f: Fixture) =>
+  f.ctx.services.repositories.templates.create({
+    name: `Matrix ${unique()}`,
+    description: '',
+    config: DEMO_TEMPLATE,
+    source: '',
+    ownerId: null,
+    status: 'published',
+  });
+
 let counter = 0;
 const unique = () => `user${Date.now().toString(36)}${counter++}`;
 const everyone = (status: number) => ({ anonymous: status, student: status, instructor: status, admin: status });
@@ -100,6 +111,19 @@ const MATRIX: Record<string, Entry> = {
     expect: staffOnly(200),
   },
 
+  'POST /api/v1/templates/:id/verify': {
+    request: async (f) => ({ url: `/api/v1/templates/${(await publishedTemplate(f)).id}/verify` }),
+    expect: staffOnly(202),
+  },
+  'GET /api/v1/templates/:id/verification': {
+    request: async (f) => {
+      const template = await publishedTemplate(f);
+      await f.ctx.services.repositories.verifications.create({ templateId: template.id, templateVersion: 1, status: 'passed' });
+      return { url: `/api/v1/templates/${template.id}/verification` };
+    },
+    // Verifications name solutions' outcomes: staff only.
+    expect: staffOnly(200),
+  },
   'POST /api/v1/labs': {
     request: (f) => ({ url: '/api/v1/labs', payload: { templateId: f.publishedTemplateId } }),
     expect: signedInOnly(202),
@@ -201,6 +225,11 @@ const MATRIX: Record<string, Entry> = {
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
+  'GET /api/v1/system/admission': { request: () => ({ url: '/api/v1/system/admission' }), expect: staffOnly(200) },
+  'PUT /api/v1/system/admission': {
+    request: () => ({ url: '/api/v1/system/admission', payload: { cpuOvercommit: 16, memoryOvercommit: 1, reservedMemoryMiB: 512 } }),
+    expect: adminOnly(200),
+  },
   'GET /api/v1/system/stats': { request: () => ({ url: '/api/v1/system/stats' }), expect: staffOnly(200) },
   // Only an embedded database is dumped through the API (a server is backed up with pg_dump).
   'GET /api/v1/system/database-dump': {

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TEMPLATE, NEVER_FOR_STUDENTS } from '../test-support/content-template.js';
+import { solutionText } from '../services/answer-matching.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, login, signedIn, type TestContext } from '../test-support/test-app.js';
 
@@ -53,7 +54,7 @@ describe('what a student receives', () => {
   function forbidden(): string[] {
     const hintsAndSolutions = (CONTENT_TEMPLATE.tasks ?? []).flatMap((t) => [
       ...(t.hints ?? []).map((h) => ({ key: `hint:${t.id}:${h.id}`, text: h.text })),
-      ...(t.solution ? [{ key: `solution:${t.id}`, text: t.solution }] : []),
+      ...(solutionText(t) ? [{ key: `solution:${t.id}`, text: solutionText(t)! }] : []),
     ]);
     return [
       ...NEVER_FOR_STUDENTS.filter((s) => !hintsAndSolutions.some((h) => h.text === s && revealed.has(h.key))),

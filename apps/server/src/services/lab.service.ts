@@ -12,6 +12,7 @@ import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
 import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
+import type { AdmissionService } from './admission.service.js';
 
 export interface LabLimits {
   /** Labs a student may have at once (staff: ten times as many). */
@@ -40,6 +41,7 @@ export class LabService {
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
+    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions'>,
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -56,7 +58,12 @@ export class LabService {
       );
     }
     const config = template.config as LabTemplateConfig;
+    await this.admission.assertCouldFit({
+      cpus: config.vms.reduce((n, vm) => n + (vm.cpus ?? 1), 0),
+      memoryMiB: config.vms.reduce((n, vm) => n + (vm.memoryMiB ?? 128), 0),
+    });
     const id = crypto.randomUUID();
+    const now = new Date();
     const prefix = labPrefix(id);
     const lifetime = Math.min(config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
     const lab = await this.labs.create(
@@ -67,7 +74,10 @@ export class LabService {
         templateId: template.id,
         templateVersion: template.version,
         config,
-        status: 'provisioning',
+        // Every lab waits its turn: admission starts it at once when the host has room.
+        status: 'queued',
+        queuedAt: now,
+        createdAt: now,
         expiresAt: new Date(Date.now() + lifetime * 60_000),
       },
       config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
@@ -82,9 +92,15 @@ export class LabService {
         studentControl: vm.studentControl ?? true,
       })),
     );
-    await this.enqueue(lab.id, 'provision');
-    await this.publish(lab.id, actor.id, 'lab.status', { status: 'provisioning' });
-    return presentLab({ ...lab, ownerUsername: actor.username }, []);
+    // Admitted at once, the lab's first event says `provisioning`; else it says where it waits.
+    const admitted = await this.admission.admit();
+    const positions = await this.admission.positions();
+    if (!admitted.includes(lab.id)) {
+      await this.publish(lab.id, actor.id, 'lab.status', { status: 'queued' });
+      await this.publish(lab.id, actor.id, 'lab.queued', { status: 'queued', position: positions.get(lab.id) ?? null, of: positions.size });
+    }
+    const current = (await this.labs.findById(lab.id)) ?? { ...lab, ownerUsername: actor.username };
+    return presentLab(current, [], positions.get(lab.id) ?? null);
   }
 
   async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
@@ -101,7 +117,10 @@ export class LabService {
       templateId: query.templateId,
       includeDeleted: query.includeDeleted,
     });
-    const items = await Promise.all(rows.map(async (row) => this.presentFor(actor, row, await this.labs.stepsOf(row.id))));
+    const positions = rows.some((r) => r.status === 'queued') ? await this.admission.positions() : new Map<string, number>();
+    const items = await Promise.all(
+      rows.map(async (row) => this.presentFor(actor, row, await this.labs.stepsOf(row.id), positions.get(row.id) ?? null)),
+    );
     return { items, total, limit, offset };
   }
 
@@ -115,7 +134,8 @@ export class LabService {
       this.labs.membersOf(id),
     ]);
     const consoles = (await this.driver.probe()).capabilities.consoles;
-    const parts = { networks, vms: machines, steps, members, consoles };
+    const queuePosition = lab.status === 'queued' ? ((await this.admission.positions()).get(id) ?? null) : null;
+    const parts = { networks, vms: machines, steps, members, consoles, queuePosition };
     return staff ? presentLabDetail(lab, parts) : presentStudentLabDetail(lab, parts);
   }
 
@@ -123,6 +143,7 @@ export class LabService {
   async act(actor: Actor, id: string, operation: Exclude<LabOperation, 'provision'>): Promise<Lab> {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
+    if (operation === 'delete' && lab.status === 'queued') return this.dequeue(lab);
     const { from, to } = ACTIONS[operation];
     const moved = await this.labs.transition(id, from, to);
     if (!moved)
@@ -131,6 +152,15 @@ export class LabService {
     // Consoles of a lab being deleted close on every instance.
     if (operation === 'delete') await this.sessions.labChanged(id);
     await this.publish(id, lab.userId, 'lab.status', { status: to });
+    return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
+  }
+
+  /** A queued lab is deleted at once (it holds nothing on the hypervisor); those behind it move up. */
+  private async dequeue(lab: LabWithOwner): Promise<Lab> {
+    const moved = await this.labs.transition(lab.id, ['queued'], 'deleted', { deletedAt: new Date() });
+    if (!moved) throw conflict('The lab left the queue meanwhile; try again');
+    await this.publish(lab.id, lab.userId, 'lab.status', { status: 'deleted' });
+    await this.admission.publishPositions();
     return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
   }
 
@@ -210,10 +240,10 @@ export class LabService {
   }
 
   /** A lab for lists, as the actor's audience sees it. */
-  private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[]): Promise<Lab> {
-    if (can(actor, 'lab.readConfig')) return presentLab(row, steps);
+  private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[], queuePosition: number | null = null): Promise<Lab> {
+    if (can(actor, 'lab.readConfig')) return presentLab(row, steps, queuePosition);
     const hidden = (await this.labs.vmsOf(row.id)).filter((vm) => !vm.studentVisible).map((vm) => vm.name);
-    return presentStudentLab(row, steps, hidden);
+    return presentStudentLab(row, steps, hidden, queuePosition);
   }
 
   /** The lab if the actor may see it; 404 otherwise, so other students' labs stay unseen. */

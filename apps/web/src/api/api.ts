@@ -20,6 +20,7 @@ import type {
   SystemInfo,
   Template,
   TemplateList,
+  TemplateVerification,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -34,7 +35,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Verification'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -64,6 +65,15 @@ export const api = createApi({
     exportTemplate: build.query<string, string>({
       query: (id) => ({ url: `/templates/${id}/export`, responseHandler: 'text' }),
       providesTags: (_r, _e, id) => [{ type: 'Template', id }],
+    }),
+
+    templateVerification: build.query<TemplateVerification, string>({
+      query: (id) => `/templates/${id}/verification`,
+      providesTags: (_r, _e, id) => [{ type: 'Verification', id }],
+    }),
+    verifyTemplate: build.mutation<TemplateVerification, string>({
+      query: (id) => ({ url: `/templates/${id}/verify`, method: 'POST' }),
+      invalidatesTags: (_r, _e, id) => [{ type: 'Verification', id }],
     }),
 
     labs: build.query<LabList, Query | void>({
@@ -161,6 +171,8 @@ export const {
   useUpdateTemplateMutation,
   useSetTemplateStatusMutation,
   useExportTemplateQuery,
+  useTemplateVerificationQuery,
+  useVerifyTemplateMutation,
   useLabsQuery,
   useLabQuery,
   useStartLabMutation,

@@ -2,6 +2,7 @@ import Chip from '@mui/material/Chip';
 
 const colours: Record<string, 'default' | 'success' | 'warning' | 'error' | 'info'> = {
   running: 'success',
+  queued: 'warning',
   provisioning: 'info',
   starting: 'info',
   resetting: 'info',

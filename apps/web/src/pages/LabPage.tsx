@@ -1,3 +1,4 @@
+import Alert from '@mui/material/Alert';
 import Button from '@mui/material/Button';
 import ButtonGroup from '@mui/material/ButtonGroup';
 import LinearProgress from '@mui/material/LinearProgress';
@@ -123,6 +124,12 @@ export function LabPage() {
           Time left: <Countdown expiresAt={lab.expiresAt} />
         </Typography>
       </Stack>
+      {lab.status === 'queued' && (
+        <Alert severity="info" role="status" aria-label="queue position">
+          The host is full: your lab waits its turn
+          {lab.queuePosition ? ` (position ${lab.queuePosition} in the queue)` : ''} and starts by itself as other labs end.
+        </Alert>
+      )}
       {busy && lab.progress.total > 0 && (
         <Paper variant="outlined" sx={{ p: 2 }}>
           <LinearProgress variant="determinate" value={(100 * lab.progress.done) / lab.progress.total} aria-label="progress" />
