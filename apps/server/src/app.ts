@@ -25,6 +25,7 @@ import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
 import { tasksRoutes } from './routes/tasks.routes.js';
+import { helpRoutes } from './routes/help.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
@@ -153,6 +154,7 @@ export async function buildApp(
       await api.register(templatesRoutes, { templates: services.templates, verifications: services.verifications });
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(tasksRoutes, { tasks: services.tasks });
+      await api.register(helpRoutes, { help: services.help });
       await api.register(vmsRoutes, { labs: services.labs });
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });

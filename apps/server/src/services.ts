@@ -17,6 +17,7 @@ import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { VerificationsRepository } from './repositories/verifications.repository.js';
+import { HelpRepository } from './repositories/help.repository.js';
 import { AdmissionService } from './services/admission.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -40,6 +41,7 @@ import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
 import { UsersService } from './services/users.service.js';
 import { VerificationService } from './services/verification.service.js';
+import { HelpService } from './services/help.service.js';
 
 export type Services = ReturnType<typeof createServices>;
 
@@ -69,6 +71,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     stats: new StatsRepository(db),
     verifications: new VerificationsRepository(db),
     admission: new AdmissionRepository(db),
+    help: new HelpRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -184,6 +187,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     (id) => jobs.enqueueVerification(id),
     { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
   );
+  const help = new HelpService(repositories.help, repositories.labs, eventBus);
   const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, sessions, {
     sessionsPerUser: config.consoleSessionsPerUser,
     sessionsPerVm: config.consoleSessionsPerVm,
@@ -242,6 +246,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     tasks,
     verifications,
     admission,
+    help,
     content,
     events,
     tickets,

@@ -21,6 +21,7 @@ const OverviewPage = lazy(() => import('./pages/admin/OverviewPage.js').then((m)
 const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => ({ default: m.SystemPage })));
 const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
 const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
+const HelpQueuePage = lazy(() => import('./pages/staff/HelpQueuePage.js').then((m) => ({ default: m.HelpQueuePage })));
 const TemplateEditorPage = lazy(() => import('./pages/staff/TemplateEditorPage.js').then((m) => ({ default: m.TemplateEditorPage })));
 
 /** Routes by role; the session is restored from the refresh cookie on load. */
@@ -49,6 +50,14 @@ export function App() {
             element={
               <RequireRole roles={[...staff]}>
                 <AllLabsPage />
+              </RequireRole>
+            }
+          />
+          <Route
+            path="/staff/help"
+            element={
+              <RequireRole roles={[...staff]}>
+                <HelpQueuePage />
               </RequireRole>
             }
           />

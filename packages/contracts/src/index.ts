@@ -9,3 +9,4 @@ export * from './consoles.js';
 export * from './system.js';
 export * from './tasks.js';
 export * from './verification.js';
+export * from './help.js';

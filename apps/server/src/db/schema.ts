@@ -410,3 +410,33 @@ export const platformSettings = pgTable('platform_settings', {
   value: jsonb('value').notNull(),
   updatedAt: updatedAt(),
 });
+
+// The help queue: a student's "Ask for help" on a lab, taken and resolved by staff.
+export const helpRequests = pgTable(
+  'help_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    message: text('message').notNull(),
+    status: text('status').notNull().default('open'),
+    takenBy: uuid('taken_by').references(() => users.id, { onDelete: 'set null' }),
+    takenAt: timestamp('taken_at', { withTimezone: true }),
+    resolvedBy: uuid('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('help_requests_status_idx').on(t.status, t.createdAt),
+    index('help_requests_lab_idx').on(t.labId),
+    check('help_requests_status_check', sql`${t.status} in ('open', 'taken', 'resolved', 'cancelled')`),
+    // One waiting request per lab at a time.
+    uniqueIndex('help_requests_one_waiting_key')
+      .on(t.labId)
+      .where(sql`${t.status} in ('open', 'taken')`),
+  ],
+);

@@ -65,6 +65,8 @@ const expected: Record<PolicyAction, Expectation> = {
   'lab.readConfig': staffOnly,
   // Only the lab's own users answer its tasks: staff look, they do not answer for students.
   'task.act': { admin: IN_LAB, instructor: IN_LAB, student: IN_LAB },
+  'help.ask': { admin: IN_LAB, instructor: IN_LAB, student: IN_LAB },
+  'help.answer': staffOnly,
   'vm.operate': { admin: ALL, instructor: ALL, student: ['own', 'ownControllable', 'member'] },
 };
 

@@ -65,6 +65,10 @@ const rules = {
   /** Hidden VMs, raw steps, every task's answers and the lab's secret values. */
   'lab.readConfig': staff,
   'task.act': member,
+  /** Press "Ask for help" on a lab: its own users. */
+  'help.ask': member,
+  /** See the help queue, take and resolve requests: whoever may watch the lab (as `lab.watchConsole`). */
+  'help.answer': staff,
   'vm.operate': either(staff, (a, r) => member(a, r) && r.controllable !== false),
 } satisfies Record<string, Rule>;
 

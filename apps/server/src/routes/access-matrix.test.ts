@@ -43,6 +43,12 @@ const publishedTemplate = (f: Fixture) =>
     status: 'published',
   });
 
+/** An open help request on another student's fresh lab. */
+const helpRequest = async (f: Fixture) => {
+  const { lab } = await freshLab(f);
+  return (await f.ctx.services.repositories.help.create({ labId: lab.id, userId: f.otherUserId, message: 'stuck' }))!.id;
+};
+
 let counter = 0;
 const unique = () => `user${Date.now().toString(36)}${counter++}`;
 const everyone = (status: number) => ({ anonymous: status, student: status, instructor: status, admin: status });
@@ -123,6 +129,24 @@ const MATRIX: Record<string, Entry> = {
     },
     // Verifications name solutions' outcomes: staff only.
     expect: staffOnly(200),
+  },
+  'POST /api/v1/labs/:id/help': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/help`, payload: { message: 'stuck' } }),
+    // Asking is for the lab's own users.
+    expect: labUsersOnly,
+  },
+  'GET /api/v1/labs/:id/help': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/help` }),
+    expect: othersLab(200),
+  },
+  'GET /api/v1/help-requests': { request: () => ({ url: '/api/v1/help-requests' }), expect: staffOnly(200) },
+  'POST /api/v1/help-requests/:id/take': {
+    request: async (f) => ({ url: `/api/v1/help-requests/${await helpRequest(f)}/take` }),
+    expect: othersLab(200),
+  },
+  'POST /api/v1/help-requests/:id/resolve': {
+    request: async (f) => ({ url: `/api/v1/help-requests/${await helpRequest(f)}/resolve` }),
+    expect: othersLab(200),
   },
   'POST /api/v1/labs': {
     request: (f) => ({ url: '/api/v1/labs', payload: { templateId: f.publishedTemplateId } }),

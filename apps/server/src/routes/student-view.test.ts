@@ -95,6 +95,7 @@ describe('what a student receives', () => {
       'POST /api/v1/vms/{id}/snapshots': { name: 'mine' },
       'POST /api/v1/vms/{id}/console-tickets': { kind: 'serial' },
       'POST /api/v1/labs/{id}/tasks/{taskId}/answers': { answer: 'wrong answer' },
+      'POST /api/v1/labs/{id}/help': { message: 'I am stuck on the flag' },
     };
     let walked = 0;
     for (const op of operations) {

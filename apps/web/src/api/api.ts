@@ -21,6 +21,8 @@ import type {
   Template,
   TemplateList,
   TemplateVerification,
+  HelpRequest,
+  HelpRequestList,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -35,7 +37,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Verification'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Verification', 'Help'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -74,6 +76,23 @@ export const api = createApi({
     verifyTemplate: build.mutation<TemplateVerification, string>({
       query: (id) => ({ url: `/templates/${id}/verify`, method: 'POST' }),
       invalidatesTags: (_r, _e, id) => [{ type: 'Verification', id }],
+    }),
+
+    labHelp: build.query<HelpRequestList, string>({
+      query: (labId) => `/labs/${labId}/help`,
+      providesTags: (_r, _e, labId) => [{ type: 'Help', id: labId }],
+    }),
+    askHelp: build.mutation<HelpRequest, { labId: string; message: string }>({
+      query: ({ labId, message }) => ({ url: `/labs/${labId}/help`, method: 'POST', body: { message } }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Help', id: labId }, 'Help'],
+    }),
+    helpQueue: build.query<HelpRequestList, 'waiting' | 'all'>({
+      query: (status) => ({ url: '/help-requests', params: { status } }),
+      providesTags: ['Help'],
+    }),
+    helpAction: build.mutation<HelpRequest, { id: string; action: 'take' | 'resolve' }>({
+      query: ({ id, action }) => ({ url: `/help-requests/${id}/${action}`, method: 'POST' }),
+      invalidatesTags: ['Help'],
     }),
 
     labs: build.query<LabList, Query | void>({
@@ -172,6 +191,10 @@ export const {
   useSetTemplateStatusMutation,
   useExportTemplateQuery,
   useTemplateVerificationQuery,
+  useLabHelpQuery,
+  useAskHelpMutation,
+  useHelpQueueQuery,
+  useHelpActionMutation,
   useVerifyTemplateMutation,
   useLabsQuery,
   useLabQuery,

@@ -38,7 +38,7 @@ export function useLiveEvents(): void {
         const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
         socket = new WebSocket(`${scheme}://${window.location.host}${ticket.url}`);
         socket.onopen = () => {
-          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks']));
+          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks', 'Help']));
           attempt = 0;
           dispatch(liveChanged(true));
         };
@@ -49,7 +49,9 @@ export function useLiveEvents(): void {
             api.util.invalidateTags(
               event.type.startsWith('task.')
                 ? [{ type: 'Tasks', id: event.labId }]
-                : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
+                : event.type.startsWith('help.')
+                  ? ['Help', { type: 'Help', id: event.labId }]
+                  : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
             ),
           );
           if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);

@@ -19,6 +19,7 @@ const NAV: { to: string; label: string; roles: Role[] }[] = [
   { to: '/catalog', label: 'Catalog', roles: ['student', 'instructor', 'admin'] },
   { to: '/staff/labs', label: 'All labs', roles: ['instructor', 'admin'] },
   { to: '/staff/templates', label: 'Templates', roles: ['instructor', 'admin'] },
+  { to: '/staff/help', label: 'Help queue', roles: ['instructor', 'admin'] },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
   { to: '/admin/audit', label: 'Audit', roles: ['admin'] },
   { to: '/admin/overview', label: 'Overview', roles: ['admin'] },

@@ -1,4 +1,5 @@
 import Alert from '@mui/material/Alert';
+import { HelpPanel } from '../components/HelpPanel.js';
 import Button from '@mui/material/Button';
 import ButtonGroup from '@mui/material/ButtonGroup';
 import LinearProgress from '@mui/material/LinearProgress';
@@ -179,6 +180,7 @@ export function LabPage() {
           <Markdown text={lab.description} />
         </Paper>
       )}
+      {lab.status !== 'deleted' && <HelpPanel labId={lab.id} />}
       {lab.status !== 'deleted' && <TaskPanel labId={lab.id} />}
       {staff && <LabSecretsPanel labId={lab.id} />}
       <ConfirmDialog
