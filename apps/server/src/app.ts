@@ -18,6 +18,7 @@ import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
 import { auditRoutes } from './routes/audit.routes.js';
+import { classesRoutes } from './routes/classes.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
 import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -161,6 +162,7 @@ export async function buildApp(
       await api.register(systemRoutes, { system: services.system, admission: services.admission });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
+      await api.register(classesRoutes, { classes: services.classes });
     },
     { prefix: API_PREFIX },
   );

@@ -7,6 +7,7 @@ import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AdmissionRepository } from './repositories/admission.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
+import { ClassesRepository } from './repositories/classes.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
@@ -22,12 +23,14 @@ import { AdmissionService } from './services/admission.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
+import { ClassService } from './services/class.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
 import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
 import type { ImageCatalog } from './services/image-catalog.js';
+import { LabAccess } from './services/lab-access.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
@@ -72,6 +75,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     verifications: new VerificationsRepository(db),
     admission: new AdmissionRepository(db),
     help: new HelpRepository(db),
+    classes: new ClassesRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -101,8 +105,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessions,
   );
   const users = new UsersService(repositories.users, sessions);
+  const classes = new ClassService(repositories.classes, repositories.users);
   const eventBus = new EventBus(repositories.events, database);
-  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions);
+  const labAccess = new LabAccess(repositories.labs, repositories.classes);
+  const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions, labAccess);
   const tickets = new TicketService(repositories.tickets, sessions);
   const metrics = createMetrics();
   zeroKnownSeries(metrics);
@@ -133,6 +139,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     infra.driver,
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
+    labAccess,
   );
   const admission = new AdmissionService(
     repositories.admission,
@@ -173,6 +180,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       maxLabsPerUser: config.maxLabsPerUser,
       maxLifetimeMinutes: config.maxLabLifetimeMinutes,
     },
+    labAccess,
     admission,
   );
   const verifications = new VerificationService(
@@ -187,11 +195,20 @@ export function createServices(config: Config, database: Database, infra: Infras
     (id) => jobs.enqueueVerification(id),
     { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
   );
-  const help = new HelpService(repositories.help, repositories.labs, eventBus);
-  const consoles = new ConsoleService(repositories.labs, infra.driver, tickets, audit, eventBus, sessions, {
-    sessionsPerUser: config.consoleSessionsPerUser,
-    sessionsPerVm: config.consoleSessionsPerVm,
-  });
+  const help = new HelpService(repositories.help, repositories.labs, eventBus, labAccess);
+  const consoles = new ConsoleService(
+    repositories.labs,
+    infra.driver,
+    tickets,
+    audit,
+    eventBus,
+    sessions,
+    {
+      sessionsPerUser: config.consoleSessionsPerUser,
+      sessionsPerVm: config.consoleSessionsPerVm,
+    },
+    labAccess,
+  );
   const system = new SystemService(infra.driver, infra.images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
@@ -240,6 +257,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessions,
     auth,
     users,
+    classes,
     templates,
     templateStates,
     labs,

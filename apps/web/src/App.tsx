@@ -6,7 +6,7 @@ import { useLiveEvents } from './api/live-events.js';
 import { signedIn, signedOut } from './api/session.slice.js';
 import { useAppDispatch, useAppSelector } from './api/store.js';
 import { AppShell } from './components/AppShell.js';
-import { RequireRole } from './components/RequireRole.js';
+import { RequirePermission } from './components/RequirePermission.js';
 import { LoginPage } from './pages/LoginPage.js';
 
 // Pages load by route, so a student never downloads the admin pages or the consoles up front.
@@ -30,13 +30,14 @@ export function App() {
   const { user, restoring } = useAppSelector((s) => s.session);
   useEffect(() => {
     void refreshSession().then((session) =>
-      dispatch(session ? signedIn({ accessToken: session.accessToken, user: session.user }) : signedOut()),
+      dispatch(
+        session ? signedIn({ accessToken: session.accessToken, user: session.user, permissions: session.permissions }) : signedOut(),
+      ),
     );
   }, [dispatch]);
   useLiveEvents();
   if (restoring) return <LinearProgress aria-label="loading" />;
   if (!user) return <LoginPage />;
-  const staff = ['instructor', 'admin'] as const;
   return (
     <AppShell>
       <Suspense fallback={<LinearProgress aria-label="loading" />}>
@@ -48,65 +49,65 @@ export function App() {
           <Route
             path="/staff/labs"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="lab.watch">
                 <AllLabsPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/staff/help"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="lab.watch">
                 <HelpQueuePage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/staff/templates"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="template.author">
                 <TemplatesPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/staff/templates/:templateId"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="template.author">
                 <TemplateEditorPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/users"
             element={
-              <RequireRole roles={['admin']}>
+              <RequirePermission permission="user.manage">
                 <UsersPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/audit"
             element={
-              <RequireRole roles={['admin']}>
+              <RequirePermission permission="audit.read">
                 <AuditPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/overview"
             element={
-              <RequireRole roles={['admin']}>
+              <RequirePermission permission="lab.manageAll">
                 <OverviewPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route
             path="/admin/system"
             element={
-              <RequireRole roles={[...staff]}>
+              <RequirePermission permission="system.read">
                 <SystemPage />
-              </RequireRole>
+              </RequirePermission>
             }
           />
           <Route path="*" element={<Navigate to="/" replace />} />

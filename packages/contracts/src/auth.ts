@@ -15,8 +15,12 @@ export const TokenResponse = Type.Object({
   accessToken: Type.String(),
   expiresIn: Type.Integer({ description: 'Seconds until the access token expires.' }),
   user: User,
+  permissions: Type.Array(Type.String(), { description: 'The named permissions of the user (e.g. `class.teach`, `lab.watch`).' }),
 });
 export type TokenResponse = Static<typeof TokenResponse>;
 
-export const MeResponse = Type.Object({ user: User });
+export const MeResponse = Type.Object({
+  user: User,
+  permissions: Type.Array(Type.String(), { description: 'The named permissions of the user (e.g. `class.teach`, `lab.watch`).' }),
+});
 export type MeResponse = Static<typeof MeResponse>;

@@ -10,3 +10,4 @@ export * from './system.js';
 export * from './tasks.js';
 export * from './verification.js';
 export * from './help.js';
+export * from './classes.js';

@@ -11,6 +11,7 @@ import {
   pgTable,
   primaryKey,
   text,
+  type AnyPgColumn,
   timestamp,
   uniqueIndex,
   uuid,
@@ -28,6 +29,8 @@ export const users = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     username: text('username').notNull(),
     email: text('email'),
+    // A person's full name, for class lists and grade exports (optional).
+    displayName: text('display_name'),
     role: text('role').notNull(),
     passwordHash: text('password_hash').notNull(),
     disabled: boolean('disabled').notNull().default(false),
@@ -125,12 +128,17 @@ export const labs = pgTable(
     expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
     // When the lab joined the admission queue (status `queued`): the queue is served in this order.
     queuedAt: timestamp('queued_at', { withTimezone: true }),
+    // The class assignment the lab was started for, if any (one live lab per student and assignment).
+    assignmentId: uuid('assignment_id').references((): AnyPgColumn => assignments.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
   },
   (t) => [
     index('labs_user_idx').on(t.userId),
+    uniqueIndex('labs_assignment_user_key')
+      .on(t.assignmentId, t.userId)
+      .where(sql`${t.assignmentId} is not null and ${t.status} <> 'deleted'`),
     index('labs_status_idx').on(t.status),
     index('labs_expires_idx').on(t.expiresAt),
     check(
@@ -380,6 +388,76 @@ export const platformSamples = pgTable('platform_samples', {
   provisionP50Seconds: doublePrecision('provision_p50_seconds'),
   provisionP95Seconds: doublePrecision('provision_p95_seconds'),
 });
+
+export const classes = pgTable(
+  'classes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    // An archived class keeps its records (grades stay exportable) but takes no new enrolments or assignments.
+    archived: boolean('archived').notNull().default(false),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('classes_archived_idx').on(t.archived)],
+);
+
+export const classInstructors = pgTable(
+  'class_instructors',
+  {
+    classId: uuid('class_id')
+      .notNull()
+      .references(() => classes.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.classId, t.userId] }), index('class_instructors_user_idx').on(t.userId)],
+);
+
+export const classStudents = pgTable(
+  'class_students',
+  {
+    classId: uuid('class_id')
+      .notNull()
+      .references(() => classes.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.classId, t.userId] }), index('class_students_user_idx').on(t.userId)],
+);
+
+export const assignments = pgTable(
+  'assignments',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    classId: uuid('class_id')
+      .notNull()
+      .references(() => classes.id, { onDelete: 'cascade' }),
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => labTemplates.id, { onDelete: 'restrict' }),
+    opensAt: timestamp('opens_at', { withTimezone: true }).notNull(),
+    closesAt: timestamp('closes_at', { withTimezone: true }).notNull(),
+    labLifetimeMinutes: integer('lab_lifetime_minutes').notNull(),
+    // Students of the class may see everyone's scores when the instructor turns this on.
+    scoreboard: boolean('scoreboard').notNull().default(false),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('assignments_class_idx').on(t.classId),
+    index('assignments_closes_idx').on(t.closesAt),
+    check('assignments_window_check', sql`${t.closesAt} > ${t.opensAt}`),
+    check('assignments_lifetime_check', sql`${t.labLifetimeMinutes} > 0`),
+  ],
+);
 
 // Pre-class verification runs of a template: a fresh lab, each task's reference solution, its checks and answers.
 export const templateVerifications = pgTable(

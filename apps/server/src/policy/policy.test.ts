@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Role } from '@ctp/contracts';
 import { AppError } from '../errors.js';
-import { authorize, can, policyActions, type Actor, type PolicyAction, type Resource } from './policy.js';
+import { authorize, can, PERMISSIONS, permissionsOf, policyActions, type Actor, type PolicyAction, type Resource } from './policy.js';
 
 // Every rule of the policy, for every role, against every kind of relation between the actor and
 // the resource. The expectations are written out (not derived), so a change of any rule fails here.
@@ -23,6 +23,10 @@ const relations = {
   published: { ownerId: other, published: true },
   unpublished: { ownerId: other, published: false },
   strangerControllable: { ownerId: other, memberIds: [third], controllable: true },
+  /** A class the actor teaches (or a lab of a student in it). */
+  teaching: { ownerId: other, teacherIds: [third, me] },
+  /** Taught by someone else. */
+  othersClass: { ownerId: other, teacherIds: [third] },
 } satisfies Record<string, Resource>;
 type Relation = keyof typeof relations;
 
@@ -56,18 +60,32 @@ const expected: Record<PolicyAction, Expectation> = {
   'template.update': { admin: ALL, instructor: OWNED, student: NONE },
   'template.publish': { admin: ALL, instructor: OWNED, student: NONE },
   'lab.create': everyone,
-  'lab.listAll': staffOnly,
-  'lab.read': { admin: ALL, instructor: ALL, student: IN_LAB },
-  'lab.operate': { admin: ALL, instructor: ALL, student: IN_LAB },
-  'lab.delete': { admin: ALL, instructor: ALL, student: OWNED },
-  'lab.manageMembers': { admin: ALL, instructor: ALL, student: OWNED },
-  'lab.watchConsole': staffOnly,
-  'lab.readConfig': staffOnly,
+  // Instructors reach the labs of the students they teach ('teaching'), their own and shared ones; admins all.
+  'lab.listAll': adminOnly,
+  'lab.listTaught': staffOnly,
+  'lab.read': { admin: ALL, instructor: [...IN_LAB, 'teaching'], student: IN_LAB },
+  'lab.operate': { admin: ALL, instructor: [...IN_LAB, 'teaching'], student: IN_LAB },
+  'lab.delete': { admin: ALL, instructor: [...OWNED, 'teaching'], student: OWNED },
+  'lab.manageMembers': { admin: ALL, instructor: [...OWNED, 'teaching'], student: OWNED },
+  'lab.watchConsole': { admin: ALL, instructor: ['teaching'], student: NONE },
+  'lab.quotaExempt': staffOnly,
+  'lab.readConfig': { admin: ALL, instructor: [...IN_LAB, 'teaching'], student: NONE },
+  'vm.seeHidden': { admin: ALL, instructor: [...IN_LAB, 'teaching'], student: NONE },
   // Only the lab's own users answer its tasks: staff look, they do not answer for students.
   'task.act': { admin: IN_LAB, instructor: IN_LAB, student: IN_LAB },
   'help.ask': { admin: IN_LAB, instructor: IN_LAB, student: IN_LAB },
-  'help.answer': staffOnly,
-  'vm.operate': { admin: ALL, instructor: ALL, student: ['own', 'ownControllable', 'member'] },
+  'help.queue': staffOnly,
+  'help.answer': { admin: ALL, instructor: ['teaching'], student: NONE },
+  'vm.operate': { admin: ALL, instructor: ['own', 'ownControllable', 'member', 'teaching'], student: ['own', 'ownControllable', 'member'] },
+  'class.create': staffOnly,
+  'class.listAll': adminOnly,
+  // Members of a class are its students: they see it; only its teachers (and admins) teach it.
+  'class.read': {
+    admin: ALL,
+    instructor: [...IN_LAB.filter((r) => r.startsWith('member')), 'teaching'],
+    student: IN_LAB.filter((r) => r.startsWith('member')),
+  },
+  'class.teach': { admin: ALL, instructor: ['teaching'], student: NONE },
 };
 
 const actor = (role: Role): Actor => ({ id: me, username: `the-${role}`, role });
@@ -90,6 +108,14 @@ describe('policy', () => {
     expect(can(actor('student'), 'user.read')).toBe(false);
     expect(can(actor('admin'), 'user.read')).toBe(true);
     expect(can(actor('student'), 'vm.operate')).toBe(false);
+  });
+
+  it('gives each role its named permissions', () => {
+    expect(permissionsOf({ role: 'student' })).toEqual([]);
+    expect(permissionsOf({ role: 'instructor' }).sort()).toEqual(
+      ['class.teach', 'lab.quotaExempt', 'lab.watch', 'system.read', 'template.author', 'vm.seeHidden'].sort(),
+    );
+    expect(permissionsOf({ role: 'admin' })).toEqual([...PERMISSIONS]);
   });
 
   it('authorizes silently, or refuses with a 403 that names the role and the action', () => {

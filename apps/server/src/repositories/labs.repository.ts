@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, exists, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { LabStatus } from '@ctp/contracts';
 import type { Db } from '../db/database.js';
-import { labNetworks, labs, labSteps, userLabs, users, vms } from '../db/schema.js';
+import { classes, classInstructors, classStudents, labNetworks, labs, labSteps, userLabs, users, vms } from '../db/schema.js';
 
 export type LabRow = typeof labs.$inferSelect;
 export type VmRow = typeof vms.$inferSelect;
@@ -42,6 +42,8 @@ export class LabsRepository {
     limit: number;
     offset: number;
     visibleTo?: string;
+    /** Labs `visibleTo` may see plus those of the students this instructor teaches in active classes. */
+    watchedBy?: string;
     status?: LabStatus;
     ownerId?: string;
     templateId?: string;
@@ -54,6 +56,13 @@ export class LabsRepository {
         .from(userLabs)
         .where(and(eq(userLabs.labId, labs.id), eq(userLabs.userId, query.visibleTo)));
       where.push(or(eq(labs.userId, query.visibleTo), exists(member))!);
+    }
+    if (query.watchedBy) {
+      const member = this.db
+        .select({ one: sql`1` })
+        .from(userLabs)
+        .where(and(eq(userLabs.labId, labs.id), eq(userLabs.userId, query.watchedBy)));
+      where.push(or(eq(labs.userId, query.watchedBy), exists(member), inArray(labs.userId, this.studentsTaughtBy(query.watchedBy)))!);
     }
     if (query.status) where.push(eq(labs.status, query.status));
     else if (!query.includeDeleted) where.push(ne(labs.status, 'deleted'));
@@ -248,6 +257,28 @@ export class LabsRepository {
     const joined = this.db.select({ id: userLabs.labId }).from(userLabs).where(eq(userLabs.userId, userId));
     const rows = await owned.union(joined);
     return rows.map((r) => r.id);
+  }
+
+  /** Ids of the labs an instructor may watch: their own, shared ones, and those of the students they teach. */
+  async labIdsWatchedBy(userId: string): Promise<string[]> {
+    const taught = this.db
+      .select({ id: labs.id })
+      .from(labs)
+      .where(inArray(labs.userId, this.studentsTaughtBy(userId)));
+    const rows = await taught
+      .union(this.db.select({ id: labs.id }).from(labs).where(eq(labs.userId, userId)))
+      .union(this.db.select({ id: userLabs.labId }).from(userLabs).where(eq(userLabs.userId, userId)));
+    return rows.map((r) => r.id);
+  }
+
+  /** The students an instructor teaches in active classes (a subquery). */
+  private studentsTaughtBy(instructorId: string) {
+    return this.db
+      .select({ userId: classStudents.userId })
+      .from(classInstructors)
+      .innerJoin(classes, and(eq(classes.id, classInstructors.classId), eq(classes.archived, false)))
+      .innerJoin(classStudents, eq(classStudents.classId, classInstructors.classId))
+      .where(eq(classInstructors.userId, instructorId));
   }
 
   /** Ids of the users who may see a lab besides staff: owner and members. */

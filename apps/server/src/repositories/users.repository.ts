@@ -1,4 +1,4 @@
-import { and, count, eq, ilike, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, eq, ilike, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Role } from '@ctp/contracts';
 import type { Db } from '../db/database.js';
 import { users } from '../db/schema.js';
@@ -22,7 +22,35 @@ export class UsersRepository {
     return row;
   }
 
-  async insert(values: { username: string; email?: string | null; role: Role; passwordHash: string }): Promise<UserRow> {
+  /** Users by lower-cased username, for the names given (one query). */
+  async findByUsernames(usernames: string[]): Promise<Map<string, UserRow>> {
+    const names = [...new Set(usernames.map((n) => n.toLowerCase()))];
+    if (!names.length) return new Map();
+    const rows = await this.db
+      .select()
+      .from(users)
+      .where(inArray(sql`lower(${users.username})`, names));
+    return new Map(rows.map((row) => [row.username.toLowerCase(), row]));
+  }
+
+  /** Users by lower-cased email, for the addresses given (one query). */
+  async findByEmails(emails: string[]): Promise<Map<string, UserRow>> {
+    const addresses = [...new Set(emails.map((e) => e.toLowerCase()))];
+    if (!addresses.length) return new Map();
+    const rows = await this.db
+      .select()
+      .from(users)
+      .where(inArray(sql`lower(${users.email})`, addresses));
+    return new Map(rows.map((row) => [row.email!.toLowerCase(), row]));
+  }
+
+  async insert(values: {
+    username: string;
+    email?: string | null;
+    displayName?: string | null;
+    role: Role;
+    passwordHash: string;
+  }): Promise<UserRow> {
     const [row] = await this.db.insert(users).values(values).returning();
     return row!;
   }

@@ -14,6 +14,8 @@ interface Fixture {
   /** A draft template of the instructor caller. */
   draftTemplateId: string;
   publishedTemplateId: string;
+  /** The instructor caller, who teaches the classes acted upon. */
+  instructorId: string;
   passwords: Record<Role, { username: string; password: string }>;
 }
 
@@ -25,11 +27,14 @@ interface Entry {
   endsSession?: boolean;
 }
 
-/** Labs and VMs belong to another student: students do not even see them. */
+/** Labs and VMs belong to another student, taught by the instructor caller: other students do not even see them. */
 const othersLab = (ok: number) => ({ anonymous: 401, student: 404, instructor: ok, admin: ok });
 const staffOnly = (ok: number) => ({ anonymous: 401, student: 403, instructor: ok, admin: ok });
 /** Acting on a lab's tasks is for the lab's own users: staff may look but not answer for them. */
 const labUsersOnly = { anonymous: 401, student: 404, instructor: 403, admin: 403 };
+/** A class taught by the instructor caller (no student caller is enrolled in it). */
+const freshClass = async (f: Fixture) =>
+  (await f.ctx.services.repositories.classes.create({ name: 'Class', description: '', createdBy: f.instructorId })).id;
 const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
 /** A fresh published template (verifying one twice at once is refused). */
@@ -261,6 +266,46 @@ const MATRIX: Record<string, Entry> = {
     expect: adminOnly(process.env.DATABASE_URL ? 409 : 200),
   },
 
+  'POST /api/v1/classes': { request: () => ({ url: '/api/v1/classes', payload: { name: 'Networks 101' } }), expect: staffOnly(201) },
+  'GET /api/v1/classes': { request: () => ({ url: '/api/v1/classes' }), expect: signedInOnly(200) },
+  'GET /api/v1/classes/:id': { request: async (f) => ({ url: `/api/v1/classes/${await freshClass(f)}` }), expect: othersLab(200) },
+  'PATCH /api/v1/classes/:id': {
+    request: async (f) => ({ url: `/api/v1/classes/${await freshClass(f)}`, payload: { archived: true } }),
+    expect: othersLab(200),
+  },
+  'POST /api/v1/classes/:id/instructors': {
+    request: async (f) => ({
+      url: `/api/v1/classes/${await freshClass(f)}/instructors`,
+      payload: { username: (await createUser(f.ctx, 'instructor')).username },
+    }),
+    expect: othersLab(200),
+  },
+  'DELETE /api/v1/classes/:id/instructors/:username': {
+    request: async (f) => {
+      const id = await freshClass(f);
+      const coTeacher = await createUser(f.ctx, 'instructor');
+      await f.ctx.services.repositories.classes.addInstructor(id, coTeacher.id);
+      return { url: `/api/v1/classes/${id}/instructors/${coTeacher.username}` };
+    },
+    expect: othersLab(200),
+  },
+  'POST /api/v1/classes/:id/students': {
+    request: async (f) => ({
+      url: `/api/v1/classes/${await freshClass(f)}/students`,
+      payload: { usernames: [(await createUser(f.ctx, 'student')).username] },
+    }),
+    expect: othersLab(200),
+  },
+  'DELETE /api/v1/classes/:id/students/:username': {
+    request: async (f) => {
+      const id = await freshClass(f);
+      const student = await createUser(f.ctx, 'student');
+      await f.ctx.services.repositories.classes.enrol(id, [], [student.id]);
+      return { url: `/api/v1/classes/${id}/students/${student.username}` };
+    },
+    expect: othersLab(200),
+  },
+
   'GET /api/v1/events': { request: () => ({ url: '/api/v1/events' }), expect: signedInOnly(200) },
   'POST /api/v1/events/tickets': { request: () => ({ url: '/api/v1/events/tickets' }), expect: signedInOnly(201) },
   // Without a valid ticket the WebSocket is refused before the upgrade, whoever asks.
@@ -290,7 +335,11 @@ describe('access-control matrix', () => {
       ownerId: instructorId,
     });
     const published = await ctx.services.templates.ensureDemoTemplate();
-    fixture = { ctx, otherUserId: other.id, draftTemplateId: draft.id, publishedTemplateId: published.id, passwords };
+    // The instructor caller teaches the other student: labs of students they do not teach are
+    // unseen (404), as class-isolation.test.ts proves.
+    const taught = await ctx.services.repositories.classes.create({ name: 'Taught', description: '', createdBy: instructorId });
+    await ctx.services.repositories.classes.enrol(taught.id, [], [other.id]);
+    fixture = { ctx, otherUserId: other.id, draftTemplateId: draft.id, publishedTemplateId: published.id, instructorId, passwords };
   });
   afterAll(() => fixture.ctx.close());
 

@@ -24,7 +24,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth
       path: COOKIE_PATH,
       expires: session.refreshExpiresAt,
     });
-  const answer = (session: Session) => ({ accessToken: session.accessToken, expiresIn: session.expiresIn, user: session.user });
+  const answer = (session: Session) => ({
+    accessToken: session.accessToken,
+    expiresIn: session.expiresIn,
+    user: session.user,
+    permissions: session.permissions,
+  });
 
   app.post(
     '/auth/login',
@@ -94,7 +99,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<Options> = async (app, { auth
         response: { 200: MeResponse, ...errorResponses(401) },
       },
     },
-    async (request) => ({ user: await auth.me(actorOf(request)) }),
+    async (request) => auth.me(actorOf(request)),
   );
 
   app.post(

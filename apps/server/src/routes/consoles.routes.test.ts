@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { makeLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase } from '../test-support/test-database.js';
 import { tryUpgrade } from '../test-support/ws-client.js';
 
@@ -36,6 +36,7 @@ describe('console tickets and sessions (memory driver)', () => {
     alice = await signedIn(ctx, 'student');
     bob = await signedIn(ctx, 'student');
     teacher = await signedIn(ctx, 'instructor');
+    await teach(ctx, teacher.user.id, [alice.user.id, bob.user.id]);
   });
 
   const ticket = (vmId: string, headers: Record<string, string>, kind = 'serial') =>

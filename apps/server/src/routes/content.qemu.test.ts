@@ -10,7 +10,7 @@ import { DEMO_TARGET_PORTS } from '../services/demo-template.js';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 
 // "Network basics" as an exercise on real QEMU guests: per-lab flags delivered over the guest
 // channel, read from inside the attacker, and a check that looks inside the student's VM.
@@ -72,6 +72,7 @@ describe('training content on real QEMU', () => {
     const templateId = await demoTemplateId(ctx);
     for (let i = 0; i < 2; i++) {
       students.push(await signedIn(ctx, 'student'));
+      await teach(ctx, teacher.user.id, [students[i]!.user.id]);
       const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: students[i]!.headers, payload: { templateId } });
       expect(created.statusCode).toBe(202);
       labs.push({ id: created.json().id } as LabDetail);

@@ -35,6 +35,22 @@ describe('the help queue', () => {
     const alice = await signedIn(ctx, 'student');
     const bob = await signedIn(ctx, 'student');
     const teacher = await signedIn(ctx, 'instructor');
+    // The teacher teaches both students; a colleague teaches neither.
+    const klass = await ctx.app.inject({
+      method: 'POST',
+      url: '/api/v1/classes',
+      headers: teacher.headers,
+      payload: { name: 'Net 101', description: '' },
+    });
+    expect(klass.statusCode, klass.body).toBe(201);
+    const enrolled = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/classes/${klass.json().id}/students`,
+      headers: teacher.headers,
+      payload: { usernames: [alice.user.username, bob.user.username] },
+    });
+    expect(enrolled.statusCode, enrolled.body).toBeLessThan(300);
+    const colleague = await signedIn(ctx, 'instructor');
     const aliceLab = (await makeLab(ctx, alice.user.id)).lab;
     const bobLab = (await makeLab(ctx, bob.user.id)).lab;
     const staffStream = await openStream(ctx, base, teacher.headers);
@@ -69,6 +85,11 @@ describe('the help queue', () => {
       [second.id, 2],
     ]);
     expect((await ctx.app.inject({ url: '/api/v1/help-requests', headers: alice.headers })).statusCode).toBe(403);
+    // An instructor who does not teach them sees none of it and cannot take it.
+    expect((await ctx.app.inject({ url: '/api/v1/help-requests', headers: colleague.headers })).json().items).toEqual([]);
+    expect(
+      (await ctx.app.inject({ method: 'POST', url: `/api/v1/help-requests/${request.id}/take`, headers: colleague.headers })).statusCode,
+    ).toBe(404);
     expect((await ctx.app.inject({ url: `/api/v1/labs/${aliceLab.id}/help`, headers: bob.headers })).statusCode).toBe(404);
     expect(bobStream.events.some((e) => e.labId === aliceLab.id)).toBe(false);
 

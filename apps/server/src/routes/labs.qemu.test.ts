@@ -10,7 +10,7 @@ import { createImageCatalog } from '../services/image-catalog.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
 import { CLOSE_ACCESS_REVOKED, CLOSE_SESSION_ENDED } from '../services/sessions.service.js';
-import { createPeerApp, createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createPeerApp, createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 import { openSocket } from '../test-support/ws-client.js';
 
 // The demo lab on real QEMU guests, driven only through the HTTP and WebSocket API.
@@ -106,6 +106,7 @@ describe('labs on real QEMU', { timeout: 180_000 }, () => {
 
   it("lets an instructor watch a student's console without typing into the guest", async () => {
     const teacher = await signedIn(ctx, 'instructor');
+    await teach(ctx, teacher.user.id, [alice.user.id]);
     const vmId = vmOf(labA, 'attacker').id;
     const watch = await ctx.app.inject({
       method: 'POST',

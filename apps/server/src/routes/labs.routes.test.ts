@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase } from '../test-support/test-database.js';
 
 describe('labs (memory driver, real jobs on the real database)', () => {
@@ -22,6 +22,7 @@ describe('labs (memory driver, real jobs on the real database)', () => {
     alice = await signedIn(ctx, 'student');
     bob = await signedIn(ctx, 'student');
     teacher = await signedIn(ctx, 'instructor');
+    await teach(ctx, teacher.user.id, [alice.user.id, bob.user.id]);
     templateId = await demoTemplateId(ctx);
   });
 

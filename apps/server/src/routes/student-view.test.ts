@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TEMPLATE, NEVER_FOR_STUDENTS } from '../test-support/content-template.js';
 import { solutionText } from '../services/answer-matching.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, login, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, login, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 
 /**
  * The student-view walker: a student walks EVERY route of the OpenAPI document (so a new route is
@@ -29,6 +29,7 @@ describe('what a student receives', () => {
     const teacher = await signedIn(ctx, 'instructor');
     student = await signedIn(ctx, 'student');
     other = await signedIn(ctx, 'student');
+    await teach(ctx, teacher.user.id, [student.user.id, other.user.id]);
     const created = await ctx.app.inject({
       method: 'POST',
       url: '/api/v1/templates',

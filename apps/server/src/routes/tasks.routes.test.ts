@@ -3,7 +3,7 @@ import type { LabTask, LabTasks } from '@ctp/contracts';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { CONTENT_TEMPLATE } from '../test-support/content-template.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 
 describe('lab tasks on the fake driver', () => {
   let ctx: TestContext;
@@ -27,6 +27,7 @@ describe('lab tasks on the fake driver', () => {
 
   async function studentLab() {
     const student = await signedIn(ctx, 'student');
+    await teach(ctx, teacher.user.id, [student.user.id]);
     const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: student.headers, payload: { templateId } });
     expect(created.statusCode, created.body).toBe(202);
     const lab = await waitForLab(ctx, student.headers, created.json().id, (l) => l.status === 'running' || l.status === 'error');

@@ -5,7 +5,7 @@ import { presentUser } from '../presenters/staff.presenter.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
 import type { RefreshTokensRepository } from '../repositories/refresh-tokens.repository.js';
 import type { UserRow, UsersRepository } from '../repositories/users.repository.js';
-import type { Actor } from '../policy/policy.js';
+import { permissionsOf, type Actor } from '../policy/policy.js';
 import type { AuditService } from './audit.service.js';
 import { verifyAgainstDummy, verifyPassword } from './password.js';
 import type { SessionsService } from './sessions.service.js';
@@ -131,10 +131,10 @@ export class AuthService {
   }
 
   /** The signed-in user, from the session cache (no query on the common path). */
-  async me(actor: Actor): Promise<User> {
+  async me(actor: Actor): Promise<{ user: User; permissions: string[] }> {
     const user = await this.sessions.user(actor.id);
     if (!user) throw unauthorized('Account no longer exists');
-    return presentUser(user);
+    return { user: presentUser(user), permissions: permissionsOf({ role: user.role as Actor['role'] }) };
   }
 
   /** Ends the session the refresh token belongs to. */
@@ -172,7 +172,14 @@ export class AuthService {
       role: user.role as Actor['role'],
       epoch: user.sessionEpoch,
     });
-    return { accessToken, expiresIn: this.tokens.accessTtlSeconds, user: presentUser(user), refreshToken: token, refreshExpiresAt };
+    return {
+      accessToken,
+      expiresIn: this.tokens.accessTtlSeconds,
+      user: presentUser(user),
+      permissions: permissionsOf({ role: user.role as Actor['role'] }),
+      refreshToken: token,
+      refreshExpiresAt,
+    };
   }
 
   private recordLogin(

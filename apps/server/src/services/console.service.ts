@@ -6,6 +6,7 @@ import { can, type Actor } from '../policy/policy.js';
 import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { AuditService } from './audit.service.js';
 import type { EventBus } from './event-bus.js';
+import type { LabAccess } from './lab-access.js';
 import type { SessionsService } from './sessions.service.js';
 import type { TicketHolder, TicketService } from './ticket.service.js';
 
@@ -47,6 +48,7 @@ export class ConsoleService {
     private readonly events: EventBus,
     private readonly sessions: SessionsService,
     private readonly limits: ConsoleLimits,
+    private readonly labAccess: LabAccess,
   ) {}
 
   /** Issues a single-use ticket for a VM's console, if the actor may open it. */
@@ -151,10 +153,10 @@ export class ConsoleService {
     if (!vm) throw notFound('VM');
     const lab = await this.labs.findById(vm.labId);
     if (!lab) throw notFound('VM');
-    const resource = { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
-    const inLab = lab.userId === actor.id || resource.memberIds.includes(actor.id);
+    const resource = await this.labAccess.resourceOf(lab);
+    const inLab = lab.userId === actor.id || (resource.memberIds ?? []).includes(actor.id);
     const staff = can(actor, 'lab.watchConsole', resource);
-    if ((!inLab && !staff) || (!vm.studentVisible && !staff)) throw notFound('VM');
+    if ((!inLab && !staff) || (!vm.studentVisible && !can(actor, 'vm.seeHidden', resource))) throw notFound('VM');
     if (!['running', 'stopped'].includes(lab.status)) throw conflict(`The lab is ${lab.status}`);
     return { vm, lab, readOnly: !inLab };
   }

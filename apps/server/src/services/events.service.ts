@@ -4,17 +4,13 @@ import { presentStudentEvent } from '../presenters/student.presenter.js';
 import type { EventsRepository, LabEventRow } from '../repositories/events.repository.js';
 import type { LabsRepository } from '../repositories/labs.repository.js';
 import { splitAudience, type EventBus, type PublishedEvent } from './event-bus.js';
+import type { LabAccess } from './lab-access.js';
 import type { SessionsService } from './sessions.service.js';
 import type { TicketHolder } from './ticket.service.js';
 
 /** Shapes a stored event for the wire. */
 function present(row: LabEventRow): LabEvent {
   return { id: row.id, at: row.at.toISOString(), type: row.type, labId: row.labId, data: row.data as Record<string, unknown> };
-}
-
-/** True when the actor may see events of the lab the event is about. */
-function visibleTo(actor: Actor, event: PublishedEvent): boolean {
-  return can(actor, 'lab.read', { ownerId: event.audience.ownerId, memberIds: event.audience.memberIds });
 }
 
 /** The live event stream and its replay, each filtered to the labs the user may see. */
@@ -27,12 +23,15 @@ export class EventsService {
     private readonly bus: EventBus,
     private readonly labs: LabsRepository,
     private readonly sessions: SessionsService,
+    private readonly access: LabAccess,
   ) {}
 
   /** The event as the actor's audience sees it (staff: whole; students: the student view), or null. */
   private async presentFor(actor: Actor, event: PublishedEvent): Promise<LabEvent | null> {
+    const resource = await this.access.audienceResource(event.audience);
+    if (!can(actor, 'lab.read', resource)) return null;
     const wire = present(event.row);
-    if (can(actor, 'lab.readConfig')) return wire;
+    if (can(actor, 'lab.readConfig', resource)) return wire;
     return presentStudentEvent(wire, await this.hiddenNames(event.row.labId), event.audience.staffOnly === true);
   }
 
@@ -51,8 +50,7 @@ export class EventsService {
    * now, not when the event happened: a removed member cannot replay the lab's history.
    */
   async replay(actor: Actor, since: number, limit = 500): Promise<LabEvent[]> {
-    const staff = can(actor, 'lab.listAll');
-    const labIds = staff ? undefined : new Set(await this.labs.labIdsOf(actor.id));
+    const labIds = await this.access.labIdsVisibleTo(actor);
     const out: LabEvent[] = [];
     let cursor = since;
     for (let batch = 0; batch < 10 && out.length < limit; batch++) {
@@ -81,18 +79,20 @@ export class EventsService {
    * called (on every instance) and nothing more is sent.
    */
   async follow(actor: TicketHolder, send: (event: LabEvent) => void, revoked: (code: number, reason: string) => void): Promise<() => void> {
-    const staff = can(actor, 'lab.listAll');
+    const everyLab = can(actor, 'lab.listAll');
     // The labs this stream may have shown: losing access to one of them ends the stream.
-    const shown = new Set(staff ? [] : await this.labs.labIdsOf(actor.id));
+    const shown = new Set(everyLab ? [] : await this.labs.labIdsOf(actor.id));
     let open = true;
     // Presenting may wait for a lookup: chain them so events keep their order.
     let queue = Promise.resolve();
     const unsubscribe = this.bus.subscribe((event) => {
-      if (!open || !visibleTo(actor, event)) return;
-      shown.add(event.row.labId);
+      if (!open) return;
       queue = queue.then(async () => {
+        // Null when the actor may not see the lab (checked per event: enrolments change).
         const wire = await this.presentFor(actor, event).catch(() => null);
-        if (open && wire) send(wire);
+        if (!open || !wire) return;
+        shown.add(event.row.labId);
+        send(wire);
       });
     });
     const stop = () => {
@@ -105,8 +105,10 @@ export class EventsService {
       epoch: actor.epoch,
       recheck: async (user, labId) => {
         if (labId === undefined || !shown.has(labId)) return true;
-        if (can({ id: user.id, username: user.username, role: user.role as Actor['role'] }, 'lab.listAll')) return true;
-        return (await this.labs.labIdsOf(user.id)).includes(labId);
+        const now = { id: user.id, username: user.username, role: user.role as Actor['role'] };
+        if (can(now, 'lab.listAll')) return true;
+        const lab = await this.labs.findById(labId);
+        return lab !== undefined && can(now, 'lab.read', await this.access.resourceOf(lab));
       },
       close: (code, reason) => {
         stop();

@@ -4,6 +4,7 @@ import { authorize, can, type Actor } from '../policy/policy.js';
 import type { HelpRepository, HelpView } from '../repositories/help.repository.js';
 import type { LabsRepository, LabWithOwner } from '../repositories/labs.repository.js';
 import type { EventBus } from './event-bus.js';
+import type { LabAccess } from './lab-access.js';
 
 /**
  * The help queue: a student asks for help on their lab with a message; staff who may watch the
@@ -15,6 +16,7 @@ export class HelpService {
     private readonly help: HelpRepository,
     private readonly labs: LabsRepository,
     private readonly events: EventBus,
+    private readonly access: LabAccess,
   ) {}
 
   /** A lab user asks for help. */
@@ -41,8 +43,10 @@ export class HelpService {
 
   /** Staff: the queue (waiting requests oldest first, or all recent ones). */
   async queue(actor: Actor, status: 'waiting' | 'all' = 'waiting'): Promise<HelpRequestList> {
-    authorize(actor, 'help.answer');
-    const rows = await this.help.list({ waitingOnly: status === 'waiting' });
+    authorize(actor, 'help.queue');
+    // Instructors see the requests of the labs they may watch (their students'); admins all.
+    const visible = await this.access.labIdsVisibleTo(actor);
+    const rows = (await this.help.list({ waitingOnly: status === 'waiting' })).filter((r) => !visible || visible.has(r.labId));
     const open = await this.help.openIds();
     return { items: rows.map((r) => this.presentWith(r, open)) };
   }
@@ -122,8 +126,8 @@ export class HelpService {
     return lab;
   }
 
-  private async resourceOf(lab: LabWithOwner) {
-    return { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
+  private resourceOf(lab: LabWithOwner) {
+    return this.access.resourceOf(lab);
   }
 
   private async publish(lab: LabWithOwner, type: string, data: Record<string, unknown>): Promise<void> {

@@ -10,6 +10,7 @@ import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../reposit
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
+import type { LabAccess } from './lab-access.js';
 import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
 import type { AdmissionService } from './admission.service.js';
@@ -41,6 +42,7 @@ export class LabService {
     private readonly enqueue: (labId: string, operation: LabOperation) => Promise<void>,
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
+    private readonly access: LabAccess,
     private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions'>,
   ) {}
 
@@ -49,7 +51,7 @@ export class LabService {
     authorize(actor, 'lab.create');
     const template = await this.templates.readable(actor, body.templateId);
     if (template.status === 'archived') throw conflict('This template is archived; labs cannot be started from it');
-    const limit = can(actor, 'lab.listAll') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
+    const limit = can(actor, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
     if ((await this.labs.countActiveOwnedBy(actor.id)) >= limit) {
       throw new AppError(
         429,
@@ -106,12 +108,15 @@ export class LabService {
   async list(actor: Actor, query: ListLabsQuery): Promise<LabList> {
     const limit = query.limit ?? 50;
     const offset = query.offset ?? 0;
-    const everyone = query.all === true || query.ownerId !== undefined;
-    if (everyone) authorize(actor, 'lab.listAll');
+    // `all`: every lab the actor may watch (admins: all; instructors: their students' and their own).
+    const wide = query.all === true || query.ownerId !== undefined;
+    if (wide) authorize(actor, 'lab.listTaught');
+    const everyone = wide && can(actor, 'lab.listAll');
     const { rows, total } = await this.labs.list({
       limit,
       offset,
-      visibleTo: everyone ? undefined : actor.id,
+      visibleTo: wide ? undefined : actor.id,
+      watchedBy: wide && !everyone ? actor.id : undefined,
       status: query.status,
       ownerId: query.ownerId,
       templateId: query.templateId,
@@ -126,7 +131,7 @@ export class LabService {
 
   async get(actor: Actor, id: string): Promise<LabDetail> {
     const lab = await this.visibleLab(actor, id);
-    const staff = can(actor, 'lab.readConfig');
+    const staff = can(actor, 'lab.readConfig', await this.resourceOf(lab));
     const [networks, machines, steps, members] = await Promise.all([
       this.labs.networksOf(id),
       this.labs.vmsOf(id),
@@ -241,7 +246,7 @@ export class LabService {
 
   /** A lab for lists, as the actor's audience sees it. */
   private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[], queuePosition: number | null = null): Promise<Lab> {
-    if (can(actor, 'lab.readConfig')) return presentLab(row, steps, queuePosition);
+    if (can(actor, 'lab.readConfig', await this.resourceOf(row))) return presentLab(row, steps, queuePosition);
     const hidden = (await this.labs.vmsOf(row.id)).filter((vm) => !vm.studentVisible).map((vm) => vm.name);
     return presentStudentLab(row, steps, hidden, queuePosition);
   }
@@ -259,7 +264,7 @@ export class LabService {
     const lab = await this.visibleLab(actor, vm.labId).catch(() => {
       throw notFound('VM');
     });
-    if (!vm.studentVisible && !can(actor, 'lab.listAll')) throw notFound('VM');
+    if (!vm.studentVisible && !can(actor, 'vm.seeHidden', await this.resourceOf(lab))) throw notFound('VM');
     return { vm, lab };
   }
 
@@ -272,7 +277,7 @@ export class LabService {
   }
 
   private async resourceOf(lab: LabWithOwner): Promise<Resource> {
-    return { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
+    return this.access.resourceOf(lab);
   }
 
   private async publish(labId: string, ownerId: string, type: string, data: Record<string, unknown>): Promise<void> {

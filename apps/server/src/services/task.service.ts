@@ -19,6 +19,7 @@ import type { TasksRepository } from '../repositories/tasks.repository.js';
 import { isCorrect, solutionText, taskType } from './answer-matching.js';
 import type { AuditService } from './audit.service.js';
 import type { EventBus } from './event-bus.js';
+import type { LabAccess } from './lab-access.js';
 import { RateLimiter } from './rate-limiter.js';
 import { labScore, mayAttempt } from './scoring.js';
 import { deriveSecrets, fillPlaceholders, redactSecrets, secretDigest } from './secrets.js';
@@ -48,6 +49,7 @@ export class TaskService {
     private readonly driver: HypervisorDriver,
     private readonly secretsKey: string,
     limits: TaskLimits,
+    private readonly access: LabAccess,
   ) {
     this.answerLimit = new RateLimiter(limits.answersPerMinute, 60_000);
     this.checkLimit = new RateLimiter(limits.checksPerMinute, 60_000);
@@ -188,8 +190,8 @@ export class TaskService {
 
   /** Staff: the lab's secret values. */
   async secrets(actor: Actor, labId: string): Promise<LabSecrets> {
-    const { lab } = await this.visibleLab(actor, labId);
-    authorize(actor, 'lab.readConfig');
+    const { lab, resource } = await this.visibleLab(actor, labId);
+    authorize(actor, 'lab.readConfig', resource);
     const config = lab.config as LabTemplateConfig;
     const values = this.secretValues(lab.id, config);
     return { secrets: (config.secrets ?? []).map((s) => ({ name: s.name, type: s.type, value: values[s.name] ?? '' })) };
@@ -197,8 +199,8 @@ export class TaskService {
 
   /** Staff: every answer (with what was typed), check, hint and solution reveal of the lab, newest first. */
   async activity(actor: Actor, labId: string): Promise<TaskActivity> {
-    const { lab } = await this.visibleLab(actor, labId);
-    authorize(actor, 'lab.readConfig');
+    const { lab, resource } = await this.visibleLab(actor, labId);
+    authorize(actor, 'lab.readConfig', resource);
     const { attempts, reveals } = await this.tasks.activityOf(lab.id);
     const items: TaskActivity['items'] = [
       ...attempts.map((a) => ({
@@ -260,7 +262,7 @@ export class TaskService {
   private async visibleLab(actor: Actor, labId: string): Promise<{ lab: LabWithOwner; resource: Resource }> {
     const lab = await this.labs.findById(labId);
     if (!lab) throw notFound('Lab');
-    const resource = { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) };
+    const resource = await this.access.resourceOf(lab);
     if (!can(actor, 'lab.read', resource)) throw notFound('Lab');
     return { lab, resource };
   }

@@ -127,3 +127,10 @@ export async function createPeerApp(ctx: TestContext): Promise<TestContext & { b
     },
   };
 }
+
+/** Makes `teacherId` an instructor of a new class with these students (instructors watch only their students' labs). */
+export async function teach(ctx: TestContext, teacherId: string, studentIds: string[], name = 'Class') {
+  const row = await ctx.services.repositories.classes.create({ name, description: '', createdBy: teacherId });
+  await ctx.services.repositories.classes.enrol(row.id, [], studentIds);
+  return row;
+}

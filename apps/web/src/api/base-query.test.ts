@@ -17,13 +17,13 @@ describe('API base query', () => {
       const request = input instanceof Request ? input : new Request(new URL(String(input), 'http://localhost'), init);
       const url = new URL(request.url).pathname;
       calls.push(`${request.method} ${url} ${request.headers.get('authorization') ?? ''}`);
-      if (url === '/api/v1/auth/refresh') return json(200, { accessToken: 'new-token', expiresIn: 900, user });
+      if (url === '/api/v1/auth/refresh') return json(200, { accessToken: 'new-token', expiresIn: 900, user, permissions: [] });
       if (request.headers.get('authorization') === 'Bearer old-token')
         return json(401, { error: { code: 'token_expired', message: 'expired' } });
       return json(200, { items: [], total: 0, limit: 50, offset: 0 });
     });
     const store = makeStore();
-    store.dispatch(signedIn({ accessToken: 'old-token', user }));
+    store.dispatch(signedIn({ accessToken: 'old-token', user, permissions: [] }));
     const result = await store.dispatch(api.endpoints.labs.initiate());
     expect(result.data).toEqual({ items: [], total: 0, limit: 50, offset: 0 });
     expect(calls).toEqual(['GET /api/v1/labs Bearer old-token', 'POST /api/v1/auth/refresh ', 'GET /api/v1/labs Bearer new-token']);
@@ -38,7 +38,7 @@ describe('API base query', () => {
         : json(401, { error: { code: 'token_expired', message: 'expired' } });
     });
     const store = makeStore();
-    store.dispatch(signedIn({ accessToken: 'old-token', user }));
+    store.dispatch(signedIn({ accessToken: 'old-token', user, permissions: [] }));
     await store.dispatch(api.endpoints.labs.initiate());
     expect(store.getState().session.user).toBeNull();
   });
@@ -48,7 +48,7 @@ describe('API base query', () => {
     const fake = (async () => {
       refreshes++;
       await new Promise((r) => setTimeout(r, 20));
-      return json(200, { accessToken: 't', expiresIn: 900, user });
+      return json(200, { accessToken: 't', expiresIn: 900, user, permissions: [] });
     }) as unknown as typeof fetch;
     const [a, b] = await Promise.all([refreshSession(fake), refreshSession(fake)]);
     expect(a?.accessToken).toBe('t');

@@ -36,7 +36,7 @@ export const baseQuery: BaseQueryFn<string | FetchArgs, unknown, FetchBaseQueryE
   if (result.error?.status === 401 && !url.startsWith('/auth/')) {
     const session = await refreshSession();
     if (session) {
-      api.dispatch(signedIn({ accessToken: session.accessToken, user: session.user }));
+      api.dispatch(signedIn({ accessToken: session.accessToken, user: session.user, permissions: session.permissions }));
       result = await raw(args, api, extra);
     } else {
       api.dispatch(signedOut());

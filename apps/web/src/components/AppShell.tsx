@@ -8,27 +8,28 @@ import Toolbar from '@mui/material/Toolbar';
 import Typography from '@mui/material/Typography';
 import { useEffect, useState, type ReactNode } from 'react';
 import { NavLink } from 'react-router';
-import type { Role } from '@ctp/contracts';
 import { useLogoutMutation } from '../api/api.js';
 import { onNotice } from '../api/live-events.js';
 import { signedOut } from '../api/session.slice.js';
 import { useAppDispatch, useAppSelector } from '../api/store.js';
 
-const NAV: { to: string; label: string; roles: Role[] }[] = [
-  { to: '/', label: 'My labs', roles: ['student', 'instructor', 'admin'] },
-  { to: '/catalog', label: 'Catalog', roles: ['student', 'instructor', 'admin'] },
-  { to: '/staff/labs', label: 'All labs', roles: ['instructor', 'admin'] },
-  { to: '/staff/templates', label: 'Templates', roles: ['instructor', 'admin'] },
-  { to: '/staff/help', label: 'Help queue', roles: ['instructor', 'admin'] },
-  { to: '/admin/users', label: 'Users', roles: ['admin'] },
-  { to: '/admin/audit', label: 'Audit', roles: ['admin'] },
-  { to: '/admin/overview', label: 'Overview', roles: ['admin'] },
-  { to: '/admin/system', label: 'System', roles: ['instructor', 'admin'] },
+/** Navigation; an entry with a permission shows only to users the server gave it. */
+const NAV: { to: string; label: string; permission?: string }[] = [
+  { to: '/', label: 'My labs' },
+  { to: '/catalog', label: 'Catalog' },
+  { to: '/staff/labs', label: 'All labs', permission: 'lab.watch' },
+  { to: '/staff/templates', label: 'Templates', permission: 'template.author' },
+  { to: '/staff/help', label: 'Help queue', permission: 'lab.watch' },
+  { to: '/admin/users', label: 'Users', permission: 'user.manage' },
+  { to: '/admin/audit', label: 'Audit', permission: 'audit.read' },
+  { to: '/admin/overview', label: 'Overview', permission: 'lab.manageAll' },
+  { to: '/admin/system', label: 'System', permission: 'system.read' },
 ];
 
 /** The frame of every page: navigation by role, who is signed in, live status, expiry warnings. */
 export function AppShell({ children }: { children: ReactNode }) {
   const user = useAppSelector((s) => s.session.user)!;
+  const permissions = useAppSelector((s) => s.session.permissions);
   const live = useAppSelector((s) => s.session.live);
   const dispatch = useAppDispatch();
   const [logout] = useLogoutMutation();
@@ -56,7 +57,7 @@ export function AppShell({ children }: { children: ReactNode }) {
             Cyber Training Platform
           </Typography>
           <Box component="nav" aria-label="main" sx={{ display: 'flex', gap: 0.5, flexGrow: 1, flexWrap: 'wrap' }}>
-            {NAV.filter((item) => item.roles.includes(user.role)).map((item) => (
+            {NAV.filter((item) => !item.permission || permissions.includes(item.permission)).map((item) => (
               <Button key={item.to} component={NavLink} to={item.to} end color="inherit">
                 {item.label}
               </Button>

@@ -13,9 +13,9 @@ import TableCell from '@mui/material/TableCell';
 import TableHead from '@mui/material/TableHead';
 import TableRow from '@mui/material/TableRow';
 import Typography from '@mui/material/Typography';
+import { useCan } from '../components/RequirePermission.js';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import { useAppSelector } from '../api/store.js';
 import type { LabVm } from '@ctp/contracts';
 import {
   useExtendLabMutation,
@@ -108,8 +108,8 @@ export function LabPage() {
   const [extend, extending] = useExtendLabMutation();
   const [confirm, setConfirm] = useState<'reset' | 'delete' | null>(null);
   const navigate = useNavigate();
-  const role = useAppSelector((s) => s.session.user?.role);
-  const staff = role === 'admin' || role === 'instructor';
+  // The server decides per lab; this only says whether to ask for the staff view.
+  const staff = useCan('vm.seeHidden');
   if (isLoading) return <LinearProgress aria-label="loading" />;
   if (!lab) return <ErrorAlert error={error ?? { data: { error: { message: 'Lab not found' } } }} />;
   const ready = lab.status === 'running' || lab.status === 'stopped';

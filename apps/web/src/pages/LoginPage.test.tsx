@@ -43,6 +43,7 @@ describe('sign-in page', () => {
         accessToken: 'tok',
         expiresIn: 900,
         user: { id: '1', username: 'ann', email: null, role: 'student', disabled: false, createdAt: '', updatedAt: '' },
+        permissions: [],
       }),
     );
     const store = renderLogin();

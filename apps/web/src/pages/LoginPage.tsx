@@ -18,7 +18,8 @@ export function LoginPage() {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await login({ username, password });
-    if ('data' in result && result.data) dispatch(signedIn({ accessToken: result.data.accessToken, user: result.data.user }));
+    if ('data' in result && result.data)
+      dispatch(signedIn({ accessToken: result.data.accessToken, user: result.data.user, permissions: result.data.permissions }));
   };
   return (
     <Box sx={{ display: 'grid', placeItems: 'center', minHeight: '100vh', bgcolor: 'grey.100' }}>
