@@ -17,6 +17,7 @@ import { registerOperationalMetrics } from './plugins/operational-metrics.js';
 import { readTlsFiles } from './plugins/tls.js';
 import { registerWebApp } from './plugins/web-app.js';
 import fastifyWebsocket from '@fastify/websocket';
+import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { classesRoutes } from './routes/classes.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
@@ -163,6 +164,7 @@ export async function buildApp(
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
       await api.register(classesRoutes, { classes: services.classes });
+      await api.register(assignmentsRoutes, { assignments: services.assignments });
     },
     { prefix: API_PREFIX },
   );

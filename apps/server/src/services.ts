@@ -6,6 +6,7 @@ import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AdmissionRepository } from './repositories/admission.repository.js';
+import { AssignmentsRepository } from './repositories/assignments.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { ClassesRepository } from './repositories/classes.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
@@ -20,6 +21,7 @@ import { UsersRepository } from './repositories/users.repository.js';
 import { VerificationsRepository } from './repositories/verifications.repository.js';
 import { HelpRepository } from './repositories/help.repository.js';
 import { AdmissionService } from './services/admission.service.js';
+import { AssignmentService } from './services/assignment.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { BackupService } from './services/backup.service.js';
@@ -76,6 +78,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     admission: new AdmissionRepository(db),
     help: new HelpRepository(db),
     classes: new ClassesRepository(db),
+    assignments: new AssignmentsRepository(db),
   };
   const log = infra.log ?? (() => {});
   const tokens = new TokenService(loadOrCreateJwtSecret(config.jwtSecret, config.dataDir), config.accessTokenTtlSeconds);
@@ -140,6 +143,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
     labAccess,
+    async (assignmentId) => repositories.assignments.findById(assignmentId),
   );
   const admission = new AdmissionService(
     repositories.admission,
@@ -182,6 +186,17 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     labAccess,
     admission,
+    async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
+  );
+  const assignments = new AssignmentService(
+    repositories.assignments,
+    classes,
+    templates,
+    repositories.templates,
+    labs,
+    repositories.labs,
+    tasks,
+    repositories.users,
   );
   const verifications = new VerificationService(
     repositories.verifications,
@@ -258,6 +273,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     auth,
     users,
     classes,
+    assignments,
     templates,
     templateStates,
     labs,

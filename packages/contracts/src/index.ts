@@ -11,3 +11,4 @@ export * from './tasks.js';
 export * from './verification.js';
 export * from './help.js';
 export * from './classes.js';
+export * from './assignments.js';

@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray, notInArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.js';
-import { labs, platformSettings, vms } from '../db/schema.js';
+import { assignments, labs, platformSettings, vms } from '../db/schema.js';
 
 /** Lab states that hold no capacity: waiting, gone, or failed (a failed provisioning destroys its VMs). */
 const HOLD_NOTHING = ['queued', 'deleted', 'error'];
@@ -30,7 +30,7 @@ export class AdmissionRepository {
    * Admits queued labs in FIFO order while they fit in `limit` (a lab that does not fit blocks
    * those behind it, so that a big lab is never starved by small ones), under one lock so that two
    * instances never promise the same capacity. Admitted labs move to `provisioning` and their
-   * expiry moves by the time they waited. Returns their ids, in order.
+   * expiry moves by the time they waited (never past their assignment's close). Returns their ids, in order.
    */
   async admit(limit: Resources): Promise<string[]> {
     return this.db.transaction(async (tx) => {
@@ -66,7 +66,8 @@ export class AdmissionRepository {
           .update(labs)
           .set({
             status: 'provisioning',
-            expiresAt: sql`${labs.expiresAt} + (now() - coalesce(${labs.queuedAt}, now()))`,
+            // The wait does not count against the lab's time, but it never outlives its assignment.
+            expiresAt: sql`least(${labs.expiresAt} + (now() - coalesce(${labs.queuedAt}, now())), coalesce((select ${assignments.closesAt} from ${assignments} where ${assignments.id} = ${labs.assignmentId}), 'infinity'::timestamptz))`,
             updatedAt: new Date(),
           })
           .where(and(inArray(labs.id, admitted), eq(labs.status, 'queued')));

@@ -35,6 +35,17 @@ const labUsersOnly = { anonymous: 401, student: 404, instructor: 403, admin: 403
 /** A class taught by the instructor caller (no student caller is enrolled in it). */
 const freshClass = async (f: Fixture) =>
   (await f.ctx.services.repositories.classes.create({ name: 'Class', description: '', createdBy: f.instructorId })).id;
+/** An open assignment of a fresh class of the instructor caller. */
+const freshAssignment = async (f: Fixture) =>
+  (
+    await f.ctx.services.repositories.assignments.create({
+      classId: await freshClass(f),
+      templateId: f.publishedTemplateId,
+      opensAt: new Date(Date.now() - 60_000),
+      closesAt: new Date(Date.now() + 3600_000),
+      labLifetimeMinutes: 30,
+    })
+  ).id;
 const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
 /** A fresh published template (verifying one twice at once is refused). */
@@ -303,6 +314,49 @@ const MATRIX: Record<string, Entry> = {
       await f.ctx.services.repositories.classes.enrol(id, [], [student.id]);
       return { url: `/api/v1/classes/${id}/students/${student.username}` };
     },
+    expect: othersLab(200),
+  },
+
+  'POST /api/v1/classes/:id/assignments': {
+    request: async (f) => ({
+      url: `/api/v1/classes/${await freshClass(f)}/assignments`,
+      payload: {
+        templateId: f.publishedTemplateId,
+        opensAt: new Date().toISOString(),
+        closesAt: new Date(Date.now() + 3600_000).toISOString(),
+        labLifetimeMinutes: 30,
+      },
+    }),
+    expect: othersLab(201),
+  },
+  'GET /api/v1/classes/:id/assignments': {
+    request: async (f) => ({ url: `/api/v1/classes/${await freshClass(f)}/assignments` }),
+    expect: othersLab(200),
+  },
+  'GET /api/v1/assignments': { request: () => ({ url: '/api/v1/assignments' }), expect: signedInOnly(200) },
+  'GET /api/v1/assignments/:id': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}` }),
+    expect: othersLab(200),
+  },
+  'PATCH /api/v1/assignments/:id': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}`, payload: { scoreboard: true } }),
+    expect: othersLab(200),
+  },
+  // Only the class's enrolled students start labs of it (the student caller is not enrolled: unseen).
+  'POST /api/v1/assignments/:id/lab': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/lab` }),
+    expect: { anonymous: 401, student: 404, instructor: 403, admin: 403 },
+  },
+  'POST /api/v1/assignments/:id/provision': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/provision` }),
+    expect: othersLab(202),
+  },
+  'GET /api/v1/assignments/:id/grades.csv': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/grades.csv` }),
+    expect: othersLab(200),
+  },
+  'GET /api/v1/assignments/:id/scoreboard': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/scoreboard` }),
     expect: othersLab(200),
   },
 

@@ -198,7 +198,7 @@ export class ClassService {
   }
 
   /** What the policy looks at about a class and this actor: do they teach it, are they enrolled. */
-  async resourceOf(row: ClassRow, actor: Actor): Promise<Resource> {
+  async resourceOf(row: { id: string }, actor: Actor): Promise<Resource> {
     const [teaches, attends] = await Promise.all([this.classes.isInstructor(row.id, actor.id), this.classes.isStudent(row.id, actor.id)]);
     return { teacherIds: teaches ? [actor.id] : [], memberIds: attends ? [actor.id] : [] };
   }

@@ -6,7 +6,8 @@ import { labPrefix } from '../jobs/lab-runner.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
 import { presentLab, presentLabDetail } from '../presenters/staff.presenter.js';
 import { presentStudentLab, presentStudentLabDetail } from '../presenters/student.presenter.js';
-import type { LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { LabRow, LabStepRow, LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
+import type { TemplateRow } from '../repositories/templates.repository.js';
 import type { UsersRepository } from '../repositories/users.repository.js';
 import type { EventBus } from './event-bus.js';
 import type { SessionsService } from './sessions.service.js';
@@ -20,6 +21,12 @@ export interface LabLimits {
   maxLabsPerUser: number;
   /** Longest a lab may live from its creation, extensions included. */
   maxLifetimeMinutes: number;
+}
+
+/** True for a PostgreSQL unique-constraint violation. */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code ?? (error as { cause?: { code?: string } })?.cause?.code;
+  return code === '23505';
 }
 
 /** Which states each lab action may start from, and the state it moves the lab to. */
@@ -44,19 +51,33 @@ export class LabService {
     private readonly limits: LabLimits,
     private readonly access: LabAccess,
     private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions'>,
+    /** When the assignment a lab was started for closes (labs never outlive it). */
+    private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
   async create(actor: Actor, body: CreateLabBody): Promise<Lab> {
     authorize(actor, 'lab.create');
     const template = await this.templates.readable(actor, body.templateId);
+    return this.createFromTemplate(actor, template);
+  }
+
+  /**
+   * Creates a lab of `owner` from a template (whether or not they may read it: an assignment gives
+   * it to them). `assignment` ties the lab to it: its lifetime, and never past its close.
+   */
+  async createFromTemplate(
+    owner: Actor,
+    template: TemplateRow,
+    assignment?: { id: string; lifetimeMinutes: number; closesAt: Date },
+  ): Promise<Lab> {
     if (template.status === 'archived') throw conflict('This template is archived; labs cannot be started from it');
-    const limit = can(actor, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
-    if ((await this.labs.countActiveOwnedBy(actor.id)) >= limit) {
+    const limit = can(owner, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
+    if ((await this.labs.countActiveOwnedBy(owner.id)) >= limit) {
       throw new AppError(
         429,
         'lab_limit_reached',
-        `You already have ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
+        `${assignment ? `${owner.username} already has` : 'You already have'} ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
       );
     }
     const config = template.config as LabTemplateConfig;
@@ -67,41 +88,50 @@ export class LabService {
     const id = crypto.randomUUID();
     const now = new Date();
     const prefix = labPrefix(id);
-    const lifetime = Math.min(config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
-    const lab = await this.labs.create(
-      {
-        id,
-        name: config.title,
-        userId: actor.id,
-        templateId: template.id,
-        templateVersion: template.version,
-        config,
-        // Every lab waits its turn: admission starts it at once when the host has room.
-        status: 'queued',
-        queuedAt: now,
-        createdAt: now,
-        expiresAt: new Date(Date.now() + lifetime * 60_000),
-      },
-      config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
-      config.vms.map((vm) => ({
-        name: vm.name,
-        driverName: `${prefix}-${vm.name}`,
-        image: vm.image,
-        cpus: vm.cpus ?? 1,
-        memoryMiB: vm.memoryMiB ?? 128,
-        nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null })),
-        studentVisible: vm.studentVisible ?? true,
-        studentControl: vm.studentControl ?? true,
-      })),
-    );
+    const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+    const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
+    let lab: LabRow;
+    try {
+      lab = await this.labs.create(
+        {
+          id,
+          name: config.title,
+          userId: owner.id,
+          templateId: template.id,
+          templateVersion: template.version,
+          config,
+          // Every lab waits its turn: admission starts it at once when the host has room.
+          status: 'queued',
+          queuedAt: now,
+          createdAt: now,
+          expiresAt,
+          assignmentId: assignment?.id ?? null,
+        },
+        config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
+        config.vms.map((vm) => ({
+          name: vm.name,
+          driverName: `${prefix}-${vm.name}`,
+          image: vm.image,
+          cpus: vm.cpus ?? 1,
+          memoryMiB: vm.memoryMiB ?? 128,
+          nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null })),
+          studentVisible: vm.studentVisible ?? true,
+          studentControl: vm.studentControl ?? true,
+        })),
+      );
+    } catch (error) {
+      // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
+      if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
+      throw error;
+    }
     // Admitted at once, the lab's first event says `provisioning`; else it says where it waits.
     const admitted = await this.admission.admit();
     const positions = await this.admission.positions();
     if (!admitted.includes(lab.id)) {
-      await this.publish(lab.id, actor.id, 'lab.status', { status: 'queued' });
-      await this.publish(lab.id, actor.id, 'lab.queued', { status: 'queued', position: positions.get(lab.id) ?? null, of: positions.size });
+      await this.publish(lab.id, owner.id, 'lab.status', { status: 'queued' });
+      await this.publish(lab.id, owner.id, 'lab.queued', { status: 'queued', position: positions.get(lab.id) ?? null, of: positions.size });
     }
-    const current = (await this.labs.findById(lab.id)) ?? { ...lab, ownerUsername: actor.username };
+    const current = (await this.labs.findById(lab.id)) ?? { ...lab, ownerUsername: owner.username };
     return presentLab(current, [], positions.get(lab.id) ?? null);
   }
 
@@ -174,11 +204,14 @@ export class LabService {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, 'lab.operate', await this.resourceOf(lab));
     if (lab.status === 'deleted' || lab.status === 'deleting') throw conflict(`Cannot extend a lab that is ${lab.status}`);
-    const latest = lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000;
+    const closesAt = lab.assignmentId ? await this.assignmentClosesAt(lab.assignmentId) : undefined;
+    const latest = Math.min(lab.createdAt.getTime() + this.limits.maxLifetimeMinutes * 60_000, closesAt?.getTime() ?? Infinity);
     const wanted = Math.max(lab.expiresAt?.getTime() ?? Date.now(), Date.now()) + minutes * 60_000;
     if (wanted > latest) {
       throw conflict(
-        `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
+        closesAt && latest === closesAt.getTime()
+          ? `The assignment closes at ${closesAt.toISOString()}; its lab cannot be extended past that`
+          : `A lab may live at most ${this.limits.maxLifetimeMinutes} minutes; it can be extended until ${new Date(latest).toISOString()}`,
       );
     }
     const updated = await this.labs.update(id, { expiresAt: new Date(wanted), expiryWarnedAt: null });

@@ -50,6 +50,9 @@ export class TaskService {
     private readonly secretsKey: string,
     limits: TaskLimits,
     private readonly access: LabAccess,
+    /** The window of the assignment a lab was started for: work counts only inside it. */
+    private readonly assignmentWindow: (assignmentId: string) => Promise<{ opensAt: Date; closesAt: Date } | undefined> = async () =>
+      undefined,
   ) {
     this.answerLimit = new RateLimiter(limits.answersPerMinute, 60_000);
     this.checkLimit = new RateLimiter(limits.checksPerMinute, 60_000);
@@ -84,6 +87,27 @@ export class TaskService {
     const facts = await this.facts(lab);
     const solved = solvedTaskIds(facts.attempts);
     const tasks = (config.tasks ?? []).map((t) => presentLabTask(t, facts, solved));
+    return {
+      tasks,
+      ...labScore(
+        config.tasks ?? [],
+        tasks.map((t) => t.awarded),
+      ),
+    };
+  }
+
+  /**
+   * A lab's tasks and score, with when each task was solved: for grade sheets and scoreboards,
+   * whose callers have checked access to the lab's assignment already.
+   */
+  async scoreOf(lab: LabWithOwner): Promise<{ tasks: (LabTask & { solvedAt: Date | null })[]; score: number; maxScore: number }> {
+    const config = lab.config as LabTemplateConfig;
+    const facts = await this.facts(lab);
+    const solved = solvedTaskIds(facts.attempts);
+    const tasks = (config.tasks ?? []).map((t) => ({
+      ...presentLabTask(t, facts, solved),
+      solvedAt: facts.attempts.find((a) => a.taskId === t.id && a.correct)?.createdAt ?? null,
+    }));
     return {
       tasks,
       ...labScore(
@@ -277,6 +301,15 @@ export class TaskService {
     const { lab, resource } = await this.visibleLab(actor, labId);
     authorize(actor, 'task.act', resource);
     if (lab.status === 'deleted' || lab.status === 'deleting') throw conflict(`The lab is ${lab.status}`);
+    const window = lab.assignmentId ? await this.assignmentWindow(lab.assignmentId) : undefined;
+    if (window && Date.now() >= window.closesAt.getTime())
+      throw new AppError(
+        409,
+        'assignment_closed',
+        `The assignment closed at ${window.closesAt.toISOString()}; answers are no longer accepted`,
+      );
+    if (window && Date.now() < window.opensAt.getTime())
+      throw new AppError(409, 'assignment_not_open', `The assignment opens at ${window.opensAt.toISOString()}; answers count from then on`);
     const task = ((lab.config as LabTemplateConfig).tasks ?? []).find((t) => t.id === taskId);
     if (!task) throw notFound('Task');
     const facts = await this.facts(lab);
