@@ -20,6 +20,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { classesRoutes } from './routes/classes.routes.js';
+import { announcementsRoutes } from './routes/announcements.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
 import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -164,6 +165,7 @@ export async function buildApp(
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
       await api.register(classesRoutes, { classes: services.classes });
+      await api.register(announcementsRoutes, { announcements: services.announcements });
       await api.register(assignmentsRoutes, { assignments: services.assignments });
     },
     { prefix: API_PREFIX },

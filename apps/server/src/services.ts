@@ -20,6 +20,8 @@ import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { VerificationsRepository } from './repositories/verifications.repository.js';
 import { HelpRepository } from './repositories/help.repository.js';
+import { AnnouncementsRepository } from './repositories/announcements.repository.js';
+import { AnnouncementService } from './services/announcement.service.js';
 import { AdmissionService } from './services/admission.service.js';
 import { AssignmentService } from './services/assignment.service.js';
 import { AuditService } from './services/audit.service.js';
@@ -77,6 +79,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     verifications: new VerificationsRepository(db),
     admission: new AdmissionRepository(db),
     help: new HelpRepository(db),
+    announcements: new AnnouncementsRepository(db),
     classes: new ClassesRepository(db),
     assignments: new AssignmentsRepository(db),
   };
@@ -210,6 +213,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     (id) => jobs.enqueueVerification(id),
     { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
   );
+  const announcements = new AnnouncementService(repositories.announcements, classes, repositories.classes, eventBus);
   const help = new HelpService(repositories.help, repositories.labs, eventBus, labAccess);
   const consoles = new ConsoleService(
     repositories.labs,
@@ -281,6 +285,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     verifications,
     admission,
     help,
+    announcements,
     content,
     events,
     tickets,

@@ -12,3 +12,4 @@ export * from './verification.js';
 export * from './help.js';
 export * from './classes.js';
 export * from './assignments.js';
+export * from './announcements.js';

@@ -518,3 +518,18 @@ export const helpRequests = pgTable(
       .where(sql`${t.status} in ('open', 'taken')`),
   ],
 );
+
+// Announcements to a whole class, shown live as a banner on its students' pages.
+export const announcements = pgTable(
+  'announcements',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    classId: uuid('class_id')
+      .notNull()
+      .references(() => classes.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+    message: text('message').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('announcements_class_idx').on(t.classId, t.createdAt)],
+);

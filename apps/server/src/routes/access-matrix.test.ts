@@ -300,6 +300,11 @@ const MATRIX: Record<string, Entry> = {
     },
     expect: othersLab(200),
   },
+  'POST /api/v1/classes/:id/announcements': {
+    request: async (f) => ({ url: `/api/v1/classes/${await freshClass(f)}/announcements`, payload: { message: 'Ten minutes left' } }),
+    expect: othersLab(201),
+  },
+  'GET /api/v1/announcements': { request: () => ({ url: '/api/v1/announcements' }), expect: signedInOnly(200) },
   'POST /api/v1/classes/:id/students': {
     request: async (f) => ({
       url: `/api/v1/classes/${await freshClass(f)}/students`,

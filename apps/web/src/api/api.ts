@@ -23,6 +23,7 @@ import type {
   TemplateVerification,
   HelpRequest,
   HelpRequestList,
+  AnnouncementList,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -37,7 +38,7 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Verification', 'Help'],
+  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Verification', 'Help', 'Announcements'],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -78,6 +79,10 @@ export const api = createApi({
       invalidatesTags: (_r, _e, id) => [{ type: 'Verification', id }],
     }),
 
+    announcements: build.query<AnnouncementList, void>({
+      query: () => '/announcements',
+      providesTags: ['Announcements'],
+    }),
     labHelp: build.query<HelpRequestList, string>({
       query: (labId) => `/labs/${labId}/help`,
       providesTags: (_r, _e, labId) => [{ type: 'Help', id: labId }],
@@ -192,6 +197,7 @@ export const {
   useExportTemplateQuery,
   useTemplateVerificationQuery,
   useLabHelpQuery,
+  useAnnouncementsQuery,
   useAskHelpMutation,
   useHelpQueueQuery,
   useHelpActionMutation,

@@ -49,9 +49,11 @@ export function useLiveEvents(): void {
             api.util.invalidateTags(
               event.type.startsWith('task.')
                 ? [{ type: 'Tasks', id: event.labId }]
-                : event.type.startsWith('help.')
-                  ? ['Help', { type: 'Help', id: event.labId }]
-                  : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
+                : event.type === 'class.announcement'
+                  ? ['Announcements']
+                  : event.type.startsWith('help.')
+                    ? ['Help', { type: 'Help', id: event.labId }]
+                    : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
             ),
           );
           if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);

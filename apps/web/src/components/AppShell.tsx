@@ -1,3 +1,4 @@
+import { AnnouncementBanner } from './AnnouncementBanner.js';
 import AppBar from '@mui/material/AppBar';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -79,6 +80,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         </Toolbar>
       </AppBar>
       <Container maxWidth="lg" sx={{ py: 3 }} component="main">
+        <AnnouncementBanner />
         {children}
       </Container>
       <Snackbar open={warning !== null} autoHideDuration={15_000} onClose={() => setWarning(null)} message={warning} />
