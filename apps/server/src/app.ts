@@ -21,6 +21,7 @@ import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { classesRoutes } from './routes/classes.routes.js';
 import { announcementsRoutes } from './routes/announcements.routes.js';
+import { progressRoutes } from './routes/progress.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
 import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -166,6 +167,7 @@ export async function buildApp(
       await api.register(statsRoutes, { stats: services.stats });
       await api.register(classesRoutes, { classes: services.classes });
       await api.register(announcementsRoutes, { announcements: services.announcements });
+      await api.register(progressRoutes, { progress: services.progress });
       await api.register(assignmentsRoutes, { assignments: services.assignments });
     },
     { prefix: API_PREFIX },

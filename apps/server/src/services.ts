@@ -22,6 +22,7 @@ import { VerificationsRepository } from './repositories/verifications.repository
 import { HelpRepository } from './repositories/help.repository.js';
 import { AnnouncementsRepository } from './repositories/announcements.repository.js';
 import { AnnouncementService } from './services/announcement.service.js';
+import { ProgressService } from './services/progress.service.js';
 import { AdmissionService } from './services/admission.service.js';
 import { AssignmentService } from './services/assignment.service.js';
 import { AuditService } from './services/audit.service.js';
@@ -214,6 +215,15 @@ export function createServices(config: Config, database: Database, infra: Infras
     { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
   );
   const announcements = new AnnouncementService(repositories.announcements, classes, repositories.classes, eventBus);
+  const progress = new ProgressService(
+    repositories.assignments,
+    classes,
+    repositories.templates,
+    repositories.labs,
+    repositories.tasks,
+    tasks,
+    admission,
+  );
   const help = new HelpService(repositories.help, repositories.labs, eventBus, labAccess);
   const consoles = new ConsoleService(
     repositories.labs,
@@ -286,6 +296,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     admission,
     help,
     announcements,
+    progress,
     content,
     events,
     tickets,

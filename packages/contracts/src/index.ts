@@ -13,3 +13,4 @@ export * from './help.js';
 export * from './classes.js';
 export * from './assignments.js';
 export * from './announcements.js';
+export * from './progress.js';

@@ -360,6 +360,10 @@ const MATRIX: Record<string, Entry> = {
     request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/grades.csv` }),
     expect: othersLab(200),
   },
+  'GET /api/v1/assignments/:id/progress': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/progress` }),
+    expect: othersLab(200),
+  },
   'GET /api/v1/assignments/:id/scoreboard': {
     request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/scoreboard` }),
     expect: othersLab(200),
