@@ -21,6 +21,7 @@ const OverviewPage = lazy(() => import('./pages/admin/OverviewPage.js').then((m)
 const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => ({ default: m.SystemPage })));
 const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
 const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
+const ProgressPage = lazy(() => import('./pages/staff/ProgressPage.js').then((m) => ({ default: m.ProgressPage })));
 const HelpQueuePage = lazy(() => import('./pages/staff/HelpQueuePage.js').then((m) => ({ default: m.HelpQueuePage })));
 const TemplateEditorPage = lazy(() => import('./pages/staff/TemplateEditorPage.js').then((m) => ({ default: m.TemplateEditorPage })));
 
@@ -51,6 +52,14 @@ export function App() {
             element={
               <RequirePermission permission="lab.watch">
                 <AllLabsPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/staff/assignments/:assignmentId/progress"
+            element={
+              <RequirePermission permission="class.teach">
+                <ProgressPage />
               </RequirePermission>
             }
           />

@@ -24,6 +24,7 @@ import type {
   HelpRequest,
   HelpRequestList,
   AnnouncementList,
+  AssignmentProgress,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -38,7 +39,20 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Verification', 'Help', 'Announcements'],
+  tagTypes: [
+    'Lab',
+    'LabList',
+    'Template',
+    'User',
+    'Audit',
+    'System',
+    'Snapshot',
+    'Tasks',
+    'Verification',
+    'Help',
+    'Announcements',
+    'Progress',
+  ],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -79,6 +93,10 @@ export const api = createApi({
       invalidatesTags: (_r, _e, id) => [{ type: 'Verification', id }],
     }),
 
+    assignmentProgress: build.query<AssignmentProgress, string>({
+      query: (id) => `/assignments/${id}/progress`,
+      providesTags: ['Progress'],
+    }),
     announcements: build.query<AnnouncementList, void>({
       query: () => '/announcements',
       providesTags: ['Announcements'],
@@ -198,6 +216,7 @@ export const {
   useTemplateVerificationQuery,
   useLabHelpQuery,
   useAnnouncementsQuery,
+  useAssignmentProgressQuery,
   useAskHelpMutation,
   useHelpQueueQuery,
   useHelpActionMutation,

@@ -48,12 +48,12 @@ export function useLiveEvents(): void {
           dispatch(
             api.util.invalidateTags(
               event.type.startsWith('task.')
-                ? [{ type: 'Tasks', id: event.labId }]
+                ? [{ type: 'Tasks', id: event.labId }, 'Progress']
                 : event.type === 'class.announcement'
                   ? ['Announcements']
                   : event.type.startsWith('help.')
                     ? ['Help', { type: 'Help', id: event.labId }]
-                    : [{ type: 'Lab', id: event.labId }, 'LabList', 'System'],
+                    : [{ type: 'Lab', id: event.labId }, 'LabList', 'System', 'Progress'],
             ),
           );
           if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);
