@@ -25,6 +25,7 @@ import type {
   HelpRequestList,
   AnnouncementList,
   AssignmentProgress,
+  AdmissionStatus,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -196,6 +197,7 @@ export const api = createApi({
     }),
     audit: build.query<AuditList, Query | void>({ query: (q) => ({ url: '/audit', params: clean(q ?? {}) }), providesTags: ['Audit'] }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
+    admission: build.query<AdmissionStatus, void>({ query: () => '/system/admission', providesTags: ['System'] }),
     stats: build.query<PlatformStats, { hours: number }>({ query: ({ hours }) => ({ url: '/system/stats', params: { hours } }) }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
     consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
@@ -217,6 +219,7 @@ export const {
   useLabHelpQuery,
   useAnnouncementsQuery,
   useAssignmentProgressQuery,
+  useAdmissionQuery,
   useAskHelpMutation,
   useHelpQueueQuery,
   useHelpActionMutation,
