@@ -20,6 +20,8 @@ import fastifyWebsocket from '@fastify/websocket';
 import { assignmentsRoutes } from './routes/assignments.routes.js';
 import { auditRoutes } from './routes/audit.routes.js';
 import { classesRoutes } from './routes/classes.routes.js';
+import { announcementsRoutes } from './routes/announcements.routes.js';
+import { progressRoutes } from './routes/progress.routes.js';
 import { backupRoutes } from './routes/backup.routes.js';
 import { statsRoutes } from './routes/stats.routes.js';
 import { consolesRoutes } from './routes/consoles.routes.js';
@@ -27,6 +29,7 @@ import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
 import { tasksRoutes } from './routes/tasks.routes.js';
+import { helpRoutes } from './routes/help.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
 import { vmsRoutes } from './routes/vms.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
@@ -155,17 +158,24 @@ export async function buildApp(
       await api.register(oidcRoutes, { oidc: services.oidc, localPasswords: config.localPasswords, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
       await api.register(auditRoutes, { audit: services.audit });
-      await api.register(templatesRoutes, { templates: services.templates, warmPools: services.warmPools });
+      await api.register(templatesRoutes, {
+        templates: services.templates,
+        warmPools: services.warmPools,
+        verifications: services.verifications,
+      });
       await api.register(labsRoutes, { labs: services.labs });
       await api.register(tasksRoutes, { tasks: services.tasks });
+      await api.register(helpRoutes, { help: services.help });
       await api.register(vmsRoutes, { labs: services.labs });
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
-      await api.register(systemRoutes, { system: services.system });
+      await api.register(systemRoutes, { system: services.system, admission: services.admission });
       await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });
       await api.register(classesRoutes, { classes: services.classes });
+      await api.register(announcementsRoutes, { announcements: services.announcements });
+      await api.register(progressRoutes, { progress: services.progress });
       await api.register(assignmentsRoutes, { assignments: services.assignments });
     },
     { prefix: API_PREFIX },

@@ -5,6 +5,7 @@ import type { Database } from './db/database.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
+import { AdmissionRepository } from './repositories/admission.repository.js';
 import { AssignmentsRepository } from './repositories/assignments.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { ClassesRepository } from './repositories/classes.repository.js';
@@ -18,6 +19,12 @@ import { TasksRepository } from './repositories/tasks.repository.js';
 import { TicketsRepository } from './repositories/tickets.repository.js';
 import { UsersRepository } from './repositories/users.repository.js';
 import { IdentitiesRepository } from './repositories/identities.repository.js';
+import { VerificationsRepository } from './repositories/verifications.repository.js';
+import { HelpRepository } from './repositories/help.repository.js';
+import { AnnouncementsRepository } from './repositories/announcements.repository.js';
+import { AnnouncementService } from './services/announcement.service.js';
+import { ProgressService } from './services/progress.service.js';
+import { AdmissionService } from './services/admission.service.js';
 import { AssignmentService } from './services/assignment.service.js';
 import { AuditService } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -48,6 +55,8 @@ import { TemplateService } from './services/template.service.js';
 import { TicketService } from './services/ticket.service.js';
 import { loadOrCreateJwtSecret, TokenService } from './services/token.service.js';
 import { UsersService } from './services/users.service.js';
+import { VerificationService } from './services/verification.service.js';
+import { HelpService } from './services/help.service.js';
 
 export type Services = ReturnType<typeof createServices>;
 
@@ -56,6 +65,8 @@ export interface Infrastructure {
   /** The built-in demo images (the library adds uploaded ones). */
   images: BuiltinImages;
   log?: (message: string, details: Record<string, unknown>) => void;
+  /** The host's CPUs and memory for admission control (default: this machine's). */
+  hostCapacity?: () => { cpus: number; memoryMiB: number };
   /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
   guestReady?: GuestReady;
 }
@@ -76,6 +87,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     tasks: new TasksRepository(db),
     stats: new StatsRepository(db),
     identities: new IdentitiesRepository(db),
+    verifications: new VerificationsRepository(db),
+    admission: new AdmissionRepository(db),
+    help: new HelpRepository(db),
+    announcements: new AnnouncementsRepository(db),
     classes: new ClassesRepository(db),
     assignments: new AssignmentsRepository(db),
   };
@@ -151,6 +166,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     labAccess,
     async (assignmentId) => repositories.assignments.findById(assignmentId),
   );
+  const admission = new AdmissionService(
+    repositories.admission,
+    repositories.labs,
+    eventBus,
+    (labId) => enqueue(labId, 'provision'),
+    infra.hostCapacity ?? (() => ({ cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 2 ** 20) })),
+  );
   const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
     repositories.labs,
@@ -170,6 +192,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       stepFailed: (operation, step) => metrics.labStepFailures.inc({ operation, step }),
     },
     templateStates,
+    () => admission.admit(),
   );
   const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images, labAccess);
   const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);
@@ -187,6 +210,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       maxLifetimeMinutes: config.maxLabLifetimeMinutes,
     },
     labAccess,
+    admission,
     async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
     refillPool,
   );
@@ -204,6 +228,29 @@ export function createServices(config: Config, database: Database, infra: Infras
     tasks,
     repositories.users,
   );
+  const verifications = new VerificationService(
+    repositories.verifications,
+    templates,
+    labs,
+    repositories.labs,
+    repositories.users,
+    tasks,
+    infra.driver,
+    audit,
+    (id) => jobs.enqueueVerification(id),
+    { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
+  );
+  const announcements = new AnnouncementService(repositories.announcements, classes, repositories.classes, eventBus);
+  const progress = new ProgressService(
+    repositories.assignments,
+    classes,
+    repositories.templates,
+    repositories.labs,
+    repositories.tasks,
+    tasks,
+    admission,
+  );
+  const help = new HelpService(repositories.help, repositories.labs, eventBus, labAccess);
   const consoles = new ConsoleService(
     repositories.labs,
     infra.driver,
@@ -244,7 +291,10 @@ export function createServices(config: Config, database: Database, infra: Infras
       refillWarmPool: async (job) => void (await warmPools.refill(job.templateId)),
       prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
       sampleStats: async () => void (await stats.sample()),
+      verifyTemplate: (id) => verifications.run(id),
     });
+    // Labs queued while no worker ran start now if they fit.
+    await admission.admit();
   }
 
   /** Stops the background work (jobs finish or are left to be retried). */
@@ -275,6 +325,11 @@ export function createServices(config: Config, database: Database, infra: Infras
     labs,
     warmPools,
     tasks,
+    verifications,
+    admission,
+    help,
+    announcements,
+    progress,
     content,
     events,
     tickets,

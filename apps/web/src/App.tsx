@@ -25,6 +25,8 @@ const ImagesPage = lazy(() => import('./pages/staff/ImagesPage.js').then((m) => 
 const ClassesPage = lazy(() => import('./pages/classes/ClassesPage.js').then((m) => ({ default: m.ClassesPage })));
 const ClassPage = lazy(() => import('./pages/classes/ClassPage.js').then((m) => ({ default: m.ClassPage })));
 const ScoreboardPage = lazy(() => import('./pages/classes/ScoreboardPage.js').then((m) => ({ default: m.ScoreboardPage })));
+const ProgressPage = lazy(() => import('./pages/staff/ProgressPage.js').then((m) => ({ default: m.ProgressPage })));
+const HelpQueuePage = lazy(() => import('./pages/staff/HelpQueuePage.js').then((m) => ({ default: m.HelpQueuePage })));
 const TemplateEditorPage = lazy(() => import('./pages/staff/TemplateEditorPage.js').then((m) => ({ default: m.TemplateEditorPage })));
 
 /** Routes by role; the session is restored from the refresh cookie on load. */
@@ -79,6 +81,22 @@ export function App() {
             element={
               <RequirePermission permission="image.upload">
                 <ImagesPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/staff/assignments/:assignmentId/progress"
+            element={
+              <RequirePermission permission="class.teach">
+                <ProgressPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/staff/help"
+            element={
+              <RequirePermission permission="lab.watch">
+                <HelpQueuePage />
               </RequirePermission>
             }
           />

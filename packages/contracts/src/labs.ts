@@ -2,6 +2,7 @@ import Type, { type Static } from 'typebox';
 import { Page, PageQuery, Timestamp, Uuid } from './common.js';
 
 export const LAB_STATUSES = [
+  'queued',
   'provisioning',
   'running',
   'starting',
@@ -13,6 +14,7 @@ export const LAB_STATUSES = [
   'error',
 ] as const;
 export const LabStatus = Type.Union([
+  Type.Literal('queued'),
   Type.Literal('provisioning'),
   Type.Literal('running'),
   Type.Literal('starting'),
@@ -77,6 +79,8 @@ const labFields = {
   error: Type.Union([Type.Object({ step: Type.Union([Type.String(), Type.Null()]), message: Type.String() }), Type.Null()]),
   /** Staff: a warm pool lab, provisioned ahead and not yet handed to a student. */
   pool: Type.Optional(Type.Boolean()),
+  /** While `queued` (waiting for the host's capacity): 1 for the next lab to start, else null. */
+  queuePosition: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
 };
 export const Lab = Type.Object(labFields);
 export type Lab = Static<typeof Lab>;

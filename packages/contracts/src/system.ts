@@ -57,3 +57,31 @@ export const PlatformStatsQuery = Type.Object(
   { additionalProperties: false },
 );
 export type PlatformStatsQuery = Static<typeof PlatformStatsQuery>;
+
+/** Admission control settings (admin): how far the host's vCPUs and RAM may be promised to labs. */
+export const AdmissionSettings = Type.Object(
+  {
+    cpuOvercommit: Type.Number({ minimum: 0.1, maximum: 64, description: 'vCPUs promised per host CPU (default 16).' }),
+    memoryOvercommit: Type.Number({
+      minimum: 0.1,
+      maximum: 4,
+      description: 'VM memory promised per MiB of the host (default 1.0: RAM is never overcommitted).',
+    }),
+    reservedMemoryMiB: Type.Integer({ minimum: 0, maximum: 1_048_576, description: 'Host memory kept for the host itself (default 512).' }),
+  },
+  { additionalProperties: false },
+);
+export type AdmissionSettings = Static<typeof AdmissionSettings>;
+
+/** What the host can take and what labs hold: labs that do not fit wait in a FIFO queue. */
+export const AdmissionStatus = Type.Object({
+  settings: AdmissionSettings,
+  hostCpus: Type.Integer(),
+  hostMemoryMiB: Type.Integer(),
+  cpuLimit: Type.Integer({ description: 'vCPUs labs may hold: host CPUs × cpuOvercommit.' }),
+  memoryLimitMiB: Type.Integer({ description: 'VM memory labs may hold: (host memory − reserved) × memoryOvercommit.' }),
+  usedCpus: Type.Integer({ description: 'vCPUs held by admitted labs (every state but queued, deleted and error).' }),
+  usedMemoryMiB: Type.Integer(),
+  queued: Type.Integer({ description: 'Labs waiting for capacity.' }),
+});
+export type AdmissionStatus = Static<typeof AdmissionStatus>;

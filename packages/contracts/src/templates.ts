@@ -163,6 +163,24 @@ export const TemplateCheck = Type.Object(
 );
 export type TemplateCheck = Static<typeof TemplateCheck>;
 
+/** A task's reference solution: Markdown for students (if allowed) and commands verification runs. */
+export const TemplateSolution = Type.Object(
+  {
+    /** Markdown, revealable when the template sets `allowSolutions`. */
+    text: Type.Optional(Type.String({ maxLength: 20_000 })),
+    /** The VM the commands run in (over the private guest channel). */
+    vm: Type.Optional(Name),
+    /** Run as `sh -c RUN`; for an answer task its trimmed output is the answer submitted, unless `answer` is given. */
+    run: Type.Optional(Type.String({ minLength: 1, maxLength: 4000 })),
+    /** What verification submits (default: the output of `run`, else the task's literal or secret answer). */
+    answer: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+    /** Seconds (default 30). */
+    timeout: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
+  },
+  { additionalProperties: false },
+);
+export type TemplateSolution = Static<typeof TemplateSolution>;
+
 export const TaskType = Type.Union([Type.Literal('info'), Type.Literal('answer'), Type.Literal('choice'), Type.Literal('check')]);
 export type TaskType = Static<typeof TaskType>;
 
@@ -194,8 +212,12 @@ export const TemplateTask = Type.Object(
     hints: Type.Optional(Type.Array(TemplateHint, { maxItems: 10 })),
     maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     requires: Type.Optional(Type.Array(Name, { maxItems: 20 })),
-    /** Markdown; revealable when the template sets `allowSolutions` (the task is then worth 0). */
-    solution: Type.Optional(Type.String({ maxLength: 20_000 })),
+    /**
+     * Markdown, revealable when the template sets `allowSolutions` (the task is then worth 0); or
+     * an object whose `text` is that Markdown and whose `run` is the reference solution that
+     * pre-class verification performs (staff only, never shown to students).
+     */
+    solution: Type.Optional(Type.Union([Type.String({ maxLength: 20_000 }), TemplateSolution])),
   },
   { additionalProperties: false },
 );

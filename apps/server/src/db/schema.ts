@@ -148,6 +148,8 @@ export const labs = pgTable(
     expiryWarnedAt: timestamp('expiry_warned_at', { withTimezone: true }),
     // When every VM first answered on its guest channel after provisioning (time to ready).
     readyAt: timestamp('ready_at', { withTimezone: true }),
+    // When the lab joined the admission queue (status `queued`): the queue is served in this order.
+    queuedAt: timestamp('queued_at', { withTimezone: true }),
     // The class assignment the lab was started for, if any (one live lab per student and assignment).
     assignmentId: uuid('assignment_id').references((): AnyPgColumn => assignments.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
@@ -166,7 +168,7 @@ export const labs = pgTable(
     index('labs_expires_idx').on(t.expiresAt),
     check(
       'labs_status_check',
-      sql`${t.status} in ('provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
+      sql`${t.status} in ('queued', 'provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
     ),
   ],
 );
@@ -522,4 +524,79 @@ export const assignments = pgTable(
     check('assignments_window_check', sql`${t.closesAt} > ${t.opensAt}`),
     check('assignments_lifetime_check', sql`${t.labLifetimeMinutes} > 0`),
   ],
+);
+
+// Pre-class verification runs of a template: a fresh lab, each task's reference solution, its checks and answers.
+export const templateVerifications = pgTable(
+  'template_verifications',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    templateId: uuid('template_id')
+      .notNull()
+      .references(() => labTemplates.id, { onDelete: 'cascade' }),
+    templateVersion: integer('template_version').notNull(),
+    status: text('status').notNull().default('running'),
+    requestedBy: uuid('requested_by').references(() => users.id, { onDelete: 'set null' }),
+    labId: uuid('lab_id'),
+    message: text('message'),
+    results: jsonb('results').notNull().default([]),
+    createdAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [
+    index('template_verifications_template_idx').on(t.templateId, t.createdAt),
+    check('template_verifications_status_check', sql`${t.status} in ('running', 'passed', 'failed', 'error')`),
+  ],
+);
+
+// Platform settings an admin changes at run time (e.g. admission control), one JSON value per key.
+export const platformSettings = pgTable('platform_settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: updatedAt(),
+});
+
+// The help queue: a student's "Ask for help" on a lab, taken and resolved by staff.
+export const helpRequests = pgTable(
+  'help_requests',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    labId: uuid('lab_id')
+      .notNull()
+      .references(() => labs.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    message: text('message').notNull(),
+    status: text('status').notNull().default('open'),
+    takenBy: uuid('taken_by').references(() => users.id, { onDelete: 'set null' }),
+    takenAt: timestamp('taken_at', { withTimezone: true }),
+    resolvedBy: uuid('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index('help_requests_status_idx').on(t.status, t.createdAt),
+    index('help_requests_lab_idx').on(t.labId),
+    check('help_requests_status_check', sql`${t.status} in ('open', 'taken', 'resolved', 'cancelled')`),
+    // One waiting request per lab at a time.
+    uniqueIndex('help_requests_one_waiting_key')
+      .on(t.labId)
+      .where(sql`${t.status} in ('open', 'taken')`),
+  ],
+);
+
+// Announcements to a whole class, shown live as a banner on its students' pages.
+export const announcements = pgTable(
+  'announcements',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    classId: uuid('class_id')
+      .notNull()
+      .references(() => classes.id, { onDelete: 'cascade' }),
+    authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+    message: text('message').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('announcements_class_idx').on(t.classId, t.createdAt)],
 );

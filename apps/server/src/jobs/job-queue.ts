@@ -8,6 +8,7 @@ export const RECONCILE_QUEUE = 'reconcile';
 export const PREPARE_STATES_QUEUE = 'prepare-template-states';
 export const SAMPLE_STATS_QUEUE = 'sample-stats';
 export const WARM_POOL_QUEUE = 'refill-warm-pool';
+export const VERIFY_TEMPLATE_QUEUE = 'verify-template';
 const RETRY_LIMIT = 2;
 
 export interface LabOperationJob {
@@ -36,6 +37,8 @@ export interface JobHandlers {
   sampleStats(): Promise<void>;
   /** Brings a template's warm pool to its size (within capacity). */
   refillWarmPool?(job: { templateId: string }): Promise<void>;
+  /** Runs a template's pre-class verification (waits for its lab, performs every task). */
+  verifyTemplate?(verificationId: string): Promise<void>;
 }
 
 /**
@@ -112,6 +115,18 @@ export class JobQueue {
         },
       );
     }
+    await this.boss.createQueue(VERIFY_TEMPLATE_QUEUE, { retryLimit: 0, expireInSeconds: 1800, notify: true });
+    const verify = handlers.verifyTemplate;
+    if (verify) {
+      // Two at a time: a verification mostly waits for its lab, whose work runs on the lab queue.
+      await this.boss.work<{ verificationId: string }>(
+        VERIFY_TEMPLATE_QUEUE,
+        { localConcurrency: 2, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+        async ([job]: Job<{ verificationId: string }>[]) => {
+          if (job) await verify(job.data.verificationId);
+        },
+      );
+    }
     await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
     await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
     await this.boss.work(SAMPLE_STATS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.sampleStats());
@@ -135,6 +150,11 @@ export class JobQueue {
   /** Enqueues a refill of a template's warm pool (a refill finds what is missing; extra jobs cost little). */
   async enqueueRefillWarmPool(templateId: string): Promise<void> {
     await this.boss.send(WARM_POOL_QUEUE, { templateId });
+  }
+
+  /** Enqueues a template verification. */
+  async enqueueVerification(verificationId: string): Promise<void> {
+    await this.boss.send(VERIFY_TEMPLATE_QUEUE, { verificationId });
   }
 
   /** Lab operations waiting (due or deferred) and running, as pg-boss last counted them. */

@@ -113,6 +113,8 @@ export class LabRunner {
     private readonly content: LabContentDelivery,
     private readonly observer: LabRunnerObserver = NO_OBSERVER,
     private readonly states?: TemplateStateService,
+    /** Called when a lab gives its capacity back (deleted, or failed): queued labs may start. */
+    private readonly released: () => Promise<unknown> = async () => {},
   ) {}
 
   /** Runs one operation; `finalAttempt` says whether a failure ends in `error` or a retry. */
@@ -161,6 +163,7 @@ export class LabRunner {
       errorMessage: null,
       ...(operation === 'delete' ? { deletedAt: new Date() } : {}),
     });
+    if (operation === 'delete') await this.released();
     if ((operation === 'provision' && !lab.pool) || operation === 'handover') {
       const template = (lab.config as LabTemplateConfig).title ?? lab.name;
       this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
@@ -490,6 +493,7 @@ export class LabRunner {
       for (const vm of machines) await this.labs.setVmStatus(vm.id, 'error');
     }
     await this.setStatus(lab, 'error', { errorStep: failure.step, errorMessage: detail });
+    await this.released();
   }
 
   private async setStatus(lab: LabRow, status: LabStatus, changes: Partial<LabRow>): Promise<void> {

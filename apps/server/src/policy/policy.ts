@@ -37,6 +37,8 @@ export const PERMISSIONS = [
   'image.upload',
   /** Delete library images. */
   'image.delete',
+  /** Platform settings (admission control's overcommit ratios). */
+  'system.configure',
   /** Write templates and read their whole config (answers, checks, hidden VMs). */
   'template.author',
   /** Change and publish any author's templates. */
@@ -109,6 +111,7 @@ const rules = {
   'image.create': has('image.upload'),
   'image.update': has('image.upload'),
   'image.delete': has('image.delete'),
+  'system.configure': has('system.configure'),
   'template.list': anyone,
   /** Authors read their own drafts and every published template; admins every template. */
   'template.read': either(has('template.manageAll'), both(has('template.author'), owner), (_a, r) => r.published === true),
@@ -117,6 +120,8 @@ const rules = {
   /** The whole config (settings, hidden VMs, answers, checks, secrets); others get the student view. */
   'template.readConfig': has('template.author'),
   'template.export': has('template.author'),
+  /** Pre-class verification: runs a template's reference solutions in a fresh lab. */
+  'template.verify': has('template.author'),
   'template.create': has('template.author'),
   'template.update': either(has('template.manageAll'), both(has('template.author'), owner)),
   'template.publish': either(has('template.manageAll'), both(has('template.author'), owner)),
@@ -135,6 +140,12 @@ const rules = {
   'lab.readConfig': either(has('lab.manageAll'), both(has('vm.seeHidden'), either(teacher, member))),
   'vm.seeHidden': either(has('lab.manageAll'), both(has('vm.seeHidden'), either(teacher, member))),
   'task.act': member,
+  /** Press "Ask for help" on a lab: its own users. */
+  'help.ask': member,
+  /** See the help queue (of the labs one may watch). */
+  'help.queue': either(has('lab.manageAll'), has('lab.watch')),
+  /** Take and resolve a lab's help request: whoever may watch the lab. */
+  'help.answer': watcher,
   'vm.operate': either(watcher, (a, r) => member(a, r) && r.controllable !== false),
   'class.create': has('class.teach'),
   'class.listAll': has('class.manageAll'),

@@ -72,7 +72,7 @@ export function presentTemplateSummary(row: TemplateSummaryRow): TemplateSummary
 }
 
 /** A lab as lists show it, with its progress and error. */
-export function presentLab(row: LabWithOwner, steps: LabStepRow[]): Lab {
+export function presentLab(row: LabWithOwner, steps: LabStepRow[], queuePosition: number | null = null): Lab {
   const done = steps.filter((s) => s.status === 'done').length;
   const current = steps.find((s) => s.status === 'running' || s.status === 'failed');
   return {
@@ -88,6 +88,7 @@ export function presentLab(row: LabWithOwner, steps: LabStepRow[]): Lab {
     progress: { done, total: steps.length, current: current?.name ?? null },
     error: row.errorMessage ? { step: row.errorStep, message: row.errorMessage } : null,
     ...(row.pool ? { pool: true } : {}),
+    queuePosition: row.status === 'queued' ? queuePosition : null,
   };
 }
 
@@ -100,10 +101,11 @@ export function presentLabDetail(
     steps: LabStepRow[];
     members: { id: string; username: string }[];
     consoles: ('serial' | 'vnc')[];
+    queuePosition?: number | null;
   },
 ): LabDetail {
   return {
-    ...presentLab(row, parts.steps),
+    ...presentLab(row, parts.steps, parts.queuePosition ?? null),
     description: (row.config as LabTemplateConfig).description ?? '',
     networks: parts.networks.map((n) => ({ name: n.name, cidr: n.cidr })),
     vms: parts.vms.map((vm) => ({

@@ -61,8 +61,13 @@ export function presentStudentTemplate(row: TemplateRow): StudentTemplate {
 }
 
 /** A lab for a student's list: progress without hidden VMs' names. */
-export function presentStudentLab(row: LabWithOwner, steps: LabStepRow[], hiddenNames: readonly string[]): Lab {
-  return redactDeep(presentLab(row, steps), hiddenNames) as Lab;
+export function presentStudentLab(
+  row: LabWithOwner,
+  steps: LabStepRow[],
+  hiddenNames: readonly string[],
+  queuePosition: number | null = null,
+): Lab {
+  return redactDeep(presentLab(row, steps, queuePosition), hiddenNames) as Lab;
 }
 
 /** A lab's detail for a student: only visible VMs, step names and errors without hidden VMs. */
@@ -74,6 +79,7 @@ export function presentStudentLabDetail(
     steps: LabStepRow[];
     members: { id: string; username: string }[];
     consoles: ('serial' | 'vnc')[];
+    queuePosition?: number | null;
   },
 ): LabDetail {
   const hiddenNames = parts.vms.filter((vm) => !vm.studentVisible).map((vm) => vm.name);

@@ -1,6 +1,6 @@
 import type { LabTask, TemplateTask } from '@ctp/contracts';
 import type { TaskAttemptRow, TaskRevealRow } from '../repositories/tasks.repository.js';
-import { taskType } from '../services/answer-matching.js';
+import { solutionText, taskType } from '../services/answer-matching.js';
 import { attemptsLeft, taskScore, taskState, taskWorth } from '../services/scoring.js';
 
 // A lab's tasks as its users see them: state, score, hints (text once revealed). Answers, check
@@ -27,6 +27,8 @@ export function presentLabTask(task: TemplateTask, facts: TaskFacts, solvedIds: 
   const solved = solvedIds.has(task.id);
   const progress = { solved, attempts: answers.length, revealedHints, solutionRevealed };
   const type = taskType(task);
+  // Only the Markdown: a reference solution's commands are for verification, never for students.
+  const solution = solutionText(task);
   const lastCheck = mine.filter((a) => a.kind === 'check').at(-1);
   return {
     id: task.id,
@@ -49,9 +51,9 @@ export function presentLabTask(task: TemplateTask, facts: TaskFacts, solvedIds: 
       revealed: revealedHints.includes(h.id),
       ...(revealedHints.includes(h.id) ? { text: h.text } : {}),
     })),
-    solutionAvailable: facts.allowSolutions && task.solution !== undefined,
+    solutionAvailable: facts.allowSolutions && solution !== undefined,
     solutionRevealed,
-    ...(solutionRevealed && task.solution !== undefined ? { solution: task.solution } : {}),
+    ...(solutionRevealed && solution !== undefined ? { solution } : {}),
     ...(lastCheck
       ? { lastCheck: { passed: lastCheck.correct, output: lastCheck.output ?? '', at: lastCheck.createdAt.toISOString() } }
       : {}),

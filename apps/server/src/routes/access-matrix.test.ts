@@ -57,6 +57,23 @@ const libraryImage = (f: Fixture) =>
     files: { disk: 'disk.qcow2' },
   });
 
+/** A fresh published template (verifying one twice at once is refused). */
+const publishedTemplate = (f: Fixture) =>
+  f.ctx.services.repositories.templates.create({
+    name: `Matrix ${unique()}`,
+    description: '',
+    config: DEMO_TEMPLATE,
+    source: '',
+    ownerId: null,
+    status: 'published',
+  });
+
+/** An open help request on another student's fresh lab. */
+const helpRequest = async (f: Fixture) => {
+  const { lab } = await freshLab(f);
+  return (await f.ctx.services.repositories.help.create({ labId: lab.id, userId: f.otherUserId, message: 'stuck' }))!.id;
+};
+
 let counter = 0;
 const unique = () => `user${Date.now().toString(36)}${counter++}`;
 const everyone = (status: number) => ({ anonymous: status, student: status, instructor: status, admin: status });
@@ -137,6 +154,37 @@ const MATRIX: Record<string, Entry> = {
     expect: staffOnly(200),
   },
 
+  'POST /api/v1/templates/:id/verify': {
+    request: async (f) => ({ url: `/api/v1/templates/${(await publishedTemplate(f)).id}/verify` }),
+    expect: staffOnly(202),
+  },
+  'GET /api/v1/templates/:id/verification': {
+    request: async (f) => {
+      const template = await publishedTemplate(f);
+      await f.ctx.services.repositories.verifications.create({ templateId: template.id, templateVersion: 1, status: 'passed' });
+      return { url: `/api/v1/templates/${template.id}/verification` };
+    },
+    // Verifications name solutions' outcomes: staff only.
+    expect: staffOnly(200),
+  },
+  'POST /api/v1/labs/:id/help': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/help`, payload: { message: 'stuck' } }),
+    // Asking is for the lab's own users.
+    expect: labUsersOnly,
+  },
+  'GET /api/v1/labs/:id/help': {
+    request: async (f) => ({ url: `/api/v1/labs/${(await freshLab(f)).lab.id}/help` }),
+    expect: othersLab(200),
+  },
+  'GET /api/v1/help-requests': { request: () => ({ url: '/api/v1/help-requests' }), expect: staffOnly(200) },
+  'POST /api/v1/help-requests/:id/take': {
+    request: async (f) => ({ url: `/api/v1/help-requests/${await helpRequest(f)}/take` }),
+    expect: othersLab(200),
+  },
+  'POST /api/v1/help-requests/:id/resolve': {
+    request: async (f) => ({ url: `/api/v1/help-requests/${await helpRequest(f)}/resolve` }),
+    expect: othersLab(200),
+  },
   'POST /api/v1/labs': {
     request: (f) => ({ url: '/api/v1/labs', payload: { templateId: f.publishedTemplateId } }),
     expect: signedInOnly(202),
@@ -238,6 +286,11 @@ const MATRIX: Record<string, Entry> = {
   },
 
   'GET /api/v1/system': { request: () => ({ url: '/api/v1/system' }), expect: staffOnly(200) },
+  'GET /api/v1/system/admission': { request: () => ({ url: '/api/v1/system/admission' }), expect: staffOnly(200) },
+  'PUT /api/v1/system/admission': {
+    request: () => ({ url: '/api/v1/system/admission', payload: { cpuOvercommit: 16, memoryOvercommit: 1, reservedMemoryMiB: 512 } }),
+    expect: adminOnly(200),
+  },
   'GET /api/v1/system/stats': { request: () => ({ url: '/api/v1/system/stats' }), expect: staffOnly(200) },
   // Only an embedded database is dumped through the API (a server is backed up with pg_dump).
   'GET /api/v1/system/database-dump': {
@@ -285,6 +338,11 @@ const MATRIX: Record<string, Entry> = {
     },
     expect: othersLab(200),
   },
+  'POST /api/v1/classes/:id/announcements': {
+    request: async (f) => ({ url: `/api/v1/classes/${await freshClass(f)}/announcements`, payload: { message: 'Ten minutes left' } }),
+    expect: othersLab(201),
+  },
+  'GET /api/v1/announcements': { request: () => ({ url: '/api/v1/announcements' }), expect: signedInOnly(200) },
   'POST /api/v1/classes/:id/students': {
     request: async (f) => ({
       url: `/api/v1/classes/${await freshClass(f)}/students`,
@@ -338,6 +396,10 @@ const MATRIX: Record<string, Entry> = {
   },
   'GET /api/v1/assignments/:id/grades.csv': {
     request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/grades.csv` }),
+    expect: othersLab(200),
+  },
+  'GET /api/v1/assignments/:id/progress': {
+    request: async (f) => ({ url: `/api/v1/assignments/${await freshAssignment(f)}/progress` }),
     expect: othersLab(200),
   },
   'GET /api/v1/assignments/:id/scoreboard': {

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_TEMPLATE, NEVER_FOR_STUDENTS } from '../test-support/content-template.js';
+import { solutionText } from '../services/answer-matching.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, login, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 
@@ -54,7 +55,7 @@ describe('what a student receives', () => {
   function forbidden(): string[] {
     const hintsAndSolutions = (CONTENT_TEMPLATE.tasks ?? []).flatMap((t) => [
       ...(t.hints ?? []).map((h) => ({ key: `hint:${t.id}:${h.id}`, text: h.text })),
-      ...(t.solution ? [{ key: `solution:${t.id}`, text: t.solution }] : []),
+      ...(solutionText(t) ? [{ key: `solution:${t.id}`, text: solutionText(t)! }] : []),
     ]);
     return [
       ...NEVER_FOR_STUDENTS.filter((s) => !hintsAndSolutions.some((h) => h.text === s && revealed.has(h.key))),
@@ -95,6 +96,7 @@ describe('what a student receives', () => {
       'POST /api/v1/vms/{id}/snapshots': { name: 'mine' },
       'POST /api/v1/vms/{id}/console-tickets': { kind: 'serial' },
       'POST /api/v1/labs/{id}/tasks/{taskId}/answers': { answer: 'wrong answer' },
+      'POST /api/v1/labs/{id}/help': { message: 'I am stuck on the flag' },
     };
     let walked = 0;
     for (const op of operations) {

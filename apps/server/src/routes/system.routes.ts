@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { SystemInfo } from '@ctp/contracts';
+import { AdmissionSettings, AdmissionStatus, SystemInfo } from '@ctp/contracts';
 import { actorOf } from '../plugins/authentication.js';
+import type { AdmissionService } from '../services/admission.service.js';
 import type { SystemService } from '../services/system.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 /** The system page's data (staff). */
-export const systemRoutes: FastifyPluginAsyncTypebox<{ system: SystemService }> = async (app, { system }) => {
+export const systemRoutes: FastifyPluginAsyncTypebox<{ system: SystemService; admission: AdmissionService }> = async (
+  app,
+  { system, admission },
+) => {
   app.get(
     '/system',
     {
@@ -17,5 +21,36 @@ export const systemRoutes: FastifyPluginAsyncTypebox<{ system: SystemService }> 
       },
     },
     async (request) => system.info(actorOf(request)),
+  );
+
+  app.get(
+    '/system/admission',
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Admission control: overcommit ratios, the limits they give, what labs hold, how many wait',
+        security: bearer,
+        response: { 200: AdmissionStatus, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => admission.status(actorOf(request)),
+  );
+
+  app.put(
+    '/system/admission',
+    {
+      config: { audit: 'system.admission' },
+      schema: {
+        tags: ['system'],
+        summary: 'Admin: set the overcommit ratios (queued labs that now fit start at once)',
+        security: bearer,
+        body: AdmissionSettings,
+        response: { 200: AdmissionStatus, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      request.auditTarget = { type: 'system', id: 'admission', details: { ...request.body } };
+      return admission.update(actorOf(request), request.body);
+    },
   );
 };

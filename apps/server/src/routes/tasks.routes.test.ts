@@ -114,6 +114,10 @@ describe('lab tasks on the fake driver', () => {
     const solution = await call('POST', '/tasks/flag/solution');
     expect(solution.json()).toMatchObject({ solution: 'the-solution-text-41aa', task: { worth: 0, awarded: 0, solutionRevealed: true } });
     expect((await call('POST', '/tasks/word/solution')).statusCode).toBe(403);
+    // A reference solution with commands reveals its Markdown only: the commands are for verification.
+    const proofSolution = await call('POST', '/tasks/proof/solution');
+    expect(proofSolution.json()).toMatchObject({ solution: 'the-locked-solution-e2c8' });
+    expect(proofSolution.body).not.toContain('solution-run-marker-6a0b');
   });
 
   it('maxAttempts refuses further answers; choices need exactly the correct options', async () => {

@@ -9,6 +9,7 @@ import {
   Template,
   TemplateBody,
   TemplateList,
+  TemplateVerification,
   TemplateView,
   WarmPool,
   WarmPoolBody,
@@ -16,15 +17,17 @@ import {
 import { actorOf } from '../plugins/authentication.js';
 import type { TemplateService } from '../services/template.service.js';
 import type { WarmPoolService } from '../services/warm-pool.service.js';
+import type { VerificationService } from '../services/verification.service.js';
 import { bearer, errorResponses } from './route-helpers.js';
 
 const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml'];
 
 /** Lab templates: the catalog for students, authoring for instructors and admins. */
-export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateService; warmPools: WarmPoolService }> = async (
-  app,
-  { templates, warmPools },
-) => {
+export const templatesRoutes: FastifyPluginAsyncTypebox<{
+  templates: TemplateService;
+  warmPools: WarmPoolService;
+  verifications: VerificationService;
+}> = async (app, { templates, warmPools, verifications }) => {
   const tags = ['templates'];
   // An uploaded YAML file is the same as `{ "config": "<the YAML text>" }`.
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_request, body, done) => done(null, { config: body }));
@@ -182,5 +185,43 @@ export const templatesRoutes: FastifyPluginAsyncTypebox<{ templates: TemplateSer
       },
     },
     async (request, reply) => reply.type('application/yaml').send(await templates.export(actorOf(request), request.params.id)),
+  );
+
+  app.post(
+    '/templates/:id/verify',
+    {
+      config: { audit: 'template.verify' },
+      schema: {
+        tags,
+        summary:
+          "Pre-class verification (staff): a fresh lab runs each task's reference solution (`solution.run`), its check or answer, as a job",
+        security: bearer,
+        params: IdParams,
+        response: { 202: TemplateVerification, ...errorResponses(400, 401, 403, 404, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      const verification = await verifications.request(actorOf(request), request.params.id);
+      request.auditTarget = {
+        type: 'template',
+        id: request.params.id,
+        details: { verificationId: verification.id, labId: verification.labId },
+      };
+      return reply.status(202).send(verification);
+    },
+  );
+
+  app.get(
+    '/templates/:id/verification',
+    {
+      schema: {
+        tags,
+        summary: "The template's last verification, per task (staff only)",
+        security: bearer,
+        params: IdParams,
+        response: { 200: TemplateVerification, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => verifications.latest(actorOf(request), request.params.id),
   );
 };

@@ -65,3 +65,8 @@ export function taskType(task: TemplateTask): 'info' | 'answer' | 'choice' | 'ch
   if (task.answers) return 'answer';
   return 'info';
 }
+
+/** A task's solution Markdown (the string form, or the object's `text`); undefined when there is none. */
+export function solutionText(task: TemplateTask): string | undefined {
+  return typeof task.solution === 'string' ? task.solution : task.solution?.text;
+}

@@ -6,6 +6,9 @@ export const DEMO_TARGET_BANNER_FILE = '/etc/ctp/banner';
 /** The TCP ports the demo target listens on: telnet, HTTP and the banner service. */
 export const DEMO_TARGET_PORTS = ['23', '80', '4444'];
 
+/** The scan a student would run (every port up to 1024, and 4444): one open port per line. */
+export const DEMO_SCAN_SOLUTION = 'for p in $(seq 1 1024) 4444; do nc -w 1 10.0.0.20 $p </dev/null >/dev/null 2>&1 && echo $p; done';
+
 /** The demo lab installed at first start: an exercise against `target` from `attacker`. */
 export const DEMO_TEMPLATE: LabTemplateConfig = {
   version: 1,
@@ -44,6 +47,8 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
       points: 10,
       answers: [{ set: DEMO_TARGET_PORTS }],
       maxAttempts: 5,
+      // Reference solutions (staff only): pre-class verification runs them in attacker and submits their output.
+      solution: { vm: 'attacker', run: DEMO_SCAN_SOLUTION, timeout: 240 },
       hints: [
         {
           id: 'probe',
@@ -59,6 +64,7 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
       body: 'The web server of `target` serves a flag at `/flag.txt`. Fetch it from `attacker` and submit it.',
       points: 10,
       answers: [{ secret: 'web_flag' }],
+      solution: { vm: 'attacker', run: 'wget -qO- http://10.0.0.20/flag.txt' },
       hints: [{ id: 'wget', text: 'On attacker: `wget -qO- http://10.0.0.20/flag.txt`', cost: 3 }],
     },
     {
@@ -68,6 +74,7 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
       body: 'A service on port 4444 of `target` greets every visitor with a banner carrying a flag. Submit the flag.',
       points: 10,
       answers: [{ secret: 'banner_flag' }],
+      solution: { vm: 'attacker', run: "nc -w 3 10.0.0.20 4444 </dev/null | grep -o 'CTP{[^}]*}'" },
       hints: [{ id: 'nc', text: 'On attacker: `nc 10.0.0.20 4444`', cost: 3 }],
     },
     {
@@ -78,6 +85,7 @@ export const DEMO_TEMPLATE: LabTemplateConfig = {
       points: 10,
       requires: ['banner'],
       check: { vm: 'attacker', run: "grep -qF '{{banner_flag}}' /root/banner.txt", expect: { exitCode: 0 }, timeout: 10 },
+      solution: { vm: 'attacker', run: 'nc -w 3 10.0.0.20 4444 </dev/null > /root/banner.txt' },
       hints: [{ id: 'redirect', text: 'Redirect what `nc` prints: `nc 10.0.0.20 4444 > /root/banner.txt`', cost: 3 }],
     },
   ],

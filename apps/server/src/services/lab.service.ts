@@ -14,6 +14,7 @@ import type { SessionsService } from './sessions.service.js';
 import type { LabAccess } from './lab-access.js';
 import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
+import type { AdmissionService } from './admission.service.js';
 
 export interface LabLimits {
   /** Labs a student may have at once (staff: ten times as many). */
@@ -46,6 +47,7 @@ export class LabService {
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
     private readonly access: LabAccess,
+    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions'>,
     /** When the assignment a lab was started for closes (labs never outlive it). */
     private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
     /** Asks for a template's warm pool to be refilled (in the background). */
@@ -78,6 +80,11 @@ export class LabService {
       );
     }
     const config = template.config as LabTemplateConfig;
+    await this.admission.assertCouldFit({
+      cpus: config.vms.reduce((n, vm) => n + (vm.cpus ?? 1), 0),
+      memoryMiB: config.vms.reduce((n, vm) => n + (vm.memoryMiB ?? 128), 0),
+    });
+    const now = new Date();
     const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
     // A warm pool serves labs started from the catalog; an assignment's lab is tied to it from its creation.
     const pooled = assignment ? undefined : await this.takePooled(owner, template, lifetime);
@@ -85,15 +92,22 @@ export class LabService {
     const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
     let lab: LabRow;
     try {
-      lab = await this.insertLab(owner.id, template, { expiresAt, pool: false, assignmentId: assignment?.id ?? null });
+      // Every lab waits its turn: admission starts it at once when the host has room.
+      lab = await this.insertLab(owner.id, template, { expiresAt, pool: false, assignmentId: assignment?.id ?? null, queuedAt: now });
     } catch (error) {
       // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
       if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
       throw error;
     }
-    await this.enqueue(lab.id, 'provision');
-    await this.publish(lab.id, owner.id, 'lab.status', { status: 'provisioning' });
-    return presentLab({ ...lab, ownerUsername: owner.username }, []);
+    // Admitted at once, the lab's first event says `provisioning`; else it says where it waits.
+    const admitted = await this.admission.admit();
+    const positions = await this.admission.positions();
+    if (!admitted.includes(lab.id)) {
+      await this.publish(lab.id, owner.id, 'lab.status', { status: 'queued' });
+      await this.publish(lab.id, owner.id, 'lab.queued', { status: 'queued', position: positions.get(lab.id) ?? null, of: positions.size });
+    }
+    const current = (await this.labs.findById(lab.id)) ?? { ...lab, ownerUsername: owner.username };
+    return presentLab(current, [], positions.get(lab.id) ?? null);
   }
 
   /**
@@ -139,7 +153,8 @@ export class LabService {
   private async insertLab(
     ownerId: string,
     template: TemplateRow,
-    options: { expiresAt: Date | null; pool: boolean; assignmentId: string | null },
+    // `queuedAt`: the lab waits for admission (pool labs skip it: their refill keeps free memory in reserve).
+    options: { expiresAt: Date | null; pool: boolean; assignmentId: string | null; queuedAt?: Date },
   ): Promise<LabRow> {
     const config = template.config as LabTemplateConfig;
     const id = crypto.randomUUID();
@@ -152,7 +167,8 @@ export class LabService {
         templateId: template.id,
         templateVersion: template.version,
         config,
-        status: 'provisioning',
+        status: options.queuedAt ? 'queued' : 'provisioning',
+        ...(options.queuedAt ? { queuedAt: options.queuedAt, createdAt: options.queuedAt } : {}),
         expiresAt: options.expiresAt,
         pool: options.pool,
         assignmentId: options.assignmentId,
@@ -188,7 +204,10 @@ export class LabService {
       templateId: query.templateId,
       includeDeleted: query.includeDeleted,
     });
-    const items = await Promise.all(rows.map(async (row) => this.presentFor(actor, row, await this.labs.stepsOf(row.id))));
+    const positions = rows.some((r) => r.status === 'queued') ? await this.admission.positions() : new Map<string, number>();
+    const items = await Promise.all(
+      rows.map(async (row) => this.presentFor(actor, row, await this.labs.stepsOf(row.id), positions.get(row.id) ?? null)),
+    );
     return { items, total, limit, offset };
   }
 
@@ -202,7 +221,8 @@ export class LabService {
       this.labs.membersOf(id),
     ]);
     const consoles = (await this.driver.probe()).capabilities.consoles;
-    const parts = { networks, vms: machines, steps, members, consoles };
+    const queuePosition = lab.status === 'queued' ? ((await this.admission.positions()).get(id) ?? null) : null;
+    const parts = { networks, vms: machines, steps, members, consoles, queuePosition };
     return staff ? presentLabDetail(lab, parts) : presentStudentLabDetail(lab, parts);
   }
 
@@ -210,6 +230,7 @@ export class LabService {
   async act(actor: Actor, id: string, operation: LabAction): Promise<Lab> {
     const lab = await this.visibleLab(actor, id);
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
+    if (operation === 'delete' && lab.status === 'queued') return this.dequeue(lab);
     const { from, to } = ACTIONS[operation];
     const moved = await this.labs.transition(id, from, to);
     if (!moved)
@@ -218,6 +239,15 @@ export class LabService {
     // Consoles of a lab being deleted close on every instance.
     if (operation === 'delete') await this.sessions.labChanged(id);
     await this.publish(id, lab.userId, 'lab.status', { status: to });
+    return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
+  }
+
+  /** A queued lab is deleted at once (it holds nothing on the hypervisor); those behind it move up. */
+  private async dequeue(lab: LabWithOwner): Promise<Lab> {
+    const moved = await this.labs.transition(lab.id, ['queued'], 'deleted', { deletedAt: new Date() });
+    if (!moved) throw conflict('The lab left the queue meanwhile; try again');
+    await this.publish(lab.id, lab.userId, 'lab.status', { status: 'deleted' });
+    await this.admission.publishPositions();
     return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
   }
 
@@ -300,10 +330,10 @@ export class LabService {
   }
 
   /** A lab for lists, as the actor's audience sees it. */
-  private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[]): Promise<Lab> {
-    if (can(actor, 'lab.readConfig', await this.resourceOf(row))) return presentLab(row, steps);
+  private async presentFor(actor: Actor, row: LabWithOwner, steps: LabStepRow[], queuePosition: number | null = null): Promise<Lab> {
+    if (can(actor, 'lab.readConfig', await this.resourceOf(row))) return presentLab(row, steps, queuePosition);
     const hidden = (await this.labs.vmsOf(row.id)).filter((vm) => !vm.studentVisible).map((vm) => vm.name);
-    return presentStudentLab(row, steps, hidden);
+    return presentStudentLab(row, steps, hidden, queuePosition);
   }
 
   /** The lab if the actor may see it; 404 otherwise, so other students' labs stay unseen. */

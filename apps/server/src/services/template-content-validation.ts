@@ -1,5 +1,5 @@
 import type { LabTemplateConfig } from '@ctp/contracts';
-import { isValidRegex, taskType } from './answer-matching.js';
+import { isValidRegex, solutionText, taskType } from './answer-matching.js';
 
 type Problem = { field: string; message: string };
 
@@ -41,6 +41,14 @@ export function contentProblems(config: LabTemplateConfig): Problem[] {
         (id, j) => ids.indexOf(id) !== j && problems.push({ field: `${field}.options[${j}].id`, message: `duplicate option "${id}"` }),
       );
     }
+    if (typeof task.solution === 'object') {
+      // Where the reference solution runs: its own VM, else the check's.
+      const vm = task.solution.vm ?? task.check?.vm;
+      if (task.solution.run !== undefined && vm === undefined)
+        problems.push({ field: `${field}.solution.vm`, message: 'say in which VM the solution runs' });
+      else if (task.solution.vm !== undefined && !vmNames.has(task.solution.vm))
+        problems.push({ field: `${field}.solution.vm`, message: `unknown VM "${task.solution.vm}"` });
+    }
     if (type === 'check' && !task.check) problems.push({ field: `${field}.check`, message: 'a check task needs a check' });
     if (task.check) {
       if (!vmNames.has(task.check.vm)) problems.push({ field: `${field}.check.vm`, message: `unknown VM "${task.check.vm}"` });
@@ -64,7 +72,7 @@ export function contentProblems(config: LabTemplateConfig): Problem[] {
       if (id === task.id) problems.push({ field: `${field}.requires[${j}]`, message: 'a task cannot require itself' });
       else if (!taskIds.has(id)) problems.push({ field: `${field}.requires[${j}]`, message: `unknown task "${id}"` });
     });
-    if (task.solution !== undefined && !config.allowSolutions)
+    if (solutionText(task) !== undefined && !config.allowSolutions)
       problems.push({ field: `${field}.solution`, message: 'set allowSolutions: true to let students reveal solutions (or remove it)' });
   });
   const cycle = requiresCycle(tasks);

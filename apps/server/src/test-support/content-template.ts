@@ -10,6 +10,7 @@ export const NEVER_FOR_STUDENTS = [
   'grep -q checkword-5b2d /root/proof.txt',
   'the-solution-text-41aa',
   'the-locked-solution-e2c8',
+  'solution-run-marker-6a0b',
   '10.0.0.99',
   'hidden hint text d1f0',
 ];
@@ -86,7 +87,8 @@ export const CONTENT_TEMPLATE: LabTemplateConfig = {
       points: 8,
       requires: ['flag'],
       check: { vm: 'attacker', run: 'grep -q checkword-5b2d /root/proof.txt', expect: { exitCode: 0 } },
-      solution: 'the-locked-solution-e2c8',
+      // Students may reveal the text, never the reference commands that verification runs.
+      solution: { text: 'the-locked-solution-e2c8', vm: 'attacker', run: 'echo solution-run-marker-6a0b > /root/proof.txt' },
     },
   ],
 };

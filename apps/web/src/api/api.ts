@@ -32,6 +32,12 @@ import type {
   SystemInfo,
   Template,
   TemplateList,
+  TemplateVerification,
+  HelpRequest,
+  HelpRequestList,
+  AnnouncementList,
+  AssignmentProgress,
+  AdmissionStatus,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -46,7 +52,23 @@ const clean = (query: Query) => Object.fromEntries(Object.entries(query).filter(
 export const api = createApi({
   reducerPath: 'api',
   baseQuery,
-  tagTypes: ['Lab', 'LabList', 'Template', 'User', 'Audit', 'System', 'Snapshot', 'Tasks', 'Image', 'Class', 'Assignment'],
+  tagTypes: [
+    'Lab',
+    'LabList',
+    'Template',
+    'User',
+    'Audit',
+    'System',
+    'Snapshot',
+    'Tasks',
+    'Verification',
+    'Help',
+    'Announcements',
+    'Progress',
+    'Image',
+    'Class',
+    'Assignment',
+  ],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
       query: (body) => ({ url: '/auth/login', method: 'POST', body }),
@@ -77,6 +99,40 @@ export const api = createApi({
     exportTemplate: build.query<string, string>({
       query: (id) => ({ url: `/templates/${id}/export`, responseHandler: 'text' }),
       providesTags: (_r, _e, id) => [{ type: 'Template', id }],
+    }),
+
+    templateVerification: build.query<TemplateVerification, string>({
+      query: (id) => `/templates/${id}/verification`,
+      providesTags: (_r, _e, id) => [{ type: 'Verification', id }],
+    }),
+    verifyTemplate: build.mutation<TemplateVerification, string>({
+      query: (id) => ({ url: `/templates/${id}/verify`, method: 'POST' }),
+      invalidatesTags: (_r, _e, id) => [{ type: 'Verification', id }],
+    }),
+
+    assignmentProgress: build.query<AssignmentProgress, string>({
+      query: (id) => `/assignments/${id}/progress`,
+      providesTags: ['Progress'],
+    }),
+    announcements: build.query<AnnouncementList, void>({
+      query: () => '/announcements',
+      providesTags: ['Announcements'],
+    }),
+    labHelp: build.query<HelpRequestList, string>({
+      query: (labId) => `/labs/${labId}/help`,
+      providesTags: (_r, _e, labId) => [{ type: 'Help', id: labId }],
+    }),
+    askHelp: build.mutation<HelpRequest, { labId: string; message: string }>({
+      query: ({ labId, message }) => ({ url: `/labs/${labId}/help`, method: 'POST', body: { message } }),
+      invalidatesTags: (_r, _e, { labId }) => [{ type: 'Help', id: labId }, 'Help'],
+    }),
+    helpQueue: build.query<HelpRequestList, 'waiting' | 'all'>({
+      query: (status) => ({ url: '/help-requests', params: { status } }),
+      providesTags: ['Help'],
+    }),
+    helpAction: build.mutation<HelpRequest, { id: string; action: 'take' | 'resolve' }>({
+      query: ({ id, action }) => ({ url: `/help-requests/${id}/${action}`, method: 'POST' }),
+      invalidatesTags: ['Help'],
     }),
 
     labs: build.query<LabList, Query | void>({
@@ -217,6 +273,7 @@ export const api = createApi({
       invalidatesTags: ['Image'],
     }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
+    admission: build.query<AdmissionStatus, void>({ query: () => '/system/admission', providesTags: ['System'] }),
     stats: build.query<PlatformStats, { hours: number }>({ query: ({ hours }) => ({ url: '/system/stats', params: { hours } }) }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
     consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
@@ -235,6 +292,15 @@ export const {
   useUpdateTemplateMutation,
   useSetTemplateStatusMutation,
   useExportTemplateQuery,
+  useTemplateVerificationQuery,
+  useLabHelpQuery,
+  useAnnouncementsQuery,
+  useAssignmentProgressQuery,
+  useAdmissionQuery,
+  useAskHelpMutation,
+  useHelpQueueQuery,
+  useHelpActionMutation,
+  useVerifyTemplateMutation,
   useLabsQuery,
   useLabQuery,
   useStartLabMutation,

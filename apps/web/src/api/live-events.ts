@@ -38,7 +38,7 @@ export function useLiveEvents(): void {
         const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
         socket = new WebSocket(`${scheme}://${window.location.host}${ticket.url}`);
         socket.onopen = () => {
-          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks', 'Assignment']));
+          if (attempt > 0) dispatch(api.util.invalidateTags(['LabList', 'Lab', 'System', 'Tasks', 'Assignment', 'Help']));
           attempt = 0;
           dispatch(liveChanged(true));
         };
@@ -48,8 +48,12 @@ export function useLiveEvents(): void {
           dispatch(
             api.util.invalidateTags(
               event.type.startsWith('task.')
-                ? [{ type: 'Tasks', id: event.labId }]
-                : [{ type: 'Lab', id: event.labId }, 'LabList', 'System', 'Assignment'],
+                ? [{ type: 'Tasks', id: event.labId }, 'Progress']
+                : event.type === 'class.announcement'
+                  ? ['Announcements']
+                  : event.type.startsWith('help.')
+                    ? ['Help', { type: 'Help', id: event.labId }]
+                    : [{ type: 'Lab', id: event.labId }, 'LabList', 'System', 'Assignment', 'Progress'],
             ),
           );
           if (NOTICES.has(event.type)) for (const listener of noticeListeners) listener(event);

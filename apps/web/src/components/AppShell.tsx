@@ -1,3 +1,4 @@
+import { AnnouncementBanner } from './AnnouncementBanner.js';
 import AppBar from '@mui/material/AppBar';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -21,6 +22,7 @@ const NAV: { to: string; label: string; permission?: string }[] = [
   { to: '/staff/labs', label: 'All labs', permission: 'lab.watch' },
   { to: '/staff/templates', label: 'Templates', permission: 'template.author' },
   { to: '/staff/images', label: 'Images', permission: 'image.upload' },
+  { to: '/staff/help', label: 'Help queue', permission: 'lab.watch' },
   { to: '/admin/users', label: 'Users', permission: 'user.manage' },
   { to: '/admin/audit', label: 'Audit', permission: 'audit.read' },
   { to: '/admin/overview', label: 'Overview', permission: 'lab.manageAll' },
@@ -80,6 +82,7 @@ export function AppShell({ children }: { children: ReactNode }) {
         </Toolbar>
       </AppBar>
       <Container maxWidth="lg" sx={{ py: 3 }} component="main">
+        <AnnouncementBanner />
         {children}
       </Container>
       <Snackbar open={warning !== null} autoHideDuration={15_000} onClose={() => setWarning(null)} message={warning} />

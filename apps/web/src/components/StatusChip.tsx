@@ -2,6 +2,7 @@ import Chip from '@mui/material/Chip';
 
 const colours: Record<string, 'default' | 'success' | 'warning' | 'error' | 'info'> = {
   running: 'success',
+  queued: 'warning',
   provisioning: 'info',
   starting: 'info',
   resetting: 'info',
@@ -13,6 +14,8 @@ const colours: Record<string, 'default' | 'success' | 'warning' | 'error' | 'inf
   error: 'error',
   missing: 'error',
   pending: 'default',
+  open: 'warning',
+  taken: 'info',
 };
 
 /** A lab's or VM's status as a coloured chip. */

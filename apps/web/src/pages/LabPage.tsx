@@ -1,3 +1,5 @@
+import Alert from '@mui/material/Alert';
+import { HelpPanel } from '../components/HelpPanel.js';
 import Button from '@mui/material/Button';
 import ButtonGroup from '@mui/material/ButtonGroup';
 import LinearProgress from '@mui/material/LinearProgress';
@@ -132,6 +134,12 @@ export function LabPage() {
           Time left: <Countdown expiresAt={lab.expiresAt} />
         </Typography>
       </Stack>
+      {lab.status === 'queued' && (
+        <Alert severity="info" role="status" aria-label="queue position">
+          The host is full: your lab waits its turn
+          {lab.queuePosition ? ` (position ${lab.queuePosition} in the queue)` : ''} and starts by itself as other labs end.
+        </Alert>
+      )}
       {busy && lab.progress.total > 0 && (
         <Paper variant="outlined" sx={{ p: 2 }}>
           <LinearProgress variant="determinate" value={(100 * lab.progress.done) / lab.progress.total} aria-label="progress" />
@@ -182,6 +190,7 @@ export function LabPage() {
           <Markdown text={lab.description} />
         </Paper>
       )}
+      {lab.status !== 'deleted' && <HelpPanel labId={lab.id} />}
       {lab.status !== 'deleted' && <TaskPanel labId={lab.id} />}
       {staff && <LabSecretsPanel labId={lab.id} />}
       <ConfirmDialog

@@ -47,7 +47,9 @@ export type FakeGuestExecHandler = (command: GuestCommand, files: Map<string, Fa
  * when a path the script names exists (1 when none does); anything else is "not found" (127).
  */
 export function defaultGuestExec(command: GuestCommand, files: Map<string, FakeGuestFile>): GuestExecResult {
-  const [program, ...args] = command.argv;
+  const [given, ...args] = command.argv;
+  // `/bin/sh` is `sh`, as the platform's checks and solutions call it.
+  const program = given === '/bin/sh' ? 'sh' : given;
   const ok = (stdout = ''): GuestExecResult => ({ exitCode: 0, stdout, stderr: '' });
   if (program === 'cat' && args.length > 0) {
     const missing = args.find((a) => !files.has(a));

@@ -2,12 +2,13 @@ import Chip from '@mui/material/Chip';
 import Paper from '@mui/material/Paper';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
-import { useSystemQuery } from '../../api/api.js';
+import { useAdmissionQuery, useSystemQuery } from '../../api/api.js';
 import { ErrorAlert } from '../../components/ErrorAlert.js';
 
 /** The hypervisor in use (KVM or TCG) and its capabilities, base images and capacity. */
 export function SystemPage() {
   const { data, error } = useSystemQuery();
+  const admission = useAdmissionQuery().data;
   if (!data) return <ErrorAlert error={error} />;
   const { hypervisor, capacity } = data;
   return (
@@ -38,6 +39,13 @@ export function SystemPage() {
           {capacity.labsActive} labs active, {capacity.vmsRunning} VMs running using {capacity.vmMemoryMiB} MiB; host {capacity.hostCpus}{' '}
           CPUs, {capacity.freeMemoryMiB} of {capacity.hostMemoryMiB} MiB free. Database: {data.database}.
         </Typography>
+        {admission && (
+          <Typography aria-label="admission">
+            Admission: labs hold {admission.usedCpus} of {admission.cpuLimit} vCPUs (×{admission.settings.cpuOvercommit}) and{' '}
+            {admission.usedMemoryMiB} of {admission.memoryLimitMiB} MiB (×{admission.settings.memoryOvercommit},{' '}
+            {admission.settings.reservedMemoryMiB} MiB kept for the host); {admission.queued} lab{admission.queued === 1 ? '' : 's'} queued.
+          </Typography>
+        )}
       </Paper>
       <Paper variant="outlined" sx={{ p: 2 }} aria-label="images">
         <Typography variant="h6" component="h2">

@@ -15,6 +15,7 @@ import {
 import { errorMessage } from '../../api/base-query.js';
 import { LabTopology } from '../../components/LabTopology.js';
 import { Markdown } from '../../components/Markdown.js';
+import { VerificationPanel } from '../../components/VerificationPanel.js';
 import { appendTask, previewFromYaml, tasksFromYaml } from './template-preview.js';
 import TextField from '@mui/material/TextField';
 import Paper from '@mui/material/Paper';
@@ -121,6 +122,7 @@ export function TemplateEditorPage() {
         </Alert>
       )}
       {saved && <Alert severity="success">Saved. Labs already started keep their version.</Alert>}
+      {!isNew && templateId && <VerificationPanel templateId={templateId} />}
       <Stack direction={{ xs: 'column', md: 'row' }} spacing={2}>
         <Box sx={{ flex: 1, display: 'flex', fontFamily: 'monospace', fontSize: 13, border: 1, borderColor: 'divider' }}>
           <Box
