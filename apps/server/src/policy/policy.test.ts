@@ -122,6 +122,8 @@ describe('policy', () => {
       ['class.teach', 'image.upload', 'lab.quotaExempt', 'lab.watch', 'system.read', 'template.author', 'vm.seeHidden'].sort(),
     );
     expect(permissionsOf({ role: 'admin' })).toEqual([...PERMISSIONS]);
+    // A role the policy does not know has nothing.
+    expect(permissionsOf({ role: 'ghost' as Role })).toEqual([]);
   });
 
   it('authorizes silently, or refuses with a 403 that names the role and the action', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCorrect, isValidRegex, items, matchesAnswer, normalize, taskType } from './answer-matching.js';
+import { isCorrect, isValidRegex, items, matchesAnswer, normalize, solutionText, taskType } from './answer-matching.js';
 
 const secrets = { flag: 'CTP{0123abcd}', empty: '' };
 
@@ -113,5 +113,13 @@ describe('answer matching', () => {
   it('normalizes and splits', () => {
     expect(normalize('  a \t b\n')).toBe('a b');
     expect(items(' 1, 2;3  4 ')).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('solutionText: the Markdown of a solution, never its commands', () => {
+    const base = { id: 't', title: 'T', points: 1 } as Parameters<typeof solutionText>[0];
+    expect(solutionText({ ...base, solution: 'Read **the** file' })).toBe('Read **the** file');
+    expect(solutionText({ ...base, solution: { text: 'Scan it', vm: 'attacker', run: 'nc -z target 80' } })).toBe('Scan it');
+    expect(solutionText({ ...base, solution: { vm: 'attacker', run: 'cat /flag' } })).toBeUndefined();
+    expect(solutionText(base)).toBeUndefined();
   });
 });
