@@ -38,6 +38,9 @@ async function contents(env: { dataDir: string; databaseUrl?: string }) {
     return {
       users: await rows('select id, username, role, password_hash, disabled from users order by username'),
       templates: await rows('select id, name, status, version, source from lab_templates order by id'),
+      classes: await rows(
+        'select c.id, c.name, c.description, s.user_id from classes c left join class_students s on s.class_id = c.id order by c.id, s.user_id',
+      ),
       versions: await rows('select template_id, version, source from lab_template_versions order by template_id, version'),
       audit: await rows('select id, action, outcome, actor_id, target_id, request_id from audit_events order by id'),
     };
@@ -166,6 +169,72 @@ describe(`ctp against a running server (${databaseUrl ? 'PostgreSQL server' : 'P
     expect((await ctp(['images', 'list'], own)).stdout).toMatch(/cli-disk\tqcow2\tready/);
   }, 180_000);
 
+  it('runs a class: creates it, enrols a roster (a bad file imports nothing), assigns a template, provisions every lab, exports grades', async () => {
+    const own = { CTP_CLI_CONFIG: file('classes-session.json') };
+    const login = await ctp(['login', '--server', server.url, '--username', 'admin'], { ...own, CTP_PASSWORD: 'admin-password-1' });
+    expect(login.code, login.stderr).toBe(0);
+    const created = await ctp(['--json', 'classes', 'create', 'Networks 101', '--description', 'Tuesday group'], own);
+    expect(created.code, created.stdout + created.stderr).toBe(0);
+    const klass = JSON.parse(created.stdout) as { id: string; name: string };
+    expect(klass.name).toBe('Networks 101');
+    expect((await ctp(['classes', 'list'], own)).stdout).toContain(`${klass.id}  Networks 101`);
+
+    writeFileSync(file('roster-bad.csv'), 'username,email\ncarol,carol@example.org\nnot a name!,x@example.org\n');
+    const bad = await ctp(['--json', 'classes', 'enrol', klass.id, file('roster-bad.csv')], own);
+    expect(bad.code).toBe(3);
+    expect(JSON.stringify(JSON.parse(bad.stdout).error)).toMatch(/line/);
+    writeFileSync(file('roster.csv'), 'username,email\ncarol,carol@example.org\n');
+    const enrolled = await ctp(['--json', 'classes', 'enrol', klass.id, file('roster.csv')], own);
+    expect(enrolled.code, enrolled.stdout + enrolled.stderr).toBe(0);
+    const roster = JSON.parse(enrolled.stdout) as {
+      enrolled: { username: string; created: boolean }[];
+      credentials: { username: string }[];
+    };
+    expect(roster.enrolled).toEqual([{ username: 'carol', created: true, alreadyEnrolled: false }]);
+    expect(roster.credentials.map((c) => c.username)).toEqual(['carol']);
+
+    writeFileSync(
+      file('class.yaml'),
+      BAD_TEMPLATE.replace('title: Broken lab', 'title: Class lab').replace('network: nowhere', 'network: lan'),
+    );
+    const template = JSON.parse((await ctp(['--json', 'templates', 'push', file('class.yaml'), '--publish'], own)).stdout) as {
+      id: string;
+    };
+    const bogus = await ctp(['classes', 'assign', klass.id, '--template', template.id, '--closes', 'next week'], own);
+    expect(bogus.code).toBe(2);
+    const assigned = await ctp(
+      ['--json', 'classes', 'assign', klass.id, '--template', template.id, '--closes', '+2h', '--lifetime', '30'],
+      own,
+    );
+    expect(assigned.code, assigned.stdout + assigned.stderr).toBe(0);
+    const assignment = JSON.parse(assigned.stdout) as { id: string; state: string; title: string };
+    expect(assignment).toMatchObject({ state: 'open', title: 'Class lab' });
+    expect((await ctp(['classes', 'assignments', klass.id], own)).stdout).toContain(assignment.id);
+
+    const provisioned = await ctp(['--json', 'classes', 'provision', assignment.id], own);
+    expect(provisioned.code, provisioned.stdout + provisioned.stderr).toBe(0);
+    const result = JSON.parse(provisioned.stdout) as { created: { username: string; labId: string }[]; skipped: unknown[] };
+    expect(result.created.map((c) => c.username)).toEqual(['carol']);
+    // Again: carol has her lab, nothing more is started.
+    const again = JSON.parse((await ctp(['--json', 'classes', 'provision', assignment.id], own)).stdout) as typeof result;
+    expect(again.created).toEqual([]);
+    expect(again.skipped).toMatchObject([{ username: 'carol' }]);
+
+    const grades = await ctp(['classes', 'grades', assignment.id, '--out', file('grades.csv')], own);
+    expect(grades.code, grades.stderr).toBe(0);
+    const csv = readFileSync(file('grades.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toMatch(/^username,email,name,/);
+    expect(csv.slice(1).map((line) => line.split(',')[0])).toEqual(['carol']);
+
+    // The lab's real VM goes before the server stops (the backup test below stops it).
+    const labId = result.created[0]!.labId;
+    await expect.poll(async () => (await ctp(['labs', 'delete', labId], own)).code, { timeout: 60_000, interval: 1000 }).toBe(0);
+    // Deleted labs leave the list once their VMs and network are gone.
+    const listed = async () =>
+      (JSON.parse((await ctp(['--json', 'labs', 'list', '--all'], own)).stdout) as { items: { id: string }[] }).items;
+    await expect.poll(async () => (await listed()).map((l) => l.id), { timeout: 60_000, interval: 1000 }).not.toContain(labId);
+  }, 240_000);
+
   it('backs up while the platform runs, refuses to restore over it, and restores into an empty installation', async () => {
     const backup = await ctp(['--json', 'backup', file('backup.tar.gz')], env);
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);
@@ -175,7 +244,8 @@ describe(`ctp against a running server (${databaseUrl ? 'PostgreSQL server' : 'P
 
     await server.kill('SIGTERM');
     const before = await contents({ dataDir, databaseUrl });
-    expect(before.users.map((u) => u.username)).toEqual(['admin', 'alice']);
+    expect(before.users.map((u) => u.username)).toEqual(['admin', 'alice', 'carol']);
+    expect(before.classes.map((c) => c.name)).toEqual(['Networks 101']);
     expect(before.templates.length).toBeGreaterThanOrEqual(2);
     expect(before.audit.length).toBeGreaterThan(5);
 

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerClasses } from './commands/classes.js';
 import { registerContent } from './commands/content.js';
 import { registerOperations } from './commands/operations.js';
 import { registerPeople } from './commands/people.js';
@@ -14,6 +15,7 @@ const program = new Command('ctp')
   .showHelpAfterError();
 registerPeople(program);
 registerContent(program);
+registerClasses(program);
 registerOperations(program);
 
 try {
