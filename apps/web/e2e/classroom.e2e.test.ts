@@ -88,7 +88,10 @@ describe('the classroom in a real browser', () => {
     const studentPage = await signIn(student.user.username, student.user.password);
 
     // The dashboard: the student's row, then their answer shows up without a reload.
-    await teacherPage.goto(`${base}/staff/assignments/${assignment.id}/progress`);
+    // Reached from the class page, as an instructor would.
+    await teacherPage.goto(`${base}/staff/classes/${klass.id}`);
+    await teacherPage.getByRole('link', { name: 'Live progress' }).click();
+    await expect.poll(() => teacherPage.url()).toBe(`${base}/staff/assignments/${assignment.id}/progress`);
     const score = teacherPage.getByTestId(`score-${student.user.username}`);
     await expect.poll(() => score.textContent(), { timeout: 20_000 }).toBe('0/27');
     await expect

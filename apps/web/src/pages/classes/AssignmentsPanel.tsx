@@ -11,6 +11,7 @@ import TableRow from '@mui/material/TableRow';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import { useState } from 'react';
+import { Link } from 'react-router';
 import type { ProvisionResult } from '@ctp/contracts';
 import {
   useClassAssignmentsQuery,
@@ -158,6 +159,9 @@ export function AssignmentsPanel({ classId }: { classId: string }) {
                   }}
                 >
                   Provision class
+                </Button>
+                <Button size="small" component={Link} to={`/staff/assignments/${a.id}/progress`}>
+                  Live progress
                 </Button>
                 <Button size="small" onClick={() => download(a.id)}>
                   Grades CSV
