@@ -10,7 +10,7 @@ import { SerialReader } from '@ctp/hypervisor/test-support';
 import { createImageCatalog, DEFAULT_IMAGES_DIR } from '../services/image-catalog.js';
 import { openWebSocketStream } from '../test-support/console-client.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
-import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
+import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 
 // The "Debian pair" demo on real QEMU through the API: full Debian guests booting from qcow2
 // overlays of the image built by scripts/build-debian-image.sh, configured by cloud-init. Full-OS
@@ -132,7 +132,9 @@ describe('Debian pair on real QEMU', () => {
   it(
     'saves a lab VM as an image; a new lab started from it has the file written in the VM',
     async () => {
+      // The student's instructor (instructors reach the labs of the students they teach).
       const teacher = await signedIn(ctx, 'instructor');
+      await teach(ctx, teacher.user.id, [student.user.id]);
       const attackerVm = lab.vms.find((vm) => vm.name === 'attacker')!;
       const saved = await ctx.app.inject({
         method: 'POST',
