@@ -176,7 +176,10 @@ describe('Debian pair on real QEMU', () => {
       const copy = await login(copyLab.vms[0]!);
       expect(await copy.run('cat /opt/golden-marker', 30_000)).toContain('prepared-by-hand');
       // cloud-init configured the copy for its new lab: new name, new address, new password.
-      expect(await copy.run('hostname; ip -4 -o addr show eth0', 30_000)).toMatch(/copy[\s\S]*10\.0\.3\.10\/24/);
+      // The login prompt can come before cloud-init has named and addressed the NIC: wait for it to finish.
+      expect(await copy.run('sudo cloud-init status --wait >/dev/null 2>&1; hostname; ip -4 -o addr show eth0', 300_000)).toMatch(
+        /copy[\s\S]*10\.0\.3\.10\/24/,
+      );
     },
     BOOT_TIMEOUT + 5 * 60_000,
   );

@@ -10,7 +10,23 @@ const D = '/var/lib/ctp/vms/lab1-deb';
 const base = { name: 'lab1-deb', cpus: 1, memoryMiB: 512, nics: [] } satisfies Partial<VmSpec>;
 const argv = (spec: VmSpec) => qemuArgs({ name: 'lab1-deb', spec, accelerator: 'tcg', paths: store.paths('lab1-deb') });
 
-const head = ['-name', 'lab1-deb', '-machine', 'pc', '-accel', 'tcg', '-smp', '1', '-m', '512', '-nodefaults', '-no-user-config'];
+// Guest RAM is a named memory backend (saved states map it from a file; here plain RAM).
+const head = [
+  '-name',
+  'lab1-deb',
+  '-machine',
+  'pc,memory-backend=ram0',
+  '-accel',
+  'tcg',
+  '-smp',
+  '1',
+  '-m',
+  '512',
+  '-nodefaults',
+  '-no-user-config',
+  '-object',
+  'memory-backend-ram,id=ram0,size=512M',
+];
 const middle = [
   '-vga',
   'std',
