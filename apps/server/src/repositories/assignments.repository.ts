@@ -14,6 +14,16 @@ export interface AssignmentLabRow {
   deletedAt: Date | null;
 }
 
+/** The columns of an `AssignmentLabRow`. */
+const labColumns = {
+  id: labs.id,
+  userId: labs.userId,
+  status: labs.status,
+  expiresAt: labs.expiresAt,
+  createdAt: labs.createdAt,
+  deletedAt: labs.deletedAt,
+};
+
 const withNames = {
   assignment: assignments,
   className: classes.name,
@@ -79,45 +89,20 @@ export class AssignmentsRepository {
   /** The live (not deleted) labs of an assignment, one per student at most. */
   async labsOf(assignmentId: string): Promise<AssignmentLabRow[]> {
     return this.db
-      .select({
-        id: labs.id,
-        userId: labs.userId,
-        status: labs.status,
-        expiresAt: labs.expiresAt,
-        createdAt: labs.createdAt,
-        deletedAt: labs.deletedAt,
-      })
+      .select(labColumns)
       .from(labs)
       .where(and(eq(labs.assignmentId, assignmentId), ne(labs.status, 'deleted')));
   }
 
   /** Every lab ever started for an assignment (grades count deleted ones too), newest first per student. */
   async allLabsOf(assignmentId: string): Promise<AssignmentLabRow[]> {
-    return this.db
-      .select({
-        id: labs.id,
-        userId: labs.userId,
-        status: labs.status,
-        expiresAt: labs.expiresAt,
-        createdAt: labs.createdAt,
-        deletedAt: labs.deletedAt,
-      })
-      .from(labs)
-      .where(eq(labs.assignmentId, assignmentId))
-      .orderBy(asc(labs.createdAt));
+    return this.db.select(labColumns).from(labs).where(eq(labs.assignmentId, assignmentId)).orderBy(asc(labs.createdAt));
   }
 
   /** A student's live lab of an assignment. */
   async labOf(assignmentId: string, userId: string): Promise<AssignmentLabRow | undefined> {
     const [row] = await this.db
-      .select({
-        id: labs.id,
-        userId: labs.userId,
-        status: labs.status,
-        expiresAt: labs.expiresAt,
-        createdAt: labs.createdAt,
-        deletedAt: labs.deletedAt,
-      })
+      .select(labColumns)
       .from(labs)
       .where(and(eq(labs.assignmentId, assignmentId), eq(labs.userId, userId), ne(labs.status, 'deleted')));
     return row;
