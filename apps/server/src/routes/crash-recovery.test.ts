@@ -8,7 +8,7 @@ import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { freePort, ServerProcess } from '../test-support/server-process.js';
 import { labs } from '../db/schema.js';
-import { resetDatabase, testDatabase } from '../test-support/test-database.js';
+import { testDatabase } from '../test-support/test-database.js';
 
 /** The VM names of the QEMU processes running under `dir` (from their `-name` argument). */
 const runningVms = (dir: string) => qemuProcesses(dir).map((line) => / -name (\S+)/.exec(line)?.[1] ?? `unnamed: ${line}`);
@@ -34,8 +34,6 @@ describe('crash recovery', () => {
   }, 60_000);
 
   it('brings every lab to a consistent state after a SIGKILL during provisioning, with no orphan and no lost record', async () => {
-    // On a PostgreSQL server the database is shared with the other test files: start from a clean one.
-    if (process.env.DATABASE_URL) await resetDatabase();
     server = new ServerProcess(await freePort(), {
       CTP_DATA_DIR: dataDir,
       CTP_ADMIN_PASSWORD: 'admin-password-1',

@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openDatabase } from '../db/database.js';
+import { emptyTables } from './test-database.js';
 
 const repoRoot = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 
@@ -20,6 +22,7 @@ export function freePort(): Promise<number> {
 /** The real server (`src/main.ts`) as a child process, as `npm start` would run it. */
 export class ServerProcess {
   private child: ChildProcess | undefined;
+  private started = false;
   output = '';
 
   constructor(
@@ -37,6 +40,19 @@ export class ServerProcess {
    */
   async start(timeoutMs = 120_000): Promise<void> {
     const parentEnv = process.env;
+    // A PostgreSQL server is shared with the test files before this one: the first start sees an
+    // empty database, as a fresh install would (else its admin keeps another test's password).
+    // A restart keeps what the server wrote.
+    const databaseUrl = this.env.DATABASE_URL ?? parentEnv.DATABASE_URL;
+    if (databaseUrl && !this.started) {
+      const database = await openDatabase({ databaseUrl });
+      try {
+        await emptyTables(database);
+      } finally {
+        await database.close();
+      }
+    }
+    this.started = true;
     this.output = '';
     // One process (node with tsx as a loader, not the tsx CLI, which forks): a SIGKILL then
     // really kills the server, as a crash would.

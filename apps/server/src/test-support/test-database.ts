@@ -18,7 +18,11 @@ const tables = (Object.values(schema) as unknown[])
 
 /** Empties every table, so each test starts from a clean database. */
 export async function resetDatabase(): Promise<void> {
-  const database = await testDatabase();
+  await emptyTables(await testDatabase());
+}
+
+/** Empties every table of `database`. */
+export async function emptyTables(database: Database): Promise<void> {
   // A previous test's background jobs may still be writing (row locks) while the truncate takes
   // its exclusive locks: on a PostgreSQL server one of the two is then chosen as a deadlock
   // victim. The truncate is the one to repeat.
