@@ -150,7 +150,12 @@ export async function buildApp(
     queueCounts: () => services.jobs.labOperationCounts(),
     dataDir: config.dataDir,
   });
-  await app.register(healthRoutes, { ping: services.database.ping, engine: services.database.engine });
+  await app.register(healthRoutes, {
+    ping: services.database.ping,
+    engine: services.database.engine,
+    // Without its LISTEN connections an instance misses events and revocations: not ready yet.
+    listening: () => services.eventBus.healthy && services.sessions.healthy,
+  });
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   await app.register(
     async (api) => {

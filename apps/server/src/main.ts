@@ -14,11 +14,17 @@ import { createServices } from './services.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   initErrorTracking(process.env.SENTRY_DSN, { environment: process.env.SENTRY_ENVIRONMENT, release: process.env.SENTRY_RELEASE });
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pglite') });
+  // Until the app's logger exists, warnings go to stderr as JSON.
+  let log: (message: string, details: Record<string, unknown>) => void = (message, details) =>
+    process.stderr.write(`${JSON.stringify({ level: 40, msg: message, ...details })}\n`);
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    pgliteDir: path.join(config.dataDir, 'pglite'),
+    log: (message, details) => log(message, details),
+  });
   const driver = await createHypervisorDriver(config);
   const images = createImageCatalog(config.imagesDir);
   const logger = loggerOptions(config.logLevel);
-  let log: (message: string, details: Record<string, unknown>) => void = () => {};
   const services = createServices(config, database, { driver, images, log: (message, details) => log(message, details) });
   const admin = await services.users.ensureFirstAdmin(config.adminPassword);
   if (admin?.generated) {

@@ -129,7 +129,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     : undefined;
   const users = new UsersService(repositories.users, sessions);
   const classes = new ClassService(repositories.classes, repositories.users);
-  const eventBus = new EventBus(repositories.events, database);
+  const eventBus = new EventBus(repositories.events, database, log);
   const labAccess = new LabAccess(repositories.labs, repositories.classes);
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions, labAccess);
   const tickets = new TicketService(repositories.tickets, sessions);
@@ -140,6 +140,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     database,
     { concurrency: config.jobConcurrency, schedules: config.schedules },
     { waited: (queue, seconds) => metrics.jobQueueWait.observe({ queue }, seconds), retried: (queue) => metrics.jobRetries.inc({ queue }) },
+    log,
   );
   const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
   const templateStates = new TemplateStateService(

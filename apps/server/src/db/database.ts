@@ -31,6 +31,8 @@ export interface DatabaseOptions {
   databaseUrl?: string;
   /** PGlite's data directory; `memory://` (or undefined) keeps it in memory. */
   pgliteDir?: string;
+  /** Where a server connection's background failure is reported (an idle client lost in a restart). */
+  log?: (message: string, details: Record<string, unknown>) => void;
 }
 
 const migrationsFolder = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -40,8 +42,15 @@ const MIGRATION_LOCK_ID = 727_274_001;
 /** Opens the database (PGlite or a PostgreSQL server) and applies pending migrations. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
-    pool.on('error', () => {}); // idle client errors surface on the next query instead
+    // A connect that hangs (a failed-over address that drops packets) fails after 5 s instead of
+    // holding the request; keep-alive finds dead idle and LISTEN connections.
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10, connectionTimeoutMillis: 5000, keepAlive: true });
+    // An idle client that loses its server (restart, failover) is dropped by the pool, which
+    // connects again on the next query; unhandled, this event would end the process.
+    const log = options.log ?? (() => {});
+    pool.on('error', (error: Error & { code?: string }) =>
+      log('database connection lost (idle)', { error: error.message, code: error.code }),
+    );
     const db = drizzlePg({ client: pool, schema }) as unknown as Db;
     const client = await pool.connect();
     try {

@@ -54,13 +54,25 @@ export class JobQueue {
     database: Database,
     private readonly options: { concurrency: number; schedules: boolean },
     private readonly observer: JobObserver = { waited: () => {}, retried: () => {} },
+    log: (message: string, details: Record<string, unknown>) => void = () => {},
   ) {
     // Supervision every 10 s: a job whose worker died (no heartbeat) is retried within ~20 s.
     const common = { useListenNotify: true, schedule: options.schedules, superviseIntervalSeconds: 10, monitorIntervalSeconds: 10 };
     this.boss = database.pglite
       ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', ...common })
       : new PgBoss({ ...poolOptions(database), max: 4, ...common });
-    this.boss.on('error', () => {});
+    // pg-boss reports every failed poll, supervision and LISTEN loss here, and carries on: its
+    // workers keep polling and its LISTEN reconnects by itself, so an outage (a database restart)
+    // delays jobs without losing them. Unhandled, this event would end the process; logged at most
+    // once per 30 s, so an outage does not flood the log.
+    let lastLogged = 0;
+    let suppressed = 0;
+    this.boss.on('error', (error: Error & { code?: string }) => {
+      if (Date.now() - lastLogged < 30_000) return void suppressed++;
+      log('job queue error (pg-boss retries by itself)', { error: error.message, code: error.code, suppressed });
+      lastLogged = Date.now();
+      suppressed = 0;
+    });
   }
 
   /** Creates the queues, starts the workers and the schedules. */

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorBody } from '@ctp/contracts';
 import { HypervisorError } from '@ctp/hypervisor';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { AppError, CONTROL_CHARACTERS } from '../errors.js';
 import { hypervisorMessage, hypervisorStatus } from '../services/public-errors.js';
 
@@ -77,6 +78,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
     ) {
       status = error.statusCode;
       body = { code: error.code.toLowerCase(), message: printable(error.message, 300) };
+    } else if (isDatabaseUnavailable(error)) {
+      // A restart or failover: the caller may retry shortly; the SQL and the server's address stay in the log.
+      status = 503;
+      body = {
+        code: 'database_unavailable',
+        message: 'The database is unavailable (restarting or failing over); try again in a few seconds',
+      };
+      reply.header('retry-after', '5');
     } else {
       body = { code: 'internal_error', message: `Internal server error (request id ${request.id})` };
     }

@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { HealthResponse, ReadyResponse } from '@ctp/contracts';
 
-/** Liveness (the process answers) and readiness (the database answers). */
-export const healthRoutes: FastifyPluginAsyncTypebox<{ ping: () => Promise<void>; engine: string }> = async (app, { ping, engine }) => {
+/** Liveness (the process answers) and readiness (the database answers, and this instance hears its notifications). */
+export const healthRoutes: FastifyPluginAsyncTypebox<{ ping: () => Promise<void>; engine: string; listening?: () => boolean }> = async (
+  app,
+  { ping, engine, listening = () => true },
+) => {
   app.get(
     '/healthz',
     { config: { public: true }, schema: { tags: ['operations'], summary: 'The process is alive', response: { 200: HealthResponse } } },
@@ -12,15 +15,22 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ ping: () => Promise<void>
     '/readyz',
     {
       config: { public: true },
-      schema: { tags: ['operations'], summary: 'The database is reachable', response: { 200: ReadyResponse, 503: ReadyResponse } },
+      schema: {
+        tags: ['operations'],
+        summary: 'The database is reachable and its notifications are heard',
+        response: { 200: ReadyResponse, 503: ReadyResponse },
+      },
     },
     async (_request, reply) => {
       try {
         await ping();
-        return { status: 'ready' as const, database: engine };
       } catch {
-        return reply.status(503).send({ status: 'not_ready', database: engine });
+        return reply.status(503).send({ status: 'not_ready', database: engine, reason: 'the database does not answer' });
       }
+      if (!listening()) {
+        return reply.status(503).send({ status: 'not_ready', database: engine, reason: 'reconnecting to database notifications' });
+      }
+      return { status: 'ready' as const, database: engine };
     },
   );
 };

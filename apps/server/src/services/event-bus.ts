@@ -27,10 +27,21 @@ export class EventBus {
   private unlisten: (() => Promise<void>) | undefined;
   /** Deliveries run one after another: each one reads its row, and parallel reads on a server pool finish out of order. */
   private delivering: Promise<void> = Promise.resolve();
+  // The newest event id this instance delivered (or knew of at start), where a replay starts.
+  private lastId = 0;
+  // Events older than the start were never this instance's to deliver.
+  private floor = 0;
+  // Events delivered lately (id and time: ids restart when a backup is restored), so that an event
+  // both replayed and announced is delivered once.
+  private readonly recent = new Set<string>();
+  private lost = false;
+  private lostAt = 0;
+  private stopped = false;
 
   constructor(
     private readonly events: EventsRepository,
     database: Database,
+    private readonly log: (message: string, details: Record<string, unknown>) => void = () => {},
   ) {
     this.notifier = createNotifier(database, CHANNEL);
   }
@@ -38,12 +49,29 @@ export class EventBus {
   /** Starts listening for events published by any instance. */
   async start(): Promise<void> {
     if (this.unlisten) return;
-    this.unlisten = await this.notifier.listen({ onPayload: (payload) => this.enqueue(payload) });
+    this.stopped = false;
+    this.lastId = this.floor = await this.events.latestId();
+    this.unlisten = await this.notifier.listen({
+      onPayload: (payload) => this.enqueue(() => this.deliver(payload)),
+      onLost: () => {
+        if (!this.lost) this.lostAt = Date.now();
+        this.lost = true;
+        this.log('event LISTEN connection lost; reconnecting', { lastEventId: this.lastId });
+      },
+      // Announcements made while the connection was down reached nobody here: read them back.
+      onRestored: () => this.enqueue(() => this.replay()),
+    });
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     await this.unlisten?.();
     this.unlisten = undefined;
+  }
+
+  /** False while the LISTEN connection is lost: events are not delivered here until it is back. */
+  get healthy(): boolean {
+    return !this.lost;
   }
 
   /** Records an event and announces it. */
@@ -59,18 +87,74 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
-  private enqueue(payload: string): void {
-    this.delivering = this.delivering.then(() => this.deliver(payload)).catch(() => undefined);
+  private enqueue(task: () => Promise<void>): void {
+    this.delivering = this.delivering.then(task).catch(() => undefined);
   }
 
   private async deliver(payload: string): Promise<void> {
     const id = Number(payload);
-    if (!Number.isInteger(id) || this.listeners.size === 0) return;
-    const row = await this.events.findById(id).catch(() => undefined);
-    if (!row) return;
+    if (!Number.isInteger(id)) return;
+    if (this.listeners.size === 0) return void (this.lastId = Math.max(this.lastId, id));
+    let row: LabEventRow | undefined;
+    try {
+      row = await this.events.findById(id);
+    } catch {
+      // The database failed between the announcement and the read: read it back once it answers.
+      return this.replay();
+    }
+    if (row && !this.recent.has(keyOf(row))) this.dispatch(row);
+  }
+
+  private dispatch(row: LabEventRow): void {
+    this.recent.add(keyOf(row));
+    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value!);
+    this.lastId = Math.max(this.lastId, row.id);
+    if (this.listeners.size === 0) return;
     const event = splitAudience(row);
     for (const listener of this.listeners) listener(event);
   }
+
+  /**
+   * Delivers, in id order, the events written since the last one delivered here. It starts a little
+   * before that one: an id is taken at insert and committed later, so a slow transaction's event can
+   * appear below ids already seen. Retried until the database answers (or the bus stops).
+   */
+  private async replay(): Promise<void> {
+    const newest = this.lastId;
+    let cursor = Math.max(this.floor, newest - REPLAY_OVERLAP);
+    let replayed = 0;
+    for (let delay = 500; !this.stopped; delay = Math.min(delay * 2, 5000)) {
+      try {
+        for (;;) {
+          const rows = await this.events.since(cursor, REPLAY_BATCH);
+          for (const row of rows) {
+            if (this.recent.has(keyOf(row))) continue;
+            // Below the newest id seen, only a late commit from around the loss is new here.
+            if (row.id <= newest && row.at.getTime() < this.lostAt - LATE_COMMIT_MS) continue;
+            replayed++;
+            this.dispatch(row);
+          }
+          if (rows.length < REPLAY_BATCH) break;
+          cursor = rows[rows.length - 1]!.id;
+        }
+        break;
+      } catch (error) {
+        this.log('replaying missed events failed; retrying', { error: error instanceof Error ? error.message : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    if (this.lost || replayed > 0) this.log('event delivery resumed; missed events replayed', { replayed, lastEventId: this.lastId });
+    this.lost = false;
+  }
+}
+
+const RECENT_IDS = 10_000;
+const LATE_COMMIT_MS = 60_000;
+const REPLAY_OVERLAP = 100;
+const REPLAY_BATCH = 500;
+
+function keyOf(row: LabEventRow): string {
+  return `${row.id}@${row.at.getTime()}`;
 }
 
 /** Separates the stored audience from what clients see. */

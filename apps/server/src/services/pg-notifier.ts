@@ -25,7 +25,9 @@ function pgliteNotifier(pglite: PGlite, channel: string): Notifier {
   };
 }
 
-const RECONNECT_MS = 1000;
+// Reconnecting backs off from 0.5 s to 5 s: quick after a restart, gentle on a server that stays down.
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 5000;
 
 function poolNotifier(pool: pg.Pool, channel: string): Notifier {
   return {
@@ -44,15 +46,19 @@ function poolNotifier(pool: pg.Pool, channel: string): Notifier {
           next.release(true);
           if (stopped) return;
           handlers.onLost?.();
+          let delay = RECONNECT_MIN_MS;
           const retry = () => {
             timer = undefined;
             if (stopped) return;
             connect().then(
-              () => handlers.onRestored?.(),
-              () => (timer = setTimeout(retry, RECONNECT_MS)),
+              () => (stopped ? undefined : handlers.onRestored?.()),
+              () => {
+                delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+                if (!stopped) timer = setTimeout(retry, delay);
+              },
             );
           };
-          timer = setTimeout(retry, RECONNECT_MS);
+          timer = setTimeout(retry, delay);
         };
         next.on('notification', (message) => message.channel === channel && message.payload && handlers.onPayload(message.payload));
         next.on('error', lost);

@@ -55,10 +55,12 @@ export class SessionsService {
       onLost: () => {
         this.listening = false;
         this.clear();
+        this.log('sessions LISTEN connection lost; user cache off until it is back', {});
       },
       onRestored: () => {
         this.clear();
         this.listening = true;
+        this.log('sessions LISTEN connection restored; user cache emptied, open sockets re-checked', {});
         // Whatever happened while deaf: check every open socket again.
         void this.recheckSockets(() => true, undefined);
       },
@@ -71,6 +73,11 @@ export class SessionsService {
     await this.unlisten?.();
     this.unlisten = undefined;
     this.clear();
+  }
+
+  /** False while started but deaf to changes (LISTEN lost): revocations may be late until it is back. */
+  get healthy(): boolean {
+    return this.listening || !this.unlisten;
   }
 
   /** The user as authorization sees it: from this instance's cache, else from the database. */
