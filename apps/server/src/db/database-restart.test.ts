@@ -154,6 +154,13 @@ describe('PostgreSQL restarted under a running platform', () => {
     polling = false;
     await poller;
 
+    // For the report: how the job got through (retried, or carried on).
+    const jobs = await postgres.sql(
+      `select state, retry_count from pgboss.job where name = 'lab-operation' order by created_on`,
+      [],
+      'ctp',
+    );
+    console.log(`lab running ${Date.now() - readyAt} ms after ready; lab-operation jobs: ${JSON.stringify(jobs)}`);
     const downFor = answers.filter((a) => a.route === '/readyz' && a.status === 503).length;
     console.log(
       `readyz 503 in ${downFor} polls; ready ${readyAt - reopenedAt} ms after connections were allowed again; ${answers.length} answers, ${answers.filter((a) => a.status === 503).length} of them 503`,
@@ -181,6 +188,9 @@ describe('PostgreSQL restarted under a running platform', () => {
       async () => (await api.request<LabDetail>('GET', `/api/v1/labs/${labId}`, token)).json().status === 'deleted',
       60_000,
     );
+    // The sessions channel is listened to again: disabling the student closes its open socket.
+    expect((await api.request('PATCH', `/api/v1/users/${studentId}`, admin, { disabled: true })).status).toBe(200);
+    expect((await socket.closed).code).toBe(4401);
     await api.kill('SIGTERM');
   }, 300_000);
 });

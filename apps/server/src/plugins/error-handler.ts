@@ -86,11 +86,14 @@ export function registerErrorHandler(app: FastifyInstance): void {
         message: 'The database is unavailable (restarting or failing over); try again in a few seconds',
       };
       reply.header('retry-after', '5');
+      // One line per request while it lasts, without the stack: the outage is the news, not each query.
+      const cause = ((error as { cause?: unknown }).cause ?? error) as { code?: string; message?: string };
+      request.log.warn({ code: cause.code, error: cause.message }, 'database unavailable');
     } else {
       body = { code: 'internal_error', message: `Internal server error (request id ${request.id})` };
     }
     if (status >= 500) {
-      request.log.error({ err: error }, 'request failed');
+      if (body.code !== 'database_unavailable') request.log.error({ err: error }, 'request failed');
       body = { ...body, requestId: request.id };
       if (status === 502) body.message = `${body.message} (request id ${request.id})`;
     }
