@@ -42,8 +42,9 @@ export class EventBus {
     private readonly events: EventsRepository,
     database: Database,
     private readonly log: (message: string, details: Record<string, unknown>) => void = () => {},
+    notifier?: Notifier,
   ) {
-    this.notifier = createNotifier(database, CHANNEL);
+    this.notifier = notifier ?? createNotifier(database, CHANNEL);
   }
 
   /** Starts listening for events published by any instance. */
