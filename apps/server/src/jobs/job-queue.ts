@@ -1,5 +1,6 @@
 import { fromPglite, PgBoss, type Job, type JobWithMetadata } from 'pg-boss';
 import type { Database } from '../db/database.js';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
 import type { LabOperation } from './lab-runner.js';
 
 export const LAB_OPERATION_QUEUE = 'lab-operation';
@@ -51,7 +52,7 @@ export class JobQueue {
   private started = false;
 
   constructor(
-    database: Database,
+    private readonly database: Database,
     private readonly options: { concurrency: number; schedules: boolean },
     private readonly observer: JobObserver = { waited: () => {}, retried: () => {} },
     log: (message: string, details: Record<string, unknown>) => void = () => {},
@@ -100,7 +101,7 @@ export class JobQueue {
         const due = Math.max(new Date(job.createdOn).getTime(), new Date(job.startAfter).getTime());
         this.observer.waited(LAB_OPERATION_QUEUE, Math.max(0, (Date.now() - due) / 1000));
         if (job.retryCount > 0) this.observer.retried(LAB_OPERATION_QUEUE);
-        await handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT);
+        await this.afterOutage(() => handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT));
       },
     );
     await this.boss.createQueue(PREPARE_STATES_QUEUE, { retryLimit: 0, expireInSeconds: 900, notify: true });
@@ -146,6 +147,32 @@ export class JobQueue {
       await this.boss.schedule(EXPIRE_LABS_QUEUE, '* * * * *');
       await this.boss.schedule(RECONCILE_QUEUE, '*/5 * * * *');
       await this.boss.schedule(SAMPLE_STATS_QUEUE, '* * * * *');
+    }
+  }
+
+  /**
+   * Runs a job's work; when it failed because the database went away, waits (up to a minute) for
+   * the database to answer before failing it: pg-boss can then record the failure and retry the
+   * job after its retry delay, instead of the job staying active until its heartbeat expires.
+   */
+  private async afterOutage(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) {
+        const deadline = Date.now() + 60_000;
+        for (let delay = 250; this.started && Date.now() < deadline; delay = Math.min(delay * 2, 2000)) {
+          if (
+            await this.database.ping().then(
+              () => true,
+              () => false,
+            )
+          )
+            break;
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+      throw error;
     }
   }
 
