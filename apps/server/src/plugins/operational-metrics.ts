@@ -5,6 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge } from 'prom-client';
 import { LAB_STATUSES } from '@ctp/contracts';
 import type { LabsRepository } from '../repositories/labs.repository.js';
+import type { HostWithUse } from '../repositories/hosts.repository.js';
+import { HOST_STATES } from '@ctp/contracts';
 import type { Metrics } from './metrics.js';
 
 export interface OperationalSources {
@@ -13,10 +15,12 @@ export interface OperationalSources {
   queueCounts: () => Promise<{ queued: number; active: number }>;
   /** The directory whose file system holds VM disks and the database. */
   dataDir: string;
+  /** Registered hypervisor hosts with what their labs hold. */
+  hosts: () => Promise<HostWithUse[]>;
 }
 
 /** statfs of the directory, or of its nearest existing parent (before the first start made it). */
-async function statfsNearest(dir: string) {
+export async function statfsNearest(dir: string) {
   for (let current = dir; ; current = path.dirname(current)) {
     try {
       return await statfs(current);
@@ -93,6 +97,27 @@ export function registerOperationalMetrics(app: FastifyInstance, metrics: Metric
     const fs = await statfsNearest(sources.dataDir);
     g.set({ host }, fs.bavail * fs.bsize);
   });
+
+  // Registered hypervisor hosts (from the database: every instance reports every host).
+  gauge('ctp_hosts', 'Registered hypervisor hosts by state', ['state'], async (g) => {
+    const rows = await sources.hosts();
+    for (const state of HOST_STATES) g.set({ state }, rows.filter((h) => h.state === state).length);
+  });
+  gauge('ctp_host_up', 'Whether a registered hypervisor host heartbeats (1: up or draining, 0: down)', ['host'], async (g) => {
+    g.reset();
+    for (const h of await sources.hosts()) g.set({ host: h.name }, h.state === 'down' ? 0 : 1);
+  });
+  const perHost = (name: string, help: string, value: (h: HostWithUse) => number) =>
+    gauge(name, help, ['host'], async (g) => {
+      g.reset();
+      for (const h of await sources.hosts()) g.set({ host: h.name }, value(h));
+    });
+  perHost('ctp_host_capacity_cpus', 'CPUs a registered host declared', (h) => h.cpus);
+  perHost('ctp_host_capacity_memory_bytes', 'Memory a registered host declared', (h) => h.memoryMiB * 2 ** 20);
+  perHost('ctp_host_capacity_disk_bytes', 'Disk (data directory file system) a registered host declared', (h) => h.diskBytes);
+  perHost('ctp_host_used_cpus', 'vCPUs held by the labs admitted onto a host', (h) => h.usedCpus);
+  perHost('ctp_host_used_memory_bytes', 'Memory held by the labs admitted onto a host', (h) => h.usedMemoryMiB * 2 ** 20);
+  perHost('ctp_host_labs', 'Live labs on a host', (h) => h.labs);
 
   for (const kind of ['console', 'events']) metrics.websocketsOpen.set({ kind }, 0);
   app.addHook('onRequest', async (request) => {
