@@ -2,7 +2,7 @@ import Type, { type Static } from 'typebox';
 import { Timestamp, Uuid } from './common.js';
 
 export const HOST_STATES = ['up', 'draining', 'down'] as const;
-export const HostState = Type.Union(HOST_STATES.map((s) => Type.Literal(s)));
+export const HostState = Type.Union([Type.Literal('up'), Type.Literal('draining'), Type.Literal('down')]);
 export type HostState = Static<typeof HostState>;
 
 /** A hypervisor host as admins see it: capacity, what admitted labs hold, state, last heartbeat. */
