@@ -247,6 +247,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   const warmPools = new WarmPoolService(repositories.templates, repositories.labs, labs, refillPool, {
     reserveMiB: config.warmPoolReserveMiB,
     freeMemoryMiB: () => Math.round(os.freemem() / 2 ** 20),
+    hostTakesLabs: () => hosts.localTakesLabs(),
   });
   const assignments = new AssignmentService(
     repositories.assignments,

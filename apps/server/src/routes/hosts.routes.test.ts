@@ -23,7 +23,7 @@ describe('hypervisor hosts (fake driver, real database)', () => {
 
   beforeAll(async () => {
     ctx = await createTestApp(
-      { maxLabsPerUser: 20, hostName: 'test-host-a', hostHeartbeatSeconds: 3600 },
+      { maxLabsPerUser: 20, hostName: 'test-host-a', hostHeartbeatSeconds: 3600, warmPoolReserveMiB: 0 },
       { background: true, infra: { hostCapacity: () => ({ cpus: 2, memoryMiB: 1024 }), clock: () => now } },
     );
     admin = await signedIn(ctx, 'admin');
@@ -173,6 +173,25 @@ describe('hypervisor hosts (fake driver, real database)', () => {
     expect((await host(localId)).state).toBe('draining');
     await ctx.app.inject({ method: 'POST', url: `/api/v1/hosts/${localId}/undrain`, headers: admin.headers });
     expect((await host(localId)).state).toBe('up');
+  });
+
+  it('gives warm pool labs (which skip admission) the local host, and none while it drains', async () => {
+    const setPool = (size: number) =>
+      ctx.app.inject({ method: 'PUT', url: `/api/v1/templates/${templateId}/warm-pool`, headers: teacher.headers, payload: { size } });
+    const live = async () => (await ctx.services.repositories.labs.poolLabs(templateId)).filter((l) => l.status !== 'deleted');
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/hosts/${localId}/drain`, headers: admin.headers });
+    expect((await setPool(1)).statusCode).toBe(200);
+    expect(await ctx.services.warmPools.refill(templateId)).toMatchObject({ created: 0 });
+    expect(await live()).toEqual([]);
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/hosts/${localId}/undrain`, headers: admin.headers });
+    await ctx.services.warmPools.refill(templateId);
+    const [pooled] = await live();
+    expect(pooled?.hostId).toBe(localId);
+    expect((await ctx.services.repositories.labs.vmsOf(pooled!.id)).map((vm) => vm.hostId)).toEqual([localId]);
+    await waitForLab(ctx, admin.headers, pooled!.id, (l) => l.status === 'running');
+    expect((await setPool(0)).statusCode).toBe(200);
+    await ctx.services.warmPools.refill(templateId);
+    await waitForLab(ctx, admin.headers, pooled!.id, (l) => l.status === 'deleted');
   });
 
   it('spreads labs over two hosts by free memory and never gives a host more RAM than it may promise', async () => {

@@ -83,6 +83,12 @@ export class HostService {
     }
   }
 
+  /** Whether the local host takes new labs now (`up`); true without a local driver (nothing to ask). */
+  async localTakesLabs(): Promise<boolean> {
+    const id = await this.ensureLocal();
+    return id === null || (await this.hosts.findById(id))?.state === 'up';
+  }
+
   /** Registers (or refreshes) the local host: capacity from the machine, driver and accelerator from the probe. */
   async register(): Promise<HostRow> {
     const local = this.local!;
