@@ -191,7 +191,10 @@ export function createServices(config: Config, database: Database, infra: Infras
       },
     },
     { heartbeatSeconds: config.hostHeartbeatSeconds, downAfterSeconds: config.hostDownAfterSeconds },
-    { wentDown: (host) => metrics.hostDowns.inc({ host }) },
+    {
+      wentDown: (host) => metrics.hostDowns.inc({ host }),
+      failed: (what, error) => log(`host ${what} failed`, { error: error instanceof Error ? error.message : String(error) }),
+    },
     infra.clock,
     async (): Promise<void> => void (await admission.admit()),
   );

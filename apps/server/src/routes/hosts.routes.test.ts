@@ -225,6 +225,12 @@ describe('hypervisor hosts (fake driver, real database)', () => {
       const vms = await ctx.services.repositories.labs.vmsOf(v.id);
       expect(vms.map((vm) => vm.hostId)).toEqual([v.host!.id]);
     }
+    // Metrics with a `host` label count each host's own VMs.
+    for (const v of views.filter((l) => l.host)) await waitForLab(ctx, admin.headers, v.id, (l) => l.status === 'running');
+    const scraped = await metrics();
+    expect(scraped).toContain('ctp_vms{state="running",host="test-host-b"} 8');
+    expect(scraped).toContain('ctp_vms{state="running",host="test-host-a"} 4');
+    expect(scraped).toContain('ctp_host_vm_memory_allocated_bytes{host="test-host-b"} 1073741824');
     const hosts = await list();
     for (const h of hosts) expect(h.use.memoryMiB).toBeLessThanOrEqual(h.capacity.memoryMiB - 512);
     expect(hosts.find((h) => h.id === second.id)).toMatchObject({ labs: 8, use: { memoryMiB: 1024 }, address: 'http://10.0.0.2:8081' });

@@ -23,9 +23,11 @@ export interface HostTimings {
   downAfterSeconds: number;
 }
 
-/** What the host service tells the metrics. */
-export interface HostMetrics {
+/** What the host service tells the metrics and the log. */
+export interface HostObserver {
   wentDown(host: string): void;
+  /** A periodic heartbeat or staleness check failed (e.g. the database is away); the next one retries. */
+  failed(what: 'heartbeat' | 'check', error: unknown): void;
 }
 
 /** Turns a host row (with use) into the API's shape. */
@@ -63,7 +65,7 @@ export class HostService {
     /** The machine this process drives; undefined where it runs no driver. */
     private readonly local: LocalHost | undefined,
     private readonly timings: HostTimings,
-    private readonly metrics: HostMetrics = { wentDown: () => {} },
+    private readonly observer: HostObserver = { wentDown: () => {}, failed: () => {} },
     private readonly now: () => Date = () => new Date(),
     /** Called when a host comes back or is undrained (queued labs may now fit). */
     private readonly capacityFreed: () => Promise<unknown> = async () => {},
@@ -120,7 +122,7 @@ export class HostService {
     const now = this.now();
     const stale = await this.hosts.markStale(new Date(now.getTime() - this.timings.downAfterSeconds * 1000), now);
     for (const host of stale) {
-      this.metrics.wentDown(host.name);
+      this.observer.wentDown(host.name);
       const labs = await this.flagLabs(host.id, true);
       await this.record('host.down', host, { lastHeartbeatAt: host.lastHeartbeatAt.toISOString(), labs });
     }
