@@ -138,6 +138,35 @@ describe(`ctp against a running server (${databaseUrl ? 'PostgreSQL server' : 'P
     expect(missing.code).toBe(6);
   }, 180_000);
 
+  it('lists hosts and drains and undrains one by name or id (admins only)', async () => {
+    const listed = await ctp(['--json', 'hosts', 'list']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const hosts = JSON.parse(listed.stdout).items as { id: string; name: string; state: string; capacity: { cpus: number } }[];
+    expect(hosts).toHaveLength(1);
+    expect(hosts[0]).toMatchObject({ state: 'up', driver: 'qemu', accelerator: 'tcg' });
+    expect(hosts[0]!.capacity.cpus).toBeGreaterThan(0);
+    const name = hosts[0]!.name;
+    const human = await ctp(['hosts', 'list']);
+    expect(human.stdout).toMatch(new RegExp(`^${name}\\s+up\\s+cpu 0/`));
+    const drained = await ctp(['hosts', 'drain', name]);
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(drained.stdout.trim()).toBe(`${name}: draining`);
+    expect(JSON.parse((await ctp(['--json', 'hosts', 'list'])).stdout).items[0].state).toBe('draining');
+    const undrained = await ctp(['--json', 'hosts', 'undrain', hosts[0]!.id]);
+    expect(JSON.parse(undrained.stdout)).toMatchObject({ name, state: 'up' });
+    const unknown = await ctp(['hosts', 'drain', 'no-such-host']);
+    expect(unknown.code).toBe(6);
+    expect(unknown.stderr).toContain('no host named "no-such-host"');
+    // A student (alice, imported above) may not see hosts: exit 4.
+    const alice = await ctp(['login', '--server', server.url, '--username', 'alice'], {
+      CTP_PASSWORD: 'alice-password-1',
+      CTP_CLI_CONFIG: file('alice.json'),
+    });
+    expect(alice.code, alice.stderr).toBe(0);
+    const student = await ctp(['--json', 'hosts', 'list'], { CTP_CLI_CONFIG: file('alice.json') });
+    expect(student.code).toBe(4);
+  }, 60_000);
+
   it('uploads images: a qcow2 (checksum sent and verified), a raw disk converted (--wait); refuses a lie about the format; lists them', async () => {
     // Its own session: the test does not depend on the one above.
     const own = { CTP_CLI_CONFIG: file('images-session.json') };

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerClasses } from './commands/classes.js';
 import { registerContent } from './commands/content.js';
+import { registerHosts } from './commands/hosts.js';
 import { registerOperations } from './commands/operations.js';
 import { registerPeople } from './commands/people.js';
 import { CliError, EXIT } from './errors.js';
@@ -17,6 +18,7 @@ registerPeople(program);
 registerContent(program);
 registerClasses(program);
 registerOperations(program);
+registerHosts(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -28,6 +28,7 @@ import { consolesRoutes } from './routes/consoles.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { labsRoutes } from './routes/labs.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
+import { hostsRoutes } from './routes/hosts.routes.js';
 import { tasksRoutes } from './routes/tasks.routes.js';
 import { helpRoutes } from './routes/help.routes.js';
 import { templatesRoutes } from './routes/templates.routes.js';
@@ -149,6 +150,7 @@ export async function buildApp(
     labs: services.repositories.labs,
     queueCounts: () => services.jobs.labOperationCounts(),
     dataDir: config.dataDir,
+    hosts: () => services.repositories.hosts.listWithUse(),
   });
   await app.register(healthRoutes, {
     ping: services.database.ping,
@@ -175,6 +177,7 @@ export async function buildApp(
       await api.register(eventsRoutes, { events: services.events, tickets: services.tickets, allowedOrigins: config.corsOrigins });
       await api.register(consolesRoutes, { consoles: services.consoles, allowedOrigins: config.corsOrigins });
       await api.register(systemRoutes, { system: services.system, admission: services.admission });
+      await api.register(hostsRoutes, { hosts: services.hosts });
       await api.register(imagesRoutes, { images: services.images, goldenImages: services.goldenImages });
       await api.register(backupRoutes, { backups: services.backups });
       await api.register(statsRoutes, { stats: services.stats });

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /** Single sign-on through an OpenID Connect provider (authorization code with PKCE). */
@@ -76,6 +77,14 @@ export interface Config {
   checksPerMinute: number;
   /** Single sign-on, when `CTP_OIDC_ISSUER` is set. */
   oidc: OidcConfig | undefined;
+  /** The name this machine registers as a hypervisor host (`CTP_HOST_NAME`, default the hostname). */
+  hostName: string;
+  /** Where the API would reach this host's agent (`CTP_AGENT_URL`); null for the local process. */
+  hostAddress: string | null;
+  /** Seconds between the local host's heartbeats (and the checks for hosts that stopped). */
+  hostHeartbeatSeconds: number;
+  /** A host not heard from for this many seconds is marked `down`. */
+  hostDownAfterSeconds: number;
   /** `admins`: local passwords only for administrators (everyone else signs in through single sign-on). */
   localPasswords: 'all' | 'admins';
 }
@@ -196,6 +205,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     answersPerMinute: int(env, 'CTP_ANSWERS_PER_MINUTE', 20),
     checksPerMinute: int(env, 'CTP_CHECKS_PER_MINUTE', 6),
     statsRetentionDays: int(env, 'CTP_STATS_RETENTION_DAYS', 30),
+    hostName: env.CTP_HOST_NAME || os.hostname(),
+    hostAddress: env.CTP_AGENT_URL || null,
+    hostHeartbeatSeconds: Math.max(1, int(env, 'CTP_HOST_HEARTBEAT_SECONDS', 5)),
+    hostDownAfterSeconds: Math.max(1, int(env, 'CTP_HOST_DOWN_AFTER_SECONDS', 30)),
     oidc: sso,
     localPasswords: localPasswords(env, Boolean(sso)),
   };

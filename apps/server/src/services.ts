@@ -6,6 +6,9 @@ import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { AdmissionRepository } from './repositories/admission.repository.js';
+import { HostsRepository } from './repositories/hosts.repository.js';
+import { HostService } from './services/host.service.js';
+import { statfsNearest } from './plugins/operational-metrics.js';
 import { AssignmentsRepository } from './repositories/assignments.repository.js';
 import { AuditRepository } from './repositories/audit.repository.js';
 import { ClassesRepository } from './repositories/classes.repository.js';
@@ -67,6 +70,8 @@ export interface Infrastructure {
   log?: (message: string, details: Record<string, unknown>) => void;
   /** The host's CPUs and memory for admission control (default: this machine's). */
   hostCapacity?: () => { cpus: number; memoryMiB: number };
+  /** The clock hosts' heartbeats and staleness checks read (tests move it). */
+  clock?: () => Date;
   /** When a reference VM is ready to be saved (default: the demo guests' `CTP-READY` line on the serial console). */
   guestReady?: GuestReady;
 }
@@ -89,6 +94,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     identities: new IdentitiesRepository(db),
     verifications: new VerificationsRepository(db),
     admission: new AdmissionRepository(db),
+    hosts: new HostsRepository(db),
     help: new HelpRepository(db),
     announcements: new AnnouncementsRepository(db),
     classes: new ClassesRepository(db),
@@ -134,7 +140,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   const events = new EventsService(repositories.events, eventBus, repositories.labs, sessions, labAccess);
   const tickets = new TicketService(repositories.tickets, sessions);
   const images = new ImageLibraryService(repositories.images, infra.images, path.join(config.dataDir, 'images'), config.imageQuotaBytes);
-  const metrics = createMetrics();
+  const metrics = createMetrics(config.hostName);
   zeroKnownSeries(metrics);
   const jobs = new JobQueue(
     database,
@@ -167,12 +173,38 @@ export function createServices(config: Config, database: Database, infra: Infras
     labAccess,
     async (assignmentId) => repositories.assignments.findById(assignmentId),
   );
-  const admission = new AdmissionService(
+  const machine = infra.hostCapacity ?? (() => ({ cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 2 ** 20) }));
+  const hosts: HostService = new HostService(
+    repositories.hosts,
+    repositories.labs,
+    audit,
+    eventBus,
+    {
+      name: config.hostName,
+      address: config.hostAddress,
+      capacity: async () => {
+        const fs = await statfsNearest(config.dataDir);
+        return { ...machine(), diskBytes: fs.blocks * fs.bsize };
+      },
+      probe: async () => {
+        const probe = await infra.driver.probe();
+        return { driver: probe.driver, accelerator: probe.accelerator };
+      },
+    },
+    { heartbeatSeconds: config.hostHeartbeatSeconds, downAfterSeconds: config.hostDownAfterSeconds },
+    {
+      wentDown: (host) => metrics.hostDowns.inc({ host }),
+      failed: (what, error) => log(`host ${what} failed`, { error: error instanceof Error ? error.message : String(error) }),
+    },
+    infra.clock,
+    async (): Promise<void> => void (await admission.admit()),
+  );
+  const admission: AdmissionService = new AdmissionService(
     repositories.admission,
     repositories.labs,
     eventBus,
     (labId) => enqueue(labId, 'provision'),
-    infra.hostCapacity ?? (() => ({ cpus: os.cpus().length, memoryMiB: Math.round(os.totalmem() / 2 ** 20) })),
+    hosts,
   );
   const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
@@ -214,10 +246,12 @@ export function createServices(config: Config, database: Database, infra: Infras
     admission,
     async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
     refillPool,
+    (hostId) => hosts.ofLab(hostId),
   );
   const warmPools = new WarmPoolService(repositories.templates, repositories.labs, labs, refillPool, {
     reserveMiB: config.warmPoolReserveMiB,
     freeMemoryMiB: () => Math.round(os.freemem() / 2 ** 20),
+    hostTakesLabs: () => hosts.localTakesLabs(),
   });
   const assignments = new AssignmentService(
     repositories.assignments,
@@ -294,12 +328,16 @@ export function createServices(config: Config, database: Database, infra: Infras
       sampleStats: async () => void (await stats.sample()),
       verifyTemplate: (id) => verifications.run(id),
     });
+    // This machine's host registers and heartbeats; any instance notices hosts that stopped.
+    await hosts.heartbeat();
+    hosts.start();
     // Labs queued while no worker ran start now if they fit.
     await admission.admit();
   }
 
   /** Stops the background work (jobs finish or are left to be retried). */
   async function stopBackground(): Promise<void> {
+    hosts.stop();
     await jobs.stop();
     await eventBus.stop();
     await sessions.stop();
@@ -328,6 +366,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     tasks,
     verifications,
     admission,
+    hosts,
     help,
     announcements,
     progress,

@@ -18,6 +18,7 @@ const UsersPage = lazy(() => import('./pages/admin/UsersPage.js').then((m) => ({
 const AuditPage = lazy(() => import('./pages/admin/AuditPage.js').then((m) => ({ default: m.AuditPage })));
 // The overview brings its chart library (recharts) along: only admins who open it download it.
 const OverviewPage = lazy(() => import('./pages/admin/OverviewPage.js').then((m) => ({ default: m.OverviewPage })));
+const HostsPage = lazy(() => import('./pages/admin/HostsPage.js').then((m) => ({ default: m.HostsPage })));
 const SystemPage = lazy(() => import('./pages/admin/SystemPage.js').then((m) => ({ default: m.SystemPage })));
 const AllLabsPage = lazy(() => import('./pages/staff/AllLabsPage.js').then((m) => ({ default: m.AllLabsPage })));
 const TemplatesPage = lazy(() => import('./pages/staff/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
@@ -145,6 +146,14 @@ export function App() {
             element={
               <RequirePermission permission="system.read">
                 <SystemPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/admin/hosts"
+            element={
+              <RequirePermission permission="host.read">
+                <HostsPage />
               </RequirePermission>
             }
           />

@@ -1,3 +1,4 @@
+import { LabHost } from './hosts.js';
 import Type, { type Static } from 'typebox';
 import { Page, PageQuery, Timestamp, Uuid } from './common.js';
 
@@ -92,6 +93,10 @@ export const LabDetail = Type.Object({
   steps: Type.Array(LabStep),
   members: Type.Array(Type.Object({ id: Uuid, username: Type.String() })),
   description: Type.String(),
+  /** True while the lab's host has stopped heartbeating (`down`): its machines cannot be reached. */
+  hostUnreachable: Type.Boolean(),
+  /** Staff only: the host the lab's VMs live on (null while queued). */
+  host: Type.Optional(Type.Union([LabHost, Type.Null()])),
 });
 export type LabDetail = Static<typeof LabDetail>;
 

@@ -76,10 +76,12 @@ export type AdmissionSettings = Static<typeof AdmissionSettings>;
 /** What the host can take and what labs hold: labs that do not fit wait in a FIFO queue. */
 export const AdmissionStatus = Type.Object({
   settings: AdmissionSettings,
-  hostCpus: Type.Integer(),
-  hostMemoryMiB: Type.Integer(),
-  cpuLimit: Type.Integer({ description: 'vCPUs labs may hold: host CPUs × cpuOvercommit.' }),
-  memoryLimitMiB: Type.Integer({ description: 'VM memory labs may hold: (host memory − reserved) × memoryOvercommit.' }),
+  hostCpus: Type.Integer({ description: 'CPUs of the `up` hosts together.' }),
+  hostMemoryMiB: Type.Integer({ description: 'Memory of the `up` hosts together.' }),
+  cpuLimit: Type.Integer({ description: 'vCPUs labs may hold: the sum over `up` hosts of host CPUs × cpuOvercommit.' }),
+  memoryLimitMiB: Type.Integer({
+    description: 'VM memory labs may hold: the sum over `up` hosts of (host memory − reserved) × memoryOvercommit.',
+  }),
   usedCpus: Type.Integer({ description: 'vCPUs held by admitted labs (every state but queued, deleted and error).' }),
   usedMemoryMiB: Type.Integer(),
   queued: Type.Integer({ description: 'Labs waiting for capacity.' }),

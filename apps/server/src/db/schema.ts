@@ -129,6 +129,35 @@ export const labTemplateVersions = pgTable(
   (t) => [primaryKey({ columns: [t.templateId, t.version] })],
 );
 
+// Hypervisor hosts: each process that runs a driver registers its machine here and heartbeats;
+// admission places every lab on one `up` host with room.
+export const hosts = pgTable(
+  'hosts',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    // Where the API would reach this host's agent (null: the local process).
+    address: text('address'),
+    cpus: integer('cpus').notNull(),
+    memoryMiB: integer('memory_mib').notNull(),
+    diskBytes: bigint('disk_bytes', { mode: 'number' }).notNull().default(0),
+    accelerator: text('accelerator').notNull(),
+    driver: text('driver').notNull(),
+    state: text('state').notNull().default('up'),
+    // An admin drained it: it stays `draining` (not `up`) when it heartbeats again after being down.
+    drained: boolean('drained').notNull().default(false),
+    lastHeartbeatAt: timestamp('last_heartbeat_at', { withTimezone: true }).notNull().defaultNow(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('hosts_name_key').on(t.name),
+    check('hosts_state_check', sql`${t.state} in ('up', 'draining', 'down')`),
+    check('hosts_accelerator_check', sql`${t.accelerator} in ('kvm', 'tcg', 'hardware', 'none')`),
+    check('hosts_driver_check', sql`${t.driver} in ('qemu', 'virtualbox', 'fake')`),
+  ],
+);
+
 export const labs = pgTable(
   'labs',
   {
@@ -157,6 +186,8 @@ export const labs = pgTable(
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
     // A warm pool lab: provisioned ahead, unassigned, until `POST /labs` hands it to a student.
     pool: boolean('pool').notNull().default(false),
+    // The host the lab's VMs live on, set when it is admitted (null while queued).
+    hostId: uuid('host_id').references((): AnyPgColumn => hosts.id, { onDelete: 'set null' }),
   },
   (t) => [
     index('labs_user_idx').on(t.userId),
@@ -166,6 +197,7 @@ export const labs = pgTable(
     index('labs_pool_idx').on(t.templateId, t.pool),
     index('labs_status_idx').on(t.status),
     index('labs_expires_idx').on(t.expiresAt),
+    index('labs_host_idx').on(t.hostId),
     check(
       'labs_status_check',
       sql`${t.status} in ('queued', 'provisioning', 'running', 'starting', 'stopping', 'stopped', 'resetting', 'deleting', 'deleted', 'error')`,
@@ -210,6 +242,8 @@ export const vms = pgTable(
     credentials: jsonb('credentials'),
     // The driver's saved state this VM was created from (its disk layer), if any.
     savedState: text('saved_state'),
+    // The host the VM lives on (its lab's host).
+    hostId: uuid('host_id').references((): AnyPgColumn => hosts.id, { onDelete: 'set null' }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

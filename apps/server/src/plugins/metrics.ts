@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { LabsRepository } from '../repositories/labs.repository.js';
 
 /** The Prometheus metrics of one API instance. */
-export function createMetrics() {
+export function createMetrics(hostName: string = os.hostname()) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ctp_' });
   return {
@@ -30,8 +30,14 @@ export function createMetrics() {
       buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
       registers: [registry],
     }),
-    /** This machine's name: the `host` label (one host today; agents will add their own). */
-    host: os.hostname(),
+    /** This machine's name: the `host` label (its registered host name, `CTP_HOST_NAME`). */
+    host: hostName,
+    hostDowns: new Counter({
+      name: 'ctp_host_down_total',
+      help: 'Hypervisor hosts marked down after they stopped heartbeating, by host',
+      labelNames: ['host'],
+      registers: [registry],
+    }),
     labTimeToRunning: new Histogram({
       name: 'ctp_lab_time_to_running_seconds',
       help: 'From a lab request to all its VMs running (queue wait included), by template and host',
@@ -88,6 +94,7 @@ export function zeroKnownSeries(metrics: Metrics): void {
     for (const outcome of ['success', 'failure']) metrics.labOperations.inc({ operation, outcome }, 0);
   metrics.jobQueueWait.zero({ queue: 'lab-operation' });
   metrics.jobRetries.inc({ queue: 'lab-operation' }, 0);
+  metrics.hostDowns.inc({ host: metrics.host }, 0);
 }
 
 /** Whether an address is this machine (IPv4 127/8, IPv6 ::1, or IPv4-mapped loopback). */

@@ -184,6 +184,7 @@ describe('Prometheus against a running platform', () => {
         'CtpLabsSlowToReady',
         'CtpProvisioningFailures',
         'CtpHostDown',
+        'CtpInstanceDown',
         'CtpQueueWaitHigh',
         'CtpDiskNearlyFull',
       ]),

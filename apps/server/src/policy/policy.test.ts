@@ -55,6 +55,8 @@ const expected: Record<PolicyAction, Expectation> = {
   'image.delete': adminOnly,
   'system.backup': adminOnly,
   'system.configure': adminOnly,
+  'host.read': adminOnly,
+  'host.manage': adminOnly,
   'template.list': everyone,
   // Instructors read their own templates and published ones, not other authors' drafts.
   'template.read': { admin: ALL, instructor: [...OWNED, 'published'], student: ['published'] },

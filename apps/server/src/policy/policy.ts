@@ -39,6 +39,10 @@ export const PERMISSIONS = [
   'image.delete',
   /** Platform settings (admission control's overcommit ratios). */
   'system.configure',
+  /** See hypervisor hosts: capacity, use, state, heartbeats; a lab's host. */
+  'host.read',
+  /** Drain and undrain hypervisor hosts. */
+  'host.manage',
   /** Write templates and read their whole config (answers, checks, hidden VMs). */
   'template.author',
   /** Change and publish any author's templates. */
@@ -112,6 +116,8 @@ const rules = {
   'image.update': has('image.upload'),
   'image.delete': has('image.delete'),
   'system.configure': has('system.configure'),
+  'host.read': has('host.read'),
+  'host.manage': has('host.manage'),
   'template.list': anyone,
   /** Authors read their own drafts and every published template; admins every template. */
   'template.read': either(has('template.manageAll'), both(has('template.author'), owner), (_a, r) => r.published === true),

@@ -3,6 +3,7 @@ import type {
   Image,
   Lab,
   LabDetail,
+  LabHost,
   LabStatus,
   LabStep,
   LabTemplateConfig,
@@ -102,10 +103,14 @@ export function presentLabDetail(
     members: { id: string; username: string }[];
     consoles: ('serial' | 'vnc')[];
     queuePosition?: number | null;
+    /** The lab's host (null while it has none). */
+    host?: LabHost | null;
   },
 ): LabDetail {
   return {
     ...presentLab(row, parts.steps, parts.queuePosition ?? null),
+    hostUnreachable: parts.host?.state === 'down',
+    host: parts.host ?? null,
     description: (row.config as LabTemplateConfig).description ?? '',
     networks: parts.networks.map((n) => ({ name: n.name, cidr: n.cidr })),
     vms: parts.vms.map((vm) => ({

@@ -1,4 +1,4 @@
-import type { Lab, LabDetail, LabEvent, LabTemplateConfig, StudentTemplate } from '@ctp/contracts';
+import type { Lab, LabDetail, LabHost, LabEvent, LabTemplateConfig, StudentTemplate } from '@ctp/contracts';
 import type { LabNetworkRow, LabStepRow, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { TemplateRow } from '../repositories/templates.repository.js';
 import { taskType } from '../services/answer-matching.js';
@@ -80,6 +80,7 @@ export function presentStudentLabDetail(
     members: { id: string; username: string }[];
     consoles: ('serial' | 'vnc')[];
     queuePosition?: number | null;
+    host?: LabHost | null;
   },
 ): LabDetail {
   const hiddenNames = parts.vms.filter((vm) => !vm.studentVisible).map((vm) => vm.name);
@@ -87,7 +88,8 @@ export function presentStudentLabDetail(
   const networks = parts.networks.filter((n) =>
     visible.some((vm) => (vm.nics as { network: string }[]).some((nic) => nic.network === n.name)),
   );
-  const detail = presentLabDetail(row, { ...parts, networks, vms: visible });
+  // Students learn whether their lab's host is reachable, never which host it is.
+  const { host: _host, ...detail } = presentLabDetail(row, { ...parts, networks, vms: visible });
   return redactDeep(detail, hiddenNames) as LabDetail;
 }
 

@@ -1,7 +1,7 @@
 import { and, asc, count, desc, eq, exists, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { LabStatus } from '@ctp/contracts';
 import type { Db } from '../db/database.js';
-import { classes, classInstructors, classStudents, labNetworks, labs, labSteps, userLabs, users, vms } from '../db/schema.js';
+import { classes, classInstructors, classStudents, hosts, labNetworks, labs, labSteps, userLabs, users, vms } from '../db/schema.js';
 
 export type LabRow = typeof labs.$inferSelect;
 export type VmRow = typeof vms.$inferSelect;
@@ -166,11 +166,13 @@ export class LabsRepository {
     return { labsActive: labRow?.n ?? 0, vmsRunning: vmRow?.n ?? 0, vmMemoryMiB: Number(vmRow?.memory ?? 0) };
   }
 
-  /** Labs and VMs (not deleted) by status, and what running VMs hold: for metrics and charts. */
+  /** Labs and VMs (not deleted) by status, and what running VMs hold: for metrics and charts (also by host name; null: no host). */
   async countsByState(): Promise<{
     labs: { status: string; n: number }[];
     vms: { status: string; n: number }[];
     running: { cpus: number; memoryMiB: number };
+    vmsByHost: { host: string | null; status: string; n: number }[];
+    runningByHost: { host: string | null; cpus: number; memoryMiB: number }[];
   }> {
     const labRows = await this.db
       .select({ status: labs.status, n: count() })
@@ -182,10 +184,26 @@ export class LabsRepository {
       .select({ cpus: sql<number>`coalesce(sum(${vms.cpus}), 0)::int`, memoryMiB: sql<number>`coalesce(sum(${vms.memoryMiB}), 0)::int` })
       .from(vms)
       .where(eq(vms.status, 'running'));
+    const byHost = await this.db
+      .select({
+        host: hosts.name,
+        status: vms.status,
+        n: count(),
+        cpus: sql<number>`coalesce(sum(${vms.cpus}), 0)::int`,
+        memoryMiB: sql<number>`coalesce(sum(${vms.memoryMiB}), 0)::int`,
+      })
+      .from(vms)
+      .leftJoin(hosts, eq(hosts.id, vms.hostId))
+      .where(ne(vms.status, 'deleted'))
+      .groupBy(hosts.name, vms.status);
     return {
       labs: labRows.map((r) => ({ status: r.status, n: Number(r.n) })),
       vms: vmRows.map((r) => ({ status: r.status, n: Number(r.n) })),
       running: { cpus: Number(running?.cpus ?? 0), memoryMiB: Number(running?.memoryMiB ?? 0) },
+      vmsByHost: byHost.map((r) => ({ host: r.host, status: r.status, n: Number(r.n) })),
+      runningByHost: byHost
+        .filter((r) => r.status === 'running')
+        .map((r) => ({ host: r.host, cpus: Number(r.cpus), memoryMiB: Number(r.memoryMiB) })),
     };
   }
 

@@ -48,6 +48,9 @@ const freshAssignment = async (f: Fixture) =>
   ).id;
 const freshLab = async (f: Fixture, status: 'running' | 'stopped' = 'running') => makeLab(f.ctx, f.otherUserId, status);
 
+/** The id of the test app's own host (registered on first use). */
+const localHost = async (f: Fixture) => (await f.ctx.services.hosts.ensureLocal())!;
+
 /** A library image record (no files: the routes under test only read and change metadata). */
 const libraryImage = (f: Fixture) =>
   f.ctx.services.repositories.images.insert({
@@ -289,6 +292,13 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/v1/system/admission': { request: () => ({ url: '/api/v1/system/admission' }), expect: staffOnly(200) },
   'PUT /api/v1/system/admission': {
     request: () => ({ url: '/api/v1/system/admission', payload: { cpuOvercommit: 16, memoryOvercommit: 1, reservedMemoryMiB: 512 } }),
+    expect: adminOnly(200),
+  },
+  'GET /api/v1/hosts': { request: () => ({ url: '/api/v1/hosts' }), expect: adminOnly(200) },
+  'GET /api/v1/hosts/:id': { request: async (f) => ({ url: `/api/v1/hosts/${await localHost(f)}` }), expect: adminOnly(200) },
+  'POST /api/v1/hosts/:id/drain': { request: async (f) => ({ url: `/api/v1/hosts/${await localHost(f)}/drain` }), expect: adminOnly(200) },
+  'POST /api/v1/hosts/:id/undrain': {
+    request: async (f) => ({ url: `/api/v1/hosts/${await localHost(f)}/undrain` }),
     expect: adminOnly(200),
   },
   'GET /api/v1/system/stats': { request: () => ({ url: '/api/v1/system/stats' }), expect: staffOnly(200) },

@@ -23,7 +23,10 @@ describe('what a student receives', () => {
   let secretValues: string[];
 
   beforeAll(async () => {
-    ctx = await createTestApp({ answersPerMinute: 1000, checksPerMinute: 1000 }, { background: true });
+    ctx = await createTestApp(
+      { answersPerMinute: 1000, checksPerMinute: 1000, hostName: 'hv-never-shown-to-students' },
+      { background: true },
+    );
     await ctx.app.listen({ port: 0, host: '127.0.0.1' });
     base = `ws://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
     const teacher = await signedIn(ctx, 'instructor');
@@ -44,7 +47,12 @@ describe('what a student receives', () => {
     const vms = await ctx.services.repositories.labs.vmsOf(labId);
     visibleVmId = vms.find((vm) => vm.studentVisible)!.id;
     hiddenVmId = vms.find((vm) => !vm.studentVisible)!.id;
-    secretValues = Object.values(ctx.services.tasks.secretValues(labId, CONTENT_TEMPLATE));
+    // Which machine a lab runs on is the platform's business (staff see it): its id and name are never a student's.
+    secretValues = [
+      ...Object.values(ctx.services.tasks.secretValues(labId, CONTENT_TEMPLATE)),
+      (await ctx.services.hosts.ensureLocal())!,
+      'hv-never-shown-to-students',
+    ];
     // Staff look at the lab too: what they do must not reach the student either.
     await ctx.app.inject({ url: `/api/v1/labs/${labId}/secrets`, headers: teacher.headers });
   }, 60_000);

@@ -10,9 +10,10 @@ const SETTINGS_KEY = 'admission';
 export const DEFAULT_ADMISSION: AdmissionSettings = { cpuOvercommit: 16, memoryOvercommit: 1, reservedMemoryMiB: 512 };
 
 /**
- * Admission control: a lab starts only when its VMs' vCPUs and memory fit in what the host may
- * promise (its CPUs and RAM times the overcommit ratios the admin sets); others wait in a FIFO
- * queue (status `queued`, with a position) and start in order as labs end.
+ * Admission control and placement: a lab starts only when its VMs' vCPUs and memory fit on one
+ * `up` host, in what that host may promise (its CPUs and RAM times the overcommit ratios the admin
+ * sets); it goes to the host with the most memory free. Others wait in a FIFO queue (status
+ * `queued`, with a position) and start in order as labs end or hosts come back.
  */
 export class AdmissionService {
   // Admission decisions of this instance run one after another (the database lock orders instances).
@@ -23,32 +24,60 @@ export class AdmissionService {
     private readonly labs: LabsRepository,
     private readonly events: EventBus,
     private readonly startProvisioning: (labId: string) => Promise<void>,
-    private readonly host: () => Resources,
+    /** Registers this process's own host (if it runs a driver) before anything is placed. */
+    private readonly hosts: { ensureLocal(): Promise<string | null> },
   ) {}
 
   async settings(): Promise<AdmissionSettings> {
     return { ...DEFAULT_ADMISSION, ...((await this.repository.setting(SETTINGS_KEY)) as Partial<AdmissionSettings> | undefined) };
   }
 
-  /** What labs may hold at most, from the host and the settings. */
-  async limit(): Promise<Resources> {
-    const settings = await this.settings();
-    const host = this.host();
+  /** What labs may hold at most on one host of this capacity, from the settings. */
+  private static limitOf(host: Resources, settings: AdmissionSettings): Resources {
     return {
       cpus: Math.floor(host.cpus * settings.cpuOvercommit),
       memoryMiB: Math.floor(Math.max(0, host.memoryMiB - settings.reservedMemoryMiB) * settings.memoryOvercommit),
     };
   }
 
-  /** Refuses a lab that could never fit, even on an empty host (it would wait forever). */
+  /** The registered hosts (the local one registered first). */
+  private async registeredHosts() {
+    await this.hosts.ensureLocal();
+    return this.repository.hosts();
+  }
+
+  /** What labs may hold at most on the `up` hosts together, and those hosts' capacity. */
+  async limit(): Promise<Resources & { hostCpus: number; hostMemoryMiB: number }> {
+    const [settings, hosts] = await Promise.all([this.settings(), this.registeredHosts()]);
+    const total = { cpus: 0, memoryMiB: 0, hostCpus: 0, hostMemoryMiB: 0 };
+    for (const host of hosts.filter((h) => h.state === 'up')) {
+      const limit = AdmissionService.limitOf(host, settings);
+      total.cpus += limit.cpus;
+      total.memoryMiB += limit.memoryMiB;
+      total.hostCpus += host.cpus;
+      total.hostMemoryMiB += host.memoryMiB;
+    }
+    return total;
+  }
+
+  /** Refuses a lab that could never fit, even on the largest registered host when empty (it would wait forever). */
   async assertCouldFit(need: Resources): Promise<void> {
-    const limit = await this.limit();
-    if (need.cpus > limit.cpus || need.memoryMiB > limit.memoryMiB)
-      throw new AppError(
-        409,
-        'exceeds_capacity',
-        `This lab needs ${need.cpus} vCPUs and ${need.memoryMiB} MiB; the host can give labs at most ${limit.cpus} vCPUs and ${limit.memoryMiB} MiB`,
-      );
+    const [settings, hosts] = await Promise.all([this.settings(), this.registeredHosts()]);
+    // No host yet (agents not started): the lab waits for one.
+    if (!hosts.length) return;
+    const limits = hosts.map((h) => AdmissionService.limitOf(h, settings));
+    if (limits.some((l) => need.cpus <= l.cpus && need.memoryMiB <= l.memoryMiB)) return;
+    const largest = limits.sort((a, b) => b.memoryMiB - a.memoryMiB)[0]!;
+    throw new AppError(
+      409,
+      'exceeds_capacity',
+      `This lab needs ${need.cpus} vCPUs and ${need.memoryMiB} MiB; the host can give labs at most ${largest.cpus} vCPUs and ${largest.memoryMiB} MiB`,
+    );
+  }
+
+  /** The local host's id (warm pool labs, which skip admission, live there); null without one. */
+  localHostId(): Promise<string | null> {
+    return this.hosts.ensureLocal();
   }
 
   /** Starts every queued lab that fits now, in order, and tells the rest their new positions. */
@@ -59,7 +88,9 @@ export class AdmissionService {
   }
 
   private async admitNow(): Promise<string[]> {
-    const admitted = await this.repository.admit(await this.limit());
+    const settings = await this.settings();
+    await this.hosts.ensureLocal();
+    const admitted = await this.repository.admit((host) => AdmissionService.limitOf(host, settings));
     for (const labId of admitted) {
       await this.startProvisioning(labId);
       await this.publish(labId, 'lab.status', { status: 'provisioning' });
@@ -89,11 +120,10 @@ export class AdmissionService {
       this.repository.used(),
       this.repository.queue(),
     ]);
-    const host = this.host();
     return {
       settings,
-      hostCpus: host.cpus,
-      hostMemoryMiB: host.memoryMiB,
+      hostCpus: limit.hostCpus,
+      hostMemoryMiB: limit.hostMemoryMiB,
       cpuLimit: limit.cpus,
       memoryLimitMiB: limit.memoryMiB,
       usedCpus: used.cpus,

@@ -1,4 +1,14 @@
-import type { CreateLabBody, Lab, LabDetail, LabList, LabStatus, LabTemplateConfig, ListLabsQuery, Snapshot } from '@ctp/contracts';
+import type {
+  CreateLabBody,
+  Lab,
+  LabHost,
+  LabDetail,
+  LabList,
+  LabStatus,
+  LabTemplateConfig,
+  ListLabsQuery,
+  Snapshot,
+} from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import { AppError, conflict, isUniqueViolation, notFound } from '../errors.js';
 import type { LabOperation } from '../jobs/lab-runner.js';
@@ -47,11 +57,13 @@ export class LabService {
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
     private readonly access: LabAccess,
-    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions'>,
+    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions' | 'localHostId'>,
     /** When the assignment a lab was started for closes (labs never outlive it). */
     private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
     /** Asks for a template's warm pool to be refilled (in the background). */
     private readonly refillPool: (templateId: string) => Promise<void> = async () => {},
+    /** A lab's host (id, name, state), or null. */
+    private readonly hostOf: (hostId: string | null) => Promise<LabHost | null> = async () => null,
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -115,7 +127,9 @@ export class LabService {
    * not counted against anyone's limit; seen by staff only). For the pool's refill job.
    */
   async provisionPoolLab(ownerId: string, template: TemplateRow): Promise<string> {
-    const lab = await this.insertLab(ownerId, template, { expiresAt: null, pool: true, assignmentId: null });
+    // Pool labs skip admission (their refill keeps memory in reserve): they live on this process's host.
+    const hostId = await this.admission.localHostId();
+    const lab = await this.insertLab(ownerId, template, { expiresAt: null, pool: true, assignmentId: null, hostId });
     await this.enqueue(lab.id, 'provision');
     await this.publish(lab.id, ownerId, 'lab.status', { status: 'provisioning' });
     return lab.id;
@@ -154,7 +168,7 @@ export class LabService {
     ownerId: string,
     template: TemplateRow,
     // `queuedAt`: the lab waits for admission (pool labs skip it: their refill keeps free memory in reserve).
-    options: { expiresAt: Date | null; pool: boolean; assignmentId: string | null; queuedAt?: Date },
+    options: { expiresAt: Date | null; pool: boolean; assignmentId: string | null; queuedAt?: Date; hostId?: string | null },
   ): Promise<LabRow> {
     const config = template.config as LabTemplateConfig;
     const id = crypto.randomUUID();
@@ -172,6 +186,7 @@ export class LabService {
         expiresAt: options.expiresAt,
         pool: options.pool,
         assignmentId: options.assignmentId,
+        hostId: options.hostId ?? null,
       },
       config.networks.map((n) => ({ name: n.name, cidr: n.cidr, driverName: `${prefix}-${n.name}` })),
       config.vms.map((vm) => ({
@@ -183,6 +198,7 @@ export class LabService {
         nics: vm.nics.map((nic) => ({ network: nic.network, address: nic.address ?? null, ...(nic.mac ? { mac: nic.mac } : {}) })),
         studentVisible: vm.studentVisible ?? true,
         studentControl: vm.studentControl ?? true,
+        hostId: options.hostId ?? null,
       })),
     );
   }
@@ -214,15 +230,16 @@ export class LabService {
   async get(actor: Actor, id: string): Promise<LabDetail> {
     const lab = await this.visibleLab(actor, id);
     const staff = can(actor, 'lab.readConfig', await this.resourceOf(lab));
-    const [networks, machines, steps, members] = await Promise.all([
+    const [networks, machines, steps, members, host] = await Promise.all([
       this.labs.networksOf(id),
       this.labs.vmsOf(id),
       this.labs.stepsOf(id),
       this.labs.membersOf(id),
+      this.hostOf(lab.hostId),
     ]);
     const consoles = (await this.driver.probe()).capabilities.consoles;
     const queuePosition = lab.status === 'queued' ? ((await this.admission.positions()).get(id) ?? null) : null;
-    const parts = { networks, vms: machines, steps, members, consoles, queuePosition };
+    const parts = { networks, vms: machines, steps, members, consoles, queuePosition, host };
     return staff ? presentLabDetail(lab, parts) : presentStudentLabDetail(lab, parts);
   }
 

@@ -16,6 +16,8 @@ export interface WarmPoolOptions {
   reserveMiB: number;
   /** Free host memory now, in MiB. */
   freeMemoryMiB: () => number;
+  /** Whether this process's host takes new labs (`up`: not draining, not down). */
+  hostTakesLabs?: () => Promise<boolean>;
 }
 
 // Labs of a pool on their way to running: they count as filling it.
@@ -68,7 +70,9 @@ export class WarmPoolService {
     if (!owner) return { created: 0, removed };
     const needMiB = ((template.config as LabTemplateConfig).vms ?? []).reduce((sum, vm) => sum + (vm.memoryMiB ?? 128), 0);
     let created = 0;
-    for (let i = kept.length; i < size; i++) {
+    // A draining or down host gets no new labs, pool labs included.
+    const placeable = kept.length < size && (await (this.options.hostTakesLabs?.() ?? true));
+    for (let i = kept.length; placeable && i < size; i++) {
       // Within capacity: a pool lab's VMs must fit while leaving the reserve free.
       if (this.options.freeMemoryMiB() - needMiB * (created + 1) < this.options.reserveMiB) break;
       await this.poolLabs.provisionPoolLab(owner, template);

@@ -38,6 +38,8 @@ import type {
   AnnouncementList,
   AssignmentProgress,
   AdmissionStatus,
+  Host,
+  HostList,
   TokenResponse,
   UpdateUserBody,
   User,
@@ -68,6 +70,7 @@ export const api = createApi({
     'Image',
     'Class',
     'Assignment',
+    'Host',
   ],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
@@ -274,6 +277,11 @@ export const api = createApi({
     }),
     system: build.query<SystemInfo, void>({ query: () => '/system', providesTags: ['System'] }),
     admission: build.query<AdmissionStatus, void>({ query: () => '/system/admission', providesTags: ['System'] }),
+    hosts: build.query<HostList, void>({ query: () => '/hosts', providesTags: ['Host'] }),
+    setHostDrained: build.mutation<Host, { id: string; drained: boolean }>({
+      query: ({ id, drained }) => ({ url: `/hosts/${id}/${drained ? 'drain' : 'undrain'}`, method: 'POST' }),
+      invalidatesTags: ['Host', 'System', 'Audit'],
+    }),
     stats: build.query<PlatformStats, { hours: number }>({ query: ({ hours }) => ({ url: '/system/stats', params: { hours } }) }),
     eventTicket: build.mutation<EventTicket, void>({ query: () => ({ url: '/events/tickets', method: 'POST' }) }),
     consoleTicket: build.mutation<ConsoleTicket, { vmId: string; kind: 'serial' | 'vnc' }>({
@@ -297,6 +305,8 @@ export const {
   useAnnouncementsQuery,
   useAssignmentProgressQuery,
   useAdmissionQuery,
+  useHostsQuery,
+  useSetHostDrainedMutation,
   useAskHelpMutation,
   useHelpQueueQuery,
   useHelpActionMutation,

@@ -27,6 +27,7 @@ const NAV: { to: string; label: string; permission?: string }[] = [
   { to: '/admin/audit', label: 'Audit', permission: 'audit.read' },
   { to: '/admin/overview', label: 'Overview', permission: 'lab.manageAll' },
   { to: '/admin/system', label: 'System', permission: 'system.read' },
+  { to: '/admin/hosts', label: 'Hosts', permission: 'host.read' },
 ];
 
 /** The frame of every page: navigation by role, who is signed in, live status, expiry warnings. */

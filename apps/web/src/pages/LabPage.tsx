@@ -140,6 +140,16 @@ export function LabPage() {
           {lab.queuePosition ? ` (position ${lab.queuePosition} in the queue)` : ''} and starts by itself as other labs end.
         </Alert>
       )}
+      {lab.hostUnreachable && (
+        <Alert severity="warning" role="status" aria-label="host unreachable">
+          The machine this lab runs on is not answering: its VMs cannot be reached until it is back.
+        </Alert>
+      )}
+      {lab.host && (
+        <Typography variant="body2" color="text.secondary" aria-label="host">
+          Host: {lab.host.name} ({lab.host.state})
+        </Typography>
+      )}
       {busy && lab.progress.total > 0 && (
         <Paper variant="outlined" sx={{ p: 2 }}>
           <LinearProgress variant="determinate" value={(100 * lab.progress.done) / lab.progress.total} aria-label="progress" />
