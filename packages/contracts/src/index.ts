@@ -15,3 +15,4 @@ export * from './classes.js';
 export * from './assignments.js';
 export * from './announcements.js';
 export * from './progress.js';
+export * from './quotas.js';
