@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { demoTemplateId } from '../test-support/lab-helpers.js';
+import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';
 import { resetDatabase } from '../test-support/test-database.js';
 
@@ -100,6 +100,8 @@ describe('quotas (fake driver, real database)', () => {
     expect(refused.json().error.message).toBe(
       `Quota exceeded: user ${alice.user.username} allows 300 MiB of memory at once; you have 256 MiB and this lab needs 256 MiB`,
     );
+    // Deleting a lab frees what it held at once (a lab being deleted holds nothing any more).
+    await waitForLab(ctx, alice.headers, first.json().id, (lab) => lab.status === 'running');
     const deleted = await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${first.json().id}`, headers: alice.headers });
     expect(deleted.statusCode).toBe(202);
     expect((await create(alice)).statusCode).toBe(202);
