@@ -3,6 +3,7 @@ import { registerClasses } from './commands/classes.js';
 import { registerContent } from './commands/content.js';
 import { registerOperations } from './commands/operations.js';
 import { registerPeople } from './commands/people.js';
+import { registerQuotas } from './commands/quotas.js';
 import { CliError, EXIT } from './errors.js';
 import { jsonMode } from './output.js';
 
@@ -17,6 +18,7 @@ registerPeople(program);
 registerContent(program);
 registerClasses(program);
 registerOperations(program);
+registerQuotas(program);
 
 try {
   await program.parseAsync(process.argv);
