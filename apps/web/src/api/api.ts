@@ -26,6 +26,7 @@ import type {
   Lab,
   LabDetail,
   LabList,
+  MyQuota,
   PlatformStats,
   SignInMethods,
   Snapshot,
@@ -139,6 +140,8 @@ export const api = createApi({
       query: (q) => ({ url: '/labs', params: clean(q ?? {}) }),
       providesTags: ['LabList'],
     }),
+    // Use changes with the user's labs: the same tag refreshes both.
+    myQuota: build.query<MyQuota, void>({ query: () => '/me/quota', providesTags: ['LabList'] }),
     lab: build.query<LabDetail, string>({ query: (id) => `/labs/${id}`, providesTags: (_r, _e, id) => [{ type: 'Lab', id }] }),
     startLab: build.mutation<Lab, string>({
       query: (templateId) => ({ url: '/labs', method: 'POST', body: { templateId } }),
@@ -302,6 +305,7 @@ export const {
   useHelpActionMutation,
   useVerifyTemplateMutation,
   useLabsQuery,
+  useMyQuotaQuery,
   useLabQuery,
   useStartLabMutation,
   useLabActionMutation,
