@@ -16,7 +16,7 @@ describe('quotas (fake driver, real database)', () => {
   let templateId: string;
 
   beforeAll(async () => {
-    ctx = await createTestApp({ maxLabsPerUser: 3 }, { background: true });
+    ctx = await createTestApp({ maxLabsPerUser: 3, warmPoolReserveMiB: 0 }, { background: true });
   });
   afterAll(() => ctx.close());
   beforeEach(async () => {
@@ -226,5 +226,29 @@ describe('quotas (fake driver, real database)', () => {
       ['failure', 404],
       ['success', 204],
     ]);
+  });
+  it('counts a warm-pool handover: over a quota the pool’s lab stays in the pool', async () => {
+    const warmPool = (payload?: object) =>
+      ctx.app.inject({
+        method: payload ? 'PUT' : 'GET',
+        url: `/api/v1/templates/${templateId}/warm-pool`,
+        headers: admin.headers,
+        ...(payload ? { payload } : {}),
+      });
+    expect((await warmPool({ size: 1 })).statusCode).toBe(200);
+    await expect.poll(async () => (await warmPool()).json().ready, { timeout: 20_000 }).toBe(1);
+    await setQuota('user', alice.user.id, { maxVcpus: 1 });
+    const refused = await create(alice);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error.quota).toMatchObject({ scope: 'user', field: 'maxVcpus', limit: 1, used: 0, requested: 2 });
+    expect(await labsOf(alice.user.id)).toEqual([]);
+    expect((await warmPool()).json().ready).toBe(1);
+    await setQuota('user', alice.user.id, { maxVcpus: 2 });
+    const handed = await create(alice);
+    expect(handed.statusCode, handed.body).toBe(202);
+    // The pool's running lab, handed over at once, now holds alice's 2 vCPUs.
+    expect(handed.json().status).toBe('running');
+    expect((await create(alice)).json().error.quota).toMatchObject({ field: 'maxVcpus', used: 2, requested: 2 });
+    expect((await warmPool({ size: 0 })).statusCode).toBe(200);
   });
 });
