@@ -27,6 +27,10 @@ import type {
   LabDetail,
   LabList,
   MyQuota,
+  Quota,
+  QuotaList,
+  QuotaScope,
+  SetQuotaBody,
   PlatformStats,
   SignInMethods,
   Snapshot,
@@ -69,6 +73,7 @@ export const api = createApi({
     'Image',
     'Class',
     'Assignment',
+    'Quota',
   ],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
@@ -255,6 +260,15 @@ export const api = createApi({
     gradesCsv: build.mutation<string, string>({ query: (id) => ({ url: `/assignments/${id}/grades.csv`, responseHandler: 'text' }) }),
     scoreboard: build.query<Scoreboard, string>({ query: (id) => `/assignments/${id}/scoreboard`, providesTags: ['Assignment'] }),
 
+    quotas: build.query<QuotaList, void>({ query: () => '/quotas', providesTags: ['Quota'] }),
+    setQuota: build.mutation<Quota, { scope: QuotaScope; subject: string; limits: SetQuotaBody }>({
+      query: ({ scope, subject, limits }) => ({ url: `/quotas/${scope}/${encodeURIComponent(subject)}`, method: 'PUT', body: limits }),
+      invalidatesTags: ['Quota', 'LabList', 'Audit'],
+    }),
+    deleteQuota: build.mutation<void, { scope: QuotaScope; subject: string }>({
+      query: ({ scope, subject }) => ({ url: `/quotas/${scope}/${encodeURIComponent(subject)}`, method: 'DELETE' }),
+      invalidatesTags: ['Quota', 'LabList', 'Audit'],
+    }),
     users: build.query<UserList, Query | void>({ query: (q) => ({ url: '/users', params: clean(q ?? {}) }), providesTags: ['User'] }),
     createUser: build.mutation<User, CreateUserBody>({
       query: (body) => ({ url: '/users', method: 'POST', body }),
@@ -314,6 +328,9 @@ export const {
   useSnapshotsQuery,
   useRevertVmMutation,
   useUsersQuery,
+  useQuotasQuery,
+  useSetQuotaMutation,
+  useDeleteQuotaMutation,
   useCreateUserMutation,
   useUpdateUserMutation,
   useResetPasswordMutation,
