@@ -137,6 +137,28 @@ describe('quotas (fake driver, real database)', () => {
     expect((await labsOf(alice.user.id)).length).toBe(2);
   });
 
+  it('checks under a per-user lock: slow concurrent inserts past the check still never exceed (service level)', async () => {
+    await setQuota('role', 'student', { maxLabs: 2 });
+    const owner = { id: alice.user.id, username: alice.user.username, role: 'student' as const };
+    const insert = () =>
+      ctx.services.quotas.enforce({ owner, templateId }, { vcpus: 1, memoryMiB: 64 }, (guard) => {
+        const id = crypto.randomUUID();
+        const lab = { id, name: 'Race', userId: owner.id, templateId, config: {}, status: 'queued' };
+        const vm = { name: 'box', driverName: `race-${id}`, image: 'demo-target', nics: [], cpus: 1, memoryMiB: 64 };
+        // The check passes, then the insert takes a while: without the lock every racer would pass the same check.
+        return ctx.services.repositories.labs.create(lab, [], [vm], async (tx) => {
+          await guard(tx);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        });
+      });
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, insert));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(2);
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason.code)).toEqual(
+      Array(4).fill('quota_exceeded'),
+    );
+    expect(await labsOf(alice.user.id)).toHaveLength(2);
+  });
+
   it('holds each student of a class to its class quota for that class’s labs; provisioning skips who is over it', async () => {
     const klass = await teach(ctx, teacher.user.id, [alice.user.id, bob.user.id], 'Quota class');
     const call = (method: 'POST' | 'GET', url: string, who = teacher, payload?: object) =>
