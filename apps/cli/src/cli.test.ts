@@ -264,6 +264,49 @@ describe(`ctp against a running server (${databaseUrl ? 'PostgreSQL server' : 'P
     await expect.poll(async () => (await listed()).map((l) => l.id), { timeout: 60_000, interval: 1000 }).not.toContain(labId);
   }, 240_000);
 
+  it('sets, lists and deletes quotas (admins); a student sees only their own limits', async () => {
+    const own = { CTP_CLI_CONFIG: file('quotas-session.json') };
+    expect((await ctp(['login', '--server', server.url, '--username', 'admin'], { ...own, CTP_PASSWORD: 'admin-password-1' })).code).toBe(
+      0,
+    );
+    const role = await ctp(['--json', 'quotas', 'set', '--role', 'student', '--labs', '2', '--vcpus', '4', '--memory', '1024'], own);
+    expect(role.code, role.stdout + role.stderr).toBe(0);
+    expect(JSON.parse(role.stdout)).toMatchObject({ scope: 'role', subject: 'student', maxLabs: 2, maxVcpus: 4, maxMemoryMiB: 1024 });
+    const user = await ctp(['quotas', 'set', '--user', 'alice', '--labs', '1', '--memory', 'none'], own);
+    expect(user.code, user.stderr).toBe(0);
+    expect(user.stdout.trim()).toBe('user alice: labs 1, vCPUs -, memory -');
+    const klass = JSON.parse((await ctp(['--json', 'classes', 'create', 'Quota class'], own)).stdout) as { id: string };
+    expect((await ctp(['quotas', 'set', '--class', klass.id, '--labs', '1'], own)).code).toBe(0);
+    const list = await ctp(['quotas', 'list'], own);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n').map((line) => line.split(/\s+/).join(' '))).toEqual(
+      expect.arrayContaining(['class Quota class 1 - -', 'role student 2 4 1024 MiB', 'user alice 1 - -']),
+    );
+    // Bad input: exit 3 with the server's reason; no subject or two: usage (2); unknown user: 6.
+    const wizard = await ctp(['quotas', 'set', '--role', 'wizard', '--labs', '1'], own);
+    expect([wizard.code, wizard.stderr]).toEqual([3, expect.stringContaining('Unknown role "wizard"')]);
+    expect((await ctp(['quotas', 'set', '--labs', '1'], own)).code).toBe(2);
+    expect((await ctp(['quotas', 'set', '--role', 'student', '--user', 'alice', '--labs', '1'], own)).code).toBe(2);
+    expect((await ctp(['quotas', 'set', '--role', 'student', '--labs', 'lots'], own)).code).toBe(2);
+    expect((await ctp(['quotas', 'set', '--user', 'nobody', '--labs', '1'], own)).code).toBe(6);
+
+    const student = { CTP_CLI_CONFIG: file('alice-session.json') };
+    expect(
+      (await ctp(['login', '--server', server.url, '--username', 'alice'], { ...student, CTP_PASSWORD: 'alice-password-1' })).code,
+    ).toBe(0);
+    expect((await ctp(['quotas', 'list'], student)).code).toBe(4);
+    expect((await ctp(['quotas', 'delete', '--role', 'student'], student)).code).toBe(4);
+    const mine = await ctp(['--json', 'quotas', 'mine'], student);
+    expect(JSON.parse(mine.stdout)).toMatchObject({ maxLabs: { limit: 1, source: 'user' }, maxVcpus: { limit: 4, source: 'role' } });
+
+    expect((await ctp(['quotas', 'delete', '--user', 'alice'], own)).code).toBe(0);
+    expect((await ctp(['quotas', 'delete', '--user', 'alice'], own)).code).toBe(6);
+    expect(JSON.parse((await ctp(['--json', 'quotas', 'mine'], student)).stdout).maxLabs).toEqual({ limit: 2, source: 'role' });
+    expect((await ctp(['quotas', 'delete', '--role', 'student'], own)).code).toBe(0);
+    expect((await ctp(['quotas', 'delete', '--class', klass.id], own)).code).toBe(0);
+    expect(JSON.parse((await ctp(['--json', 'quotas', 'list'], own)).stdout)).toEqual({ items: [] });
+  }, 120_000);
+
   it('backs up while the platform runs, refuses to restore over it, and restores into an empty installation', async () => {
     const backup = await ctp(['--json', 'backup', file('backup.tar.gz')], env);
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);

@@ -4,6 +4,7 @@ import { registerContent } from './commands/content.js';
 import { registerHosts } from './commands/hosts.js';
 import { registerOperations } from './commands/operations.js';
 import { registerPeople } from './commands/people.js';
+import { registerQuotas } from './commands/quotas.js';
 import { CliError, EXIT } from './errors.js';
 import { jsonMode } from './output.js';
 
@@ -19,6 +20,7 @@ registerContent(program);
 registerClasses(program);
 registerOperations(program);
 registerHosts(program);
+registerQuotas(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -38,6 +38,7 @@ import { oidcRoutes } from './routes/oidc.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
+import { quotasRoutes } from './routes/quotas.routes.js';
 import type { Services } from './services.js';
 
 registerAjvFormats();
@@ -164,6 +165,7 @@ export async function buildApp(
       await api.register(authRoutes, { auth: services.auth, secureCookies: config.https });
       await api.register(oidcRoutes, { oidc: services.oidc, localPasswords: config.localPasswords, secureCookies: config.https });
       await api.register(usersRoutes, { users: services.users });
+      await api.register(quotasRoutes, { quotas: services.quotas });
       await api.register(auditRoutes, { audit: services.audit });
       await api.register(templatesRoutes, {
         templates: services.templates,

@@ -19,6 +19,26 @@ export const notFound = (what: string) => new AppError(404, 'not_found', `${what
 export const conflict = (message: string) => new AppError(409, 'conflict', message);
 export const tooManyRequests = (message: string) => new AppError(429, 'too_many_requests', message);
 
+/** Which quota refused a new lab, with its numbers (the error body's `quota`). */
+export interface QuotaRefusal {
+  scope: 'role' | 'user' | 'class' | 'default';
+  subject: string;
+  field: 'maxLabs' | 'maxVcpus' | 'maxMemoryMiB';
+  limit: number;
+  used: number;
+  requested: number;
+}
+
+/** 429 `quota_exceeded`: a new lab would take its owner past a quota. */
+export class QuotaExceededError extends AppError {
+  constructor(
+    message: string,
+    readonly quota: QuotaRefusal,
+  ) {
+    super(429, 'quota_exceeded', message);
+  }
+}
+
 /** Control characters (NUL included), which no message or stored value shown to people should carry. */
 // eslint-disable-next-line no-control-regex -- matching them is the point
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]+/g;

@@ -14,6 +14,7 @@ import { AuditRepository } from './repositories/audit.repository.js';
 import { ClassesRepository } from './repositories/classes.repository.js';
 import { EventsRepository } from './repositories/events.repository.js';
 import { LabsRepository } from './repositories/labs.repository.js';
+import { QuotasRepository } from './repositories/quotas.repository.js';
 import { RefreshTokensRepository } from './repositories/refresh-tokens.repository.js';
 import { TemplateStatesRepository } from './repositories/template-states.repository.js';
 import { StatsRepository } from './repositories/stats.repository.js';
@@ -47,6 +48,7 @@ import { LabAccess } from './services/lab-access.js';
 import { LabContentDelivery } from './services/lab-content.js';
 import { LabMaintenanceService } from './services/lab-maintenance.service.js';
 import { LabService } from './services/lab.service.js';
+import { QuotaService } from './services/quota.service.js';
 import { OidcService } from './services/oidc.service.js';
 import { loadOrCreateSecretsKey } from './services/secrets.js';
 import { StatsService } from './services/stats.service.js';
@@ -99,6 +101,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     announcements: new AnnouncementsRepository(db),
     classes: new ClassesRepository(db),
     assignments: new AssignmentsRepository(db),
+    quotas: new QuotasRepository(db),
   };
   const log = infra.log ?? (() => {});
   const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
@@ -229,6 +232,9 @@ export function createServices(config: Config, database: Database, infra: Infras
   );
   const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images, labAccess);
   const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);
+  const quotas = new QuotaService(repositories.quotas, repositories.users, repositories.classes, audit, {
+    maxLabsPerUser: config.maxLabsPerUser,
+  });
   const labs = new LabService(
     repositories.labs,
     repositories.users,
@@ -238,15 +244,13 @@ export function createServices(config: Config, database: Database, infra: Infras
     sessions,
     enqueue,
     content,
-    {
-      maxLabsPerUser: config.maxLabsPerUser,
-      maxLifetimeMinutes: config.maxLabLifetimeMinutes,
-    },
+    { maxLifetimeMinutes: config.maxLabLifetimeMinutes },
     labAccess,
     admission,
     async (assignmentId) => (await repositories.assignments.findById(assignmentId))?.closesAt,
     refillPool,
     (hostId) => hosts.ofLab(hostId),
+    quotas,
   );
   const warmPools = new WarmPoolService(repositories.templates, repositories.labs, labs, refillPool, {
     reserveMiB: config.warmPoolReserveMiB,
@@ -362,6 +366,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     templates,
     templateStates,
     labs,
+    quotas,
     warmPools,
     tasks,
     verifications,

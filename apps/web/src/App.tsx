@@ -15,6 +15,7 @@ const CatalogPage = lazy(() => import('./pages/CatalogPage.js').then((m) => ({ d
 const LabPage = lazy(() => import('./pages/LabPage.js').then((m) => ({ default: m.LabPage })));
 const ConsolePage = lazy(() => import('./pages/ConsolePage.js').then((m) => ({ default: m.ConsolePage })));
 const UsersPage = lazy(() => import('./pages/admin/UsersPage.js').then((m) => ({ default: m.UsersPage })));
+const QuotasPage = lazy(() => import('./pages/admin/QuotasPage.js').then((m) => ({ default: m.QuotasPage })));
 const AuditPage = lazy(() => import('./pages/admin/AuditPage.js').then((m) => ({ default: m.AuditPage })));
 // The overview brings its chart library (recharts) along: only admins who open it download it.
 const OverviewPage = lazy(() => import('./pages/admin/OverviewPage.js').then((m) => ({ default: m.OverviewPage })));
@@ -122,6 +123,14 @@ export function App() {
             element={
               <RequirePermission permission="user.manage">
                 <UsersPage />
+              </RequirePermission>
+            }
+          />
+          <Route
+            path="/admin/quotas"
+            element={
+              <RequirePermission permission="quota.manage">
+                <QuotasPage />
               </RequirePermission>
             }
           />

@@ -16,6 +16,19 @@ export const ErrorBody = Type.Object(
           }),
         ),
       ),
+      quota: Type.Optional(
+        Type.Object(
+          {
+            scope: Type.String({ description: '`role`, `user`, `class` or `default` (CTP_MAX_LABS_PER_USER).' }),
+            subject: Type.String(),
+            field: Type.String({ description: '`maxLabs`, `maxVcpus` or `maxMemoryMiB`.' }),
+            limit: Type.Integer(),
+            used: Type.Integer(),
+            requested: Type.Integer(),
+          },
+          { description: 'On `quota_exceeded` (429): the quota that refused the request.' },
+        ),
+      ),
     }),
   },
   { description: 'Error response' },

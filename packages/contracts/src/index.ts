@@ -16,3 +16,4 @@ export * from './assignments.js';
 export * from './announcements.js';
 export * from './progress.js';
 export * from './hosts.js';
+export * from './quotas.js';

@@ -634,3 +634,29 @@ export const announcements = pgTable(
   },
   (t) => [index('announcements_class_idx').on(t.classId, t.createdAt)],
 );
+
+// Quotas an admin sets: concurrent labs, vCPUs and memory per role, per user, or per class
+// (a class quota holds each student, for the labs of that class's assignments). Null: no limit.
+// The subject is text (role name, user id, class id) so that one table serves every scope;
+// user and class rows are removed with their subject by the service, which checks they exist.
+export const quotas = pgTable(
+  'quotas',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    scope: text('scope').notNull(),
+    subject: text('subject').notNull(),
+    maxLabs: integer('max_labs'),
+    maxVcpus: integer('max_vcpus'),
+    maxMemoryMiB: integer('max_memory_mib'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('quotas_scope_subject_key').on(t.scope, t.subject),
+    check('quotas_scope_check', sql`${t.scope} in ('role', 'user', 'class')`),
+    check(
+      'quotas_limits_check',
+      sql`coalesce(${t.maxLabs}, 0) >= 0 and coalesce(${t.maxVcpus}, 0) >= 0 and coalesce(${t.maxMemoryMiB}, 0) >= 0`,
+    ),
+  ],
+);

@@ -7,6 +7,8 @@ declare module 'fastify' {
     auditTarget?: { type: string; id?: string | null; details?: Record<string, unknown> };
     /** Set when a service already recorded this request's audit event (e.g. a login). */
     auditRecorded?: boolean;
+    /** Overrides the outcome read from the status (a quota refusal is `denied`, though not a 401/403). */
+    auditOutcome?: 'success' | 'failure' | 'denied';
   }
   interface FastifyContextConfig {
     /** The action name recorded for this route (e.g. `user.create`); mutating routes must have one. */
@@ -43,7 +45,7 @@ export function registerAuditTrail(app: FastifyInstance, audit: AuditService): v
       action: config?.audit ?? `${request.method} ${request.routeOptions.url}`,
       targetType: request.auditTarget?.type ?? fallback.type,
       targetId: request.auditTarget?.id ?? fallback.id,
-      outcome: outcomeOf(reply.statusCode),
+      outcome: request.auditOutcome ?? outcomeOf(reply.statusCode),
       statusCode: reply.statusCode,
       ip: request.ip,
       requestId: request.id,

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { ErrorBody } from '@ctp/contracts';
 import { HypervisorError } from '@ctp/hypervisor';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
-import { AppError, CONTROL_CHARACTERS } from '../errors.js';
+import { AppError, CONTROL_CHARACTERS, QuotaExceededError } from '../errors.js';
 import { hypervisorMessage, hypervisorStatus } from '../services/public-errors.js';
 
 type Detail = { field?: string; message: string };
@@ -42,6 +42,10 @@ export function registerErrorHandler(app: FastifyInstance): void {
     if (error instanceof AppError) {
       status = error.status;
       body = { code: error.code, message: printable(error.message, 2000), ...(error.details ? { details: error.details } : {}) };
+      if (error instanceof QuotaExceededError) {
+        body.quota = error.quota;
+        request.auditOutcome = 'denied';
+      }
     } else if (error instanceof HypervisorError) {
       status = hypervisorStatus(error);
       body = { code: `hypervisor_${error.code}`, message: hypervisorMessage(error) };

@@ -77,6 +77,7 @@ const expected: Record<PolicyAction, Expectation> = {
   'lab.manageMembers': { admin: ALL, instructor: [...OWNED, 'teaching'], student: OWNED },
   'lab.watchConsole': { admin: ALL, instructor: ['teaching'], student: NONE },
   'lab.quotaExempt': staffOnly,
+  'quota.manage': adminOnly,
   'lab.readConfig': { admin: ALL, instructor: [...IN_LAB, 'teaching'], student: NONE },
   'vm.seeHidden': { admin: ALL, instructor: [...IN_LAB, 'teaching'], student: NONE },
   // Only the lab's own users answer its tasks: staff look, they do not answer for students.

@@ -55,7 +55,9 @@ export const PERMISSIONS = [
   'lab.watch',
   /** See and act on every lab. */
   'lab.manageAll',
-  /** The per-user lab limit is ten times higher. */
+  /** Set quotas (labs, vCPUs, memory) per role, user and class. */
+  'quota.manage',
+  /** The default concurrent-lab limit (no quota row) is ten times higher. */
   'lab.quotaExempt',
   /** See hidden VMs, raw steps, answers and secret values of the labs one may watch (or is in). */
   'vm.seeHidden',
@@ -142,6 +144,7 @@ const rules = {
   'lab.manageMembers': either(watcher, owner),
   'lab.watchConsole': watcher,
   'lab.quotaExempt': has('lab.quotaExempt'),
+  'quota.manage': has('quota.manage'),
   /** Hidden VMs, raw steps, every task's answers and the lab's secret values. */
   'lab.readConfig': either(has('lab.manageAll'), both(has('vm.seeHidden'), either(teacher, member))),
   'vm.seeHidden': either(has('lab.manageAll'), both(has('vm.seeHidden'), either(teacher, member))),

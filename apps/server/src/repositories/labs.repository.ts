@@ -15,13 +15,18 @@ const TRANSITIONAL: LabStatus[] = ['provisioning', 'starting', 'stopping', 'rese
 export class LabsRepository {
   constructor(private readonly db: Db) {}
 
-  /** Creates the lab with its networks and VMs in one transaction, so no half lab exists. */
+  /**
+   * Creates the lab with its networks and VMs in one transaction, so no half lab exists.
+   * `guard` runs first in that transaction (a quota check): when it throws, nothing is written.
+   */
   async create(
     lab: typeof labs.$inferInsert,
     networks: Omit<typeof labNetworks.$inferInsert, 'labId'>[],
     machines: Omit<typeof vms.$inferInsert, 'labId'>[],
+    guard: (tx: Db) => Promise<void> = async () => {},
   ): Promise<LabRow> {
     return this.db.transaction(async (tx) => {
+      await guard(tx);
       const [row] = await tx.insert(labs).values(lab).returning();
       if (networks.length) await tx.insert(labNetworks).values(networks.map((n) => ({ ...n, labId: row!.id })));
       if (machines.length) await tx.insert(vms).values(machines.map((m) => ({ ...m, labId: row!.id })));
@@ -79,15 +84,6 @@ export class LabsRepository {
       .offset(query.offset);
     const [total] = await this.db.select({ n: count() }).from(labs).where(condition);
     return { rows: rows.map((r) => ({ ...r.lab, ownerUsername: r.ownerUsername })), total: total?.n ?? 0 };
-  }
-
-  /** Labs of a user that count against the concurrent-lab limit. */
-  async countActiveOwnedBy(userId: string): Promise<number> {
-    const [row] = await this.db
-      .select({ n: count() })
-      .from(labs)
-      .where(and(eq(labs.userId, userId), eq(labs.pool, false), ne(labs.status, 'deleted'), ne(labs.status, 'deleting')));
-    return row?.n ?? 0;
   }
 
   async update(id: string, changes: Partial<typeof labs.$inferInsert>): Promise<LabRow | undefined> {
@@ -235,8 +231,10 @@ export class LabsRepository {
     templateVersion: number,
     userId: string,
     changes: { expiresAt: Date; createdAt: Date },
+    guard: (tx: Db) => Promise<void> = async () => {},
   ): Promise<LabRow | undefined> {
     return this.db.transaction(async (tx) => {
+      await guard(tx);
       const [candidate] = await tx
         .select({ id: labs.id })
         .from(labs)

@@ -108,6 +108,20 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/v1/auth/oidc/callback': { request: () => ({ url: '/api/v1/auth/oidc/callback?code=x&state=y' }), expect: everyone(404) },
   'GET /api/v1/auth/me': { request: () => ({ url: '/api/v1/auth/me' }), expect: signedInOnly(200) },
   'GET /api/v1/users': { request: () => ({ url: '/api/v1/users' }), expect: adminOnly(200) },
+  'GET /api/v1/quotas': { request: () => ({ url: '/api/v1/quotas' }), expect: adminOnly(200) },
+  'PUT /api/v1/quotas/:scope/:subject': {
+    request: (f) => ({ url: `/api/v1/quotas/user/${f.otherUserId}`, payload: { maxLabs: 100 } }),
+    expect: adminOnly(200),
+  },
+  'DELETE /api/v1/quotas/:scope/:subject': {
+    request: async (f) => {
+      await f.ctx.services.repositories.quotas.upsert('user', f.otherUserId, { maxLabs: 100 });
+      return { url: `/api/v1/quotas/user/${f.otherUserId}` };
+    },
+    expect: adminOnly(204),
+  },
+  // One's own limits and use only: there is no way to name another user.
+  'GET /api/v1/me/quota': { request: () => ({ url: '/api/v1/me/quota' }), expect: signedInOnly(200) },
   'POST /api/v1/users': {
     request: () => ({ url: '/api/v1/users', payload: { username: unique(), password: 'long enough pw', role: 'student' } }),
     expect: adminOnly(201),

@@ -139,7 +139,10 @@ describe('labs (memory driver, real jobs on the real database)', () => {
     await startLab();
     const third = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: alice.headers, payload: { templateId } });
     expect(third.statusCode).toBe(429);
-    expect(third.json().error).toMatchObject({ code: 'lab_limit_reached', message: expect.stringContaining('You already have 2 labs') });
+    expect(third.json().error).toMatchObject({
+      code: 'quota_exceeded',
+      message: expect.stringContaining('allows 2 concurrent labs; you have 2'),
+    });
   });
 
   it('extends within the longest lifetime and refuses beyond it', async () => {

@@ -156,11 +156,9 @@ export class AssignmentService {
       }
       const owner: Actor = { id: user.id, username: user.username, role: user.role as Role };
       try {
-        const lab = await this.labs.createFromTemplate(owner, template, {
-          id: row.id,
-          lifetimeMinutes: row.labLifetimeMinutes,
-          closesAt: row.closesAt,
-        });
+        const assignment = { id: row.id, lifetimeMinutes: row.labLifetimeMinutes, closesAt: row.closesAt };
+        // A student over a quota is skipped with the quota's message; the others still get their lab.
+        const lab = await this.labs.createFromTemplate(owner, template, assignment, actor);
         result.created.push({ username: user.username, labId: lab.id });
       } catch (error) {
         if (!(error instanceof AppError)) throw error;

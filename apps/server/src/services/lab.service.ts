@@ -10,7 +10,7 @@ import type {
   Snapshot,
 } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import { AppError, conflict, isUniqueViolation, notFound } from '../errors.js';
+import { conflict, isUniqueViolation, notFound } from '../errors.js';
 import type { LabOperation } from '../jobs/lab-runner.js';
 import { labPrefix } from '../jobs/lab-runner.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
@@ -25,10 +25,10 @@ import type { LabAccess } from './lab-access.js';
 import type { LabContentDelivery } from './lab-content.js';
 import type { TemplateService } from './template.service.js';
 import type { AdmissionService } from './admission.service.js';
+import type { QuotaService } from './quota.service.js';
+import type { Db } from '../db/database.js';
 
 export interface LabLimits {
-  /** Labs a student may have at once (staff: ten times as many). */
-  maxLabsPerUser: number;
   /** Longest a lab may live from its creation, extensions included. */
   maxLifetimeMinutes: number;
 }
@@ -64,6 +64,8 @@ export class LabService {
     private readonly refillPool: (templateId: string) => Promise<void> = async () => {},
     /** A lab's host (id, name, state), or null. */
     private readonly hostOf: (hostId: string | null) => Promise<LabHost | null> = async () => null,
+    /** Quotas every new lab must fit in. */
+    private readonly quotas: Pick<QuotaService, 'enforce'> = { enforce: (_context, _need, create) => create(async () => {}) },
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -81,36 +83,36 @@ export class LabService {
     owner: Actor,
     template: TemplateRow,
     assignment?: { id: string; lifetimeMinutes: number; closesAt: Date },
+    /** Whoever asked, when not the owner (an instructor provisioning a class): named in a quota refusal. */
+    requestedBy?: Actor,
   ): Promise<Lab> {
     if (template.status === 'archived') throw conflict('This template is archived; labs cannot be started from it');
-    const limit = can(owner, 'lab.quotaExempt') ? this.limits.maxLabsPerUser * 10 : this.limits.maxLabsPerUser;
-    if ((await this.labs.countActiveOwnedBy(owner.id)) >= limit) {
-      throw new AppError(
-        429,
-        'lab_limit_reached',
-        `${assignment ? `${owner.username} already has` : 'You already have'} ${limit} lab${limit > 1 ? 's' : ''}; delete one before starting another`,
-      );
-    }
     const config = template.config as LabTemplateConfig;
-    await this.admission.assertCouldFit({
-      cpus: config.vms.reduce((n, vm) => n + (vm.cpus ?? 1), 0),
+    const need = {
+      vcpus: config.vms.reduce((n, vm) => n + (vm.cpus ?? 1), 0),
       memoryMiB: config.vms.reduce((n, vm) => n + (vm.memoryMiB ?? 128), 0),
+    };
+    const context = { owner, requestedBy, assignmentId: assignment?.id ?? null, templateId: template.id };
+    const created = await this.quotas.enforce(context, need, async (guard) => {
+      await this.admission.assertCouldFit({ cpus: need.vcpus, memoryMiB: need.memoryMiB });
+      const now = new Date();
+      const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
+      // A warm pool serves labs started from the catalog; an assignment's lab is tied to it from its creation.
+      const pooled = assignment ? undefined : await this.takePooled(owner, template, lifetime, guard);
+      if (pooled) return { pooled, lab: null };
+      const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
+      try {
+        // Every lab waits its turn: admission starts it at once when the host has room.
+        const options = { expiresAt, pool: false, assignmentId: assignment?.id ?? null, queuedAt: now };
+        return { pooled: null, lab: await this.insertLab(owner.id, template, options, guard) };
+      } catch (error) {
+        // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
+        if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
+        throw error;
+      }
     });
-    const now = new Date();
-    const lifetime = Math.min(assignment?.lifetimeMinutes ?? config.lifetimeMinutes ?? 120, this.limits.maxLifetimeMinutes);
-    // A warm pool serves labs started from the catalog; an assignment's lab is tied to it from its creation.
-    const pooled = assignment ? undefined : await this.takePooled(owner, template, lifetime);
-    if (pooled) return pooled;
-    const expiresAt = new Date(Math.min(Date.now() + lifetime * 60_000, assignment?.closesAt.getTime() ?? Infinity));
-    let lab: LabRow;
-    try {
-      // Every lab waits its turn: admission starts it at once when the host has room.
-      lab = await this.insertLab(owner.id, template, { expiresAt, pool: false, assignmentId: assignment?.id ?? null, queuedAt: now });
-    } catch (error) {
-      // labs_assignment_user_key: one live lab per student and assignment, even when two requests race.
-      if (assignment && isUniqueViolation(error)) throw conflict(`${owner.username} already has a lab for this assignment`);
-      throw error;
-    }
+    if (created.pooled) return created.pooled;
+    const lab = created.lab!;
     // Admitted at once, the lab's first event says `provisioning`; else it says where it waits.
     const admitted = await this.admission.admit();
     const positions = await this.admission.positions();
@@ -149,13 +151,24 @@ export class LabService {
    * becomes theirs (its lifetime starts now), and a job then applies its own secrets and content
    * through the guest channel. The pool is refilled in the background either way.
    */
-  private async takePooled(owner: Actor, template: TemplateRow, lifetimeMinutes: number): Promise<Lab | undefined> {
+  private async takePooled(
+    owner: Actor,
+    template: TemplateRow,
+    lifetimeMinutes: number,
+    guard: (tx: Db) => Promise<void>,
+  ): Promise<Lab | undefined> {
     // A pool being emptied (size 0) still hands out what it holds until the refill removes it.
     const now = new Date();
-    const row = await this.labs.claimPooled(template.id, template.version, owner.id, {
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + lifetimeMinutes * 60_000),
-    });
+    const row = await this.labs.claimPooled(
+      template.id,
+      template.version,
+      owner.id,
+      {
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + lifetimeMinutes * 60_000),
+      },
+      guard,
+    );
     if (template.warmPoolSize > 0 || row) await this.refillPool(template.id);
     if (!row) return undefined;
     await this.enqueue(row.id, 'handover');
@@ -169,6 +182,7 @@ export class LabService {
     template: TemplateRow,
     // `queuedAt`: the lab waits for admission (pool labs skip it: their refill keeps free memory in reserve).
     options: { expiresAt: Date | null; pool: boolean; assignmentId: string | null; queuedAt?: Date; hostId?: string | null },
+    guard?: (tx: Db) => Promise<void>,
   ): Promise<LabRow> {
     const config = template.config as LabTemplateConfig;
     const id = crypto.randomUUID();
@@ -200,6 +214,7 @@ export class LabService {
         studentControl: vm.studentControl ?? true,
         hostId: options.hostId ?? null,
       })),
+      guard,
     );
   }
 

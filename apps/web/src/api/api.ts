@@ -26,6 +26,11 @@ import type {
   Lab,
   LabDetail,
   LabList,
+  MyQuota,
+  Quota,
+  QuotaList,
+  QuotaScope,
+  SetQuotaBody,
   PlatformStats,
   SignInMethods,
   Snapshot,
@@ -71,6 +76,7 @@ export const api = createApi({
     'Class',
     'Assignment',
     'Host',
+    'Quota',
   ],
   endpoints: (build) => ({
     login: build.mutation<TokenResponse, { username: string; password: string }>({
@@ -142,6 +148,8 @@ export const api = createApi({
       query: (q) => ({ url: '/labs', params: clean(q ?? {}) }),
       providesTags: ['LabList'],
     }),
+    // Use changes with the user's labs: the same tag refreshes both.
+    myQuota: build.query<MyQuota, void>({ query: () => '/me/quota', providesTags: ['LabList'] }),
     lab: build.query<LabDetail, string>({ query: (id) => `/labs/${id}`, providesTags: (_r, _e, id) => [{ type: 'Lab', id }] }),
     startLab: build.mutation<Lab, string>({
       query: (templateId) => ({ url: '/labs', method: 'POST', body: { templateId } }),
@@ -255,6 +263,15 @@ export const api = createApi({
     gradesCsv: build.mutation<string, string>({ query: (id) => ({ url: `/assignments/${id}/grades.csv`, responseHandler: 'text' }) }),
     scoreboard: build.query<Scoreboard, string>({ query: (id) => `/assignments/${id}/scoreboard`, providesTags: ['Assignment'] }),
 
+    quotas: build.query<QuotaList, void>({ query: () => '/quotas', providesTags: ['Quota'] }),
+    setQuota: build.mutation<Quota, { scope: QuotaScope; subject: string; limits: SetQuotaBody }>({
+      query: ({ scope, subject, limits }) => ({ url: `/quotas/${scope}/${encodeURIComponent(subject)}`, method: 'PUT', body: limits }),
+      invalidatesTags: ['Quota', 'LabList', 'Audit'],
+    }),
+    deleteQuota: build.mutation<void, { scope: QuotaScope; subject: string }>({
+      query: ({ scope, subject }) => ({ url: `/quotas/${scope}/${encodeURIComponent(subject)}`, method: 'DELETE' }),
+      invalidatesTags: ['Quota', 'LabList', 'Audit'],
+    }),
     users: build.query<UserList, Query | void>({ query: (q) => ({ url: '/users', params: clean(q ?? {}) }), providesTags: ['User'] }),
     createUser: build.mutation<User, CreateUserBody>({
       query: (body) => ({ url: '/users', method: 'POST', body }),
@@ -312,6 +329,7 @@ export const {
   useHelpActionMutation,
   useVerifyTemplateMutation,
   useLabsQuery,
+  useMyQuotaQuery,
   useLabQuery,
   useStartLabMutation,
   useLabActionMutation,
@@ -320,6 +338,9 @@ export const {
   useSnapshotsQuery,
   useRevertVmMutation,
   useUsersQuery,
+  useQuotasQuery,
+  useSetQuotaMutation,
+  useDeleteQuotaMutation,
   useCreateUserMutation,
   useUpdateUserMutation,
   useResetPasswordMutation,

@@ -24,6 +24,7 @@ const NAV: { to: string; label: string; permission?: string }[] = [
   { to: '/staff/images', label: 'Images', permission: 'image.upload' },
   { to: '/staff/help', label: 'Help queue', permission: 'lab.watch' },
   { to: '/admin/users', label: 'Users', permission: 'user.manage' },
+  { to: '/admin/quotas', label: 'Quotas', permission: 'quota.manage' },
   { to: '/admin/audit', label: 'Audit', permission: 'audit.read' },
   { to: '/admin/overview', label: 'Overview', permission: 'lab.manageAll' },
   { to: '/admin/system', label: 'System', permission: 'system.read' },

@@ -11,6 +11,7 @@ import { useLabsQuery } from '../api/api.js';
 import { Countdown } from '../components/Countdown.js';
 import { ErrorAlert } from '../components/ErrorAlert.js';
 import { MyAssignments } from '../components/MyAssignments.js';
+import { QuotaUsage } from '../components/QuotaUsage.js';
 import { useCan } from '../components/RequirePermission.js';
 import { StatusChip } from '../components/StatusChip.js';
 
@@ -65,6 +66,7 @@ export function DashboardPage() {
       <Typography variant="h4" component="h1">
         My labs
       </Typography>
+      <QuotaUsage />
       <ErrorAlert error={error} />
       {isLoading && <LinearProgress aria-label="loading" />}
       {data && data.items.length === 0 && (
