@@ -140,25 +140,61 @@ async function platform(tbMiB: number) {
 
   /** Starts `n` labs at once; times each to `running` and to all its guests answering; then memory; then deletes them. */
   async function run(templateId: string, n: number): Promise<Run> {
+    // The lab's own events say when it runs, as they tell a browser (polling 10 labs every few
+    // milliseconds would load the API and its embedded database more than the labs do).
+    const running = new Map<string, () => void>();
+    const failed = new Map<string, (error: Error) => void>();
+    const unsubscribe = services.eventBus.subscribe(({ row }) => {
+      const status = (row.data as { status?: string }).status;
+      if (row.type !== 'lab.status') return;
+      if (status === 'running') running.get(row.labId)?.();
+      if (status === 'error') failed.get(row.labId)?.(new Error(`lab failed: ${JSON.stringify(row.data)}`));
+    });
     const labs = await Promise.all(
       Array.from({ length: n }, async () => {
         const started = Date.now();
-        const lab = (await app.inject({ method: 'POST', url: '/api/v1/labs', headers, payload: { templateId } })).json() as LabDetail;
-        let detail: LabDetail;
-        do {
-          await new Promise((r) => setTimeout(r, 25));
-          detail = (await app.inject({ url: `/api/v1/labs/${lab.id}`, headers })).json() as LabDetail;
-          if (detail.status === 'error') throw new Error(`lab failed: ${JSON.stringify(detail.error)}`);
-        } while (detail.status !== 'running');
-        const runningMs = Date.now() - started;
-        const vms = await services.repositories.labs.vmsOf(lab.id);
+        let runningAt = 0;
+        let labId = '';
+        const isRunning = new Promise<void>((resolve, reject) => {
+          const done = () => ((runningAt ||= Date.now()), resolve());
+          void (async () => {
+            const lab = (await app.inject({ method: 'POST', url: '/api/v1/labs', headers, payload: { templateId } })).json() as LabDetail;
+            labId = lab.id;
+            running.set(lab.id, done);
+            failed.set(lab.id, reject);
+            // It may have been running before the listener was set (a pool handover answers at once).
+            const detail = (await app.inject({ url: `/api/v1/labs/${lab.id}`, headers })).json() as LabDetail;
+            if (detail.status === 'running') done();
+          })().catch(reject);
+        });
+        await isRunning;
+        const runningMs = runningAt - started;
+        const vms = await services.repositories.labs.vmsOf(labId);
         await Promise.all(vms.map((vm) => shellAnswers(driver, vm.driverName)));
         // A handed-over pool lab is ready once its own content is in too.
-        while ((await services.repositories.labs.stepsOf(lab.id)).some((s) => s.status !== 'done'))
-          await new Promise((r) => setTimeout(r, 25));
-        return { id: lab.id, runningMs, readyMs: Date.now() - started, vms: vms.map((v) => v.driverName), steps: detail.steps };
+        while ((await services.repositories.labs.stepsOf(labId)).some((s) => s.status !== 'done'))
+          await new Promise((r) => setTimeout(r, 100));
+        const detail = (await app.inject({ url: `/api/v1/labs/${labId}`, headers })).json() as LabDetail;
+        const lab = await services.repositories.labs.findById(labId);
+        const steps = await services.repositories.labs.stepsOf(labId);
+        return {
+          id: labId,
+          runningMs,
+          readyMs: Date.now() - started,
+          vms: vms.map((v) => v.driverName),
+          steps: detail.steps,
+          // Where the time went: waiting for a worker, then each step.
+          timeline: [
+            ['queue', (steps[0]?.startedAt?.getTime() ?? 0) - (lab?.createdAt ? new Date(lab.createdAt).getTime() : 0)] as const,
+            ...steps.map((s) => [s.name.replace(/ \(.*$/, ''), (s.finishedAt?.getTime() ?? 0) - (s.startedAt?.getTime() ?? 0)] as const),
+          ],
+        };
       }),
     );
+    unsubscribe();
+    const byStep = new Map<string, number[]>();
+    for (const lab of labs) for (const [name, ms] of lab.timeline) byStep.set(name, [...(byStep.get(name) ?? []), ms]);
+    console.log(`  steps (median ms over ${n} lab(s)): ${[...byStep].map(([name, ms]) => `${name} ${median(ms)}`).join('; ')}`);
     const memory = labs.flatMap((l) => l.vms.map((vm) => memoryOf(Number(readFileSync(path.join(vmsDir, vm, 'qemu.pid'), 'utf8')))));
     const paths = new Set(
       labs.flatMap((l) => l.steps.filter((s) => s.name.startsWith('Start ')).map((s) => s.name.replace(/^Start \S+ /, ''))),
@@ -214,6 +250,15 @@ async function main(): Promise<void> {
       .join(' ');
   const loadAtStart = load();
   const startedAt = new Date().toISOString();
+
+  // `BENCH_ONLY=restore`: only the saved-state rows, printed, docs left alone (for profiling).
+  if (process.env.BENCH_ONLY === 'restore') {
+    const p = await platform(Number(process.env.BENCH_TB_MIB ?? 32));
+    console.log(`prepared in ${await p.prepare()} ms`);
+    for (const n of [1, 10]) row('saved state', n, await p.run(p.demo, n));
+    await p.close();
+    return;
+  }
 
   // The TCG translation cache: QEMU's default (up to 1 GiB) against bounded sizes, one cold lab each.
   for (const tb of [0, 8, 16]) {
