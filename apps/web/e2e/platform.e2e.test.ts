@@ -228,7 +228,16 @@ describe('the platform in a real browser', () => {
   it('lets the student revert a VM (a file made in it is gone) and delete the lab', async () => {
     const page = await signIn('student1', 'student-password');
     await page.goto(labUrl);
-    await page.getByTestId('lab-status').getByText('running', { exact: true }).waitFor();
+    // It failed once in CI after 30 s on a busy machine (and never here): more time, and a
+    // screenshot of what the page showed if it never says `running`.
+    await page
+      .getByTestId('lab-status')
+      .getByText('running', { exact: true })
+      .waitFor({ timeout: 60_000 })
+      .catch(async (error: unknown) => {
+        await page.screenshot({ path: path.join(shots, 'student-revert-not-running.png'), fullPage: true });
+        throw error;
+      });
     const row = page.getByRole('row', { name: 'vm attacker' });
     // A file made in the guest through the terminal (the listing, upper-cased and tagged, proves it is there).
     const terminal = await openTerminal(page, row);
@@ -260,7 +269,7 @@ describe('the platform in a real browser', () => {
       .toBe('deleted');
     await page.getByText(/No labs yet/).waitFor();
     await page.screenshot({ path: path.join(shots, 'student-dashboard.png') });
-  });
+  }, 150_000);
 
   it("keeps a student out of admin and instructor pages and of another student's lab", async () => {
     const page = await signIn('student1', 'student-password');
