@@ -11,6 +11,7 @@ import { FakeDriver } from '@ctp/hypervisor';
 import { buildApp } from '../../server/src/app.js';
 import { loadConfig } from '../../server/src/config.js';
 import { openDatabase, type Database } from '../../server/src/db/database.js';
+import { emptyTables } from '../../server/src/test-support/test-database.js';
 import { createImageCatalog } from '../../server/src/services/image-catalog.js';
 import { hashPassword } from '../../server/src/services/password.js';
 import { createServices } from '../../server/src/services.js';
@@ -37,7 +38,7 @@ describe('admin overview charts in a real browser', () => {
       schedules: false,
     };
     database = await openDatabase({ databaseUrl: process.env.DATABASE_URL });
-    await database.db.execute('truncate users, platform_samples, audit_events cascade' as never);
+    await emptyTables(database);
     const services = createServices(config, database, { driver: new FakeDriver(), images: createImageCatalog(dataDir) });
     await services.repositories.users.insert({
       username: 'admin',

@@ -12,6 +12,7 @@ import { DEMO_IMAGES_DIR, demoImages, testAcceleratorCache } from '@ctp/hypervis
 import { buildApp } from '../../server/src/app.js';
 import { loadConfig } from '../../server/src/config.js';
 import { openDatabase, type Database } from '../../server/src/db/database.js';
+import { emptyTables } from '../../server/src/test-support/test-database.js';
 import { createImageCatalog } from '../../server/src/services/image-catalog.js';
 import { hashPassword } from '../../server/src/services/password.js';
 import { createServices, type Services } from '../../server/src/services.js';
@@ -45,7 +46,7 @@ describe('the platform in a real browser', () => {
     };
     database = await openDatabase({ databaseUrl: process.env.DATABASE_URL });
     // Its own clean slate on a shared server database.
-    await database.db.execute('truncate users, lab_templates, labs, audit_events, lab_events, access_tickets cascade' as never);
+    await emptyTables(database);
     services = createServices(config, database, { driver, images: createImageCatalog(DEMO_IMAGES_DIR) });
     await services.repositories.users.insert({
       username: 'admin',

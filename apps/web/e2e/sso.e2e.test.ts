@@ -10,6 +10,7 @@ import { FakeDriver } from '@ctp/hypervisor';
 import { buildApp } from '../../server/src/app.js';
 import { loadConfig } from '../../server/src/config.js';
 import { openDatabase, type Database } from '../../server/src/db/database.js';
+import { emptyTables } from '../../server/src/test-support/test-database.js';
 import { createImageCatalog } from '../../server/src/services/image-catalog.js';
 import { hashPassword } from '../../server/src/services/password.js';
 import { createServices, type Services } from '../../server/src/services.js';
@@ -55,7 +56,7 @@ describe('single sign-on in a real browser', () => {
       schedules: false,
     };
     database = await openDatabase({ databaseUrl: process.env.DATABASE_URL });
-    await database.db.execute('truncate users, audit_events cascade' as never);
+    await emptyTables(database);
     services = createServices(config, database, { driver: new FakeDriver(), images: createImageCatalog(dataDir) });
     await services.sessions.start();
     for (const [username, role] of [
