@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EventTicket, LabDetail, TemplateList, TokenResponse, User } from '@ctp/contracts';
-import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { PrivatePostgres } from '../test-support/private-postgres.js';
-import { freePort, ServerProcess } from '../test-support/server-process.js';
+import { destroyLeftoverGuests, freePort, ServerProcess } from '../test-support/server-process.js';
 import { openSocket, type WatchedClient } from '../test-support/ws-client.js';
 
 interface Message {
@@ -43,13 +42,7 @@ describe('PostgreSQL restarted under a running platform', () => {
     socket?.ws.terminate();
     await server?.kill();
     // Whatever happened, no guest outlives the test.
-    const driver = new QemuDriver({
-      stateDir: path.join(dataDir, 'vms'),
-      network: new BridgeNetworkBackend(runCommand, ownerOf(path.join(dataDir, 'networks'))),
-      accelerator: 'tcg',
-    });
-    for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
-    for (const network of await driver.listNetworks()) if (network.group?.startsWith('l')) await driver.destroyNetwork(network.name);
+    await destroyLeftoverGuests(dataDir);
     await postgres?.destroy();
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);

@@ -6,10 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import type { LabDetail, Template, TemplateList, TokenResponse } from '@ctp/contracts';
-import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
 import { DEFAULT_IMAGES_DIR } from '../services/image-catalog.js';
-import { freePort, ServerProcess } from '../test-support/server-process.js';
+import { destroyLeftoverGuests, freePort, ServerProcess } from '../test-support/server-process.js';
 
 const repoRoot = path.resolve(fileURLToPath(new URL('../../../..', import.meta.url)));
 const rulesFile = path.join(repoRoot, 'deploy/prometheus/rules.yml');
@@ -97,13 +96,7 @@ describe('Prometheus against a running platform', () => {
     prometheus?.kill('SIGTERM');
     await server?.kill('SIGTERM');
     // Whatever happened, no guest or network outlives the test.
-    const driver = new QemuDriver({
-      stateDir: path.join(dataDir, 'vms'),
-      network: new BridgeNetworkBackend(runCommand, ownerOf(path.join(dataDir, 'networks'))),
-      accelerator: 'tcg',
-    });
-    for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
-    for (const network of await driver.listNetworks()) if (network.group?.startsWith('l')) await driver.destroyNetwork(network.name);
+    await destroyLeftoverGuests(dataDir);
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabList, TemplateList, TokenResponse } from '@ctp/contracts';
-import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
+import { ownerOf } from '@ctp/hypervisor';
 import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
 import { labPrefix } from '../jobs/lab-runner.js';
-import { freePort, ServerProcess } from '../test-support/server-process.js';
+import { destroyLeftoverGuests, freePort, ServerProcess } from '../test-support/server-process.js';
 import { labs } from '../db/schema.js';
 import { testDatabase } from '../test-support/test-database.js';
 
@@ -23,13 +23,7 @@ describe('crash recovery', () => {
   afterAll(async () => {
     await server?.kill();
     // Whatever happened, no guest outlives the test.
-    const driver = new QemuDriver({
-      stateDir: vmsDir,
-      network: new BridgeNetworkBackend(runCommand, ownerOf(path.join(dataDir, 'networks'))),
-      accelerator: 'tcg',
-    });
-    for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
-    for (const network of await driver.listNetworks()) if (network.group?.startsWith('l')) await driver.destroyNetwork(network.name);
+    await destroyLeftoverGuests(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 

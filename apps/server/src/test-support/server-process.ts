@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { openDatabase } from '../db/database.js';
 import { emptyTables } from './test-database.js';
 
@@ -104,4 +105,15 @@ export class ServerProcess {
     const text = await response.text();
     return { status: response.status, json: () => JSON.parse(text) as T };
   }
+}
+
+/** Destroys the guests and lab networks a server with data directory `dataDir` left behind (a test's afterAll). */
+export async function destroyLeftoverGuests(dataDir: string): Promise<void> {
+  const driver = new QemuDriver({
+    stateDir: path.join(dataDir, 'vms'),
+    network: new BridgeNetworkBackend(runCommand, ownerOf(path.join(dataDir, 'networks'))),
+    accelerator: 'tcg',
+  });
+  for (const vm of await driver.listVms()) await driver.destroyVm(vm.name);
+  for (const network of await driver.listNetworks()) if (network.group?.startsWith('l')) await driver.destroyNetwork(network.name);
 }
