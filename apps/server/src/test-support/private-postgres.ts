@@ -13,9 +13,15 @@ const BIN = '/usr/lib/postgresql/15/bin';
 // PostgreSQL refuses to run as root: as root, its commands run as the `postgres` user.
 const asRoot = process.getuid?.() === 0;
 
-/** Who may connect over TCP: the platform's role `ctp` (trust, on loopback), or nobody. */
-function hba(tcp: 'trust' | 'reject'): string {
-  return `local all all trust\nhost all all 127.0.0.1/32 ${tcp}\n`;
+/** Who may connect over TCP: the platform's role `ctp` (trust, on loopback and the given networks), or nobody. */
+function hba(tcp: 'trust' | 'reject', networks: string[]): string {
+  return ['local all all trust', ...['127.0.0.1/32', ...networks].map((n) => `host all all ${n} ${tcp}`), ''].join('\n');
+}
+
+/** Where the server listens besides loopback, and which networks may connect (e.g. network namespaces' links). */
+export interface PrivatePostgresOptions {
+  listen?: string[];
+  networks?: string[];
 }
 
 /**
@@ -26,11 +32,17 @@ export class PrivatePostgres {
   private constructor(
     readonly dir: string,
     readonly port: number,
+    private readonly options: PrivatePostgresOptions = {},
   ) {}
 
   /** The URL the platform connects with (TCP on loopback, role `ctp`, database `ctp`). */
   get url(): string {
-    return `postgres://ctp@127.0.0.1:${this.port}/ctp`;
+    return this.urlVia('127.0.0.1');
+  }
+
+  /** The URL for a client that reaches the server at `address` (one of its `listen` addresses). */
+  urlVia(address: string): string {
+    return `postgres://ctp@${address}:${this.port}/ctp`;
   }
 
   private get data(): string {
@@ -38,10 +50,10 @@ export class PrivatePostgres {
   }
 
   /** Creates the cluster (initdb), starts it and creates the platform's role and database. */
-  static async start(): Promise<PrivatePostgres> {
+  static async start(options: PrivatePostgresOptions = {}): Promise<PrivatePostgres> {
     const dir = mkdtempSync(path.join(tmpdir(), 'ctp-pg-'));
     if (asRoot) chownSync(dir, postgresUid(), postgresGid());
-    const server = new PrivatePostgres(dir, await freePort());
+    const server = new PrivatePostgres(dir, await freePort(), options);
     await server.command('initdb', ['-D', server.data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
     server.allowTcp(true);
     await server.startServer();
@@ -52,7 +64,8 @@ export class PrivatePostgres {
 
   /** Starts the server again (after `stop`), waiting until it accepts connections. */
   async startServer(): Promise<void> {
-    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`;
+    const listen = ['127.0.0.1', ...(this.options.listen ?? [])].join(',');
+    const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=${listen} -c fsync=off`;
     await this.command('pg_ctl', ['-D', this.data, '-o', options, '-l', path.join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
   }
 
@@ -64,7 +77,7 @@ export class PrivatePostgres {
   /** Lets the platform connect over TCP, or refuses it (superuser on the unix socket still works); reloaded when running. */
   allowTcp(allowed: boolean, reload = false): Promise<void> | void {
     const file = path.join(this.data, 'pg_hba.conf');
-    writeFileSync(file, hba(allowed ? 'trust' : 'reject'));
+    writeFileSync(file, hba(allowed ? 'trust' : 'reject', this.options.networks ?? []));
     if (asRoot) chownSync(file, postgresUid(), postgresGid());
     if (reload) return this.command('pg_ctl', ['-D', this.data, 'reload']).then(() => undefined);
   }

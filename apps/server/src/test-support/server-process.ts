@@ -20,6 +20,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** How a server process is started, beyond its environment. */
+export interface ServerProcessOptions {
+  /** An argv prefix, e.g. a network namespace's `ip netns exec NAME`. */
+  prefix?: string[];
+  /** The log line that says it is ready (default the API's `platform ready`). */
+  readyLine?: string;
+  /** Leave a PostgreSQL server's tables as they are on the first start (another process of the same test already emptied them). */
+  keepDatabase?: boolean;
+}
+
 /** The real server (`src/main.ts`) as a child process, as `npm start` would run it. */
 export class ServerProcess {
   private child: ChildProcess | undefined;
@@ -29,7 +39,13 @@ export class ServerProcess {
   constructor(
     readonly port: number,
     private readonly env: Record<string, string>,
+    private readonly options: ServerProcessOptions = {},
   ) {}
+
+  /** The process id (the node process itself, also behind a prefix that execs it). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -45,7 +61,7 @@ export class ServerProcess {
     // empty database, as a fresh install would (else its admin keeps another test's password).
     // A restart keeps what the server wrote.
     const databaseUrl = this.env.DATABASE_URL ?? parentEnv.DATABASE_URL;
-    if (databaseUrl && !this.started) {
+    if (databaseUrl && !this.started && !this.options.keepDatabase) {
       const database = await openDatabase({ databaseUrl });
       try {
         await emptyTables(database);
@@ -57,7 +73,15 @@ export class ServerProcess {
     this.output = '';
     // One process (node with tsx as a loader, not the tsx CLI, which forks): a SIGKILL then
     // really kills the server, as a crash would.
-    this.child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', path.join(repoRoot, 'apps/server/src/main.ts')], {
+    const [command, ...args] = [
+      ...(this.options.prefix ?? []),
+      process.execPath,
+      '--import',
+      'tsx',
+      '--conditions=source',
+      path.join(repoRoot, 'apps/server/src/main.ts'),
+    ] as [string, ...string[]];
+    this.child = spawn(command, args, {
       cwd: repoRoot,
       env: { ...parentEnv, PORT: String(this.port), HOST: '127.0.0.1', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,7 +89,8 @@ export class ServerProcess {
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     const deadline = Date.now() + timeoutMs;
-    while (!this.output.includes('platform ready')) {
+    const readyLine = this.options.readyLine ?? 'platform ready';
+    while (!this.output.includes(readyLine)) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`server exited: ${this.output.slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`server not ready in ${timeoutMs} ms: ${this.output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
