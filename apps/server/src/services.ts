@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { createClusterDriver } from './agent/cluster.driver.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
@@ -104,6 +105,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     quotas: new QuotasRepository(db),
   };
   const log = infra.log ?? (() => {});
+  // Services act on each VM where it lives: this process's driver, or its host's agent.
+  const driver = createClusterDriver({ local: infra.driver, hosts: repositories.hosts, config });
   const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
   const tokens = new TokenService(jwtSecret, config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
@@ -152,17 +155,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     log,
   );
   const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
-  const templateStates = new TemplateStateService(
-    repositories.templateStates,
-    repositories.templates,
-    infra.driver,
-    images,
-    prepareStates,
-    {
-      enabled: config.savedStates,
-      ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
-    },
-  );
+  const templateStates = new TemplateStateService(repositories.templateStates, repositories.templates, driver, images, prepareStates, {
+    enabled: config.savedStates,
+    ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
+  });
   const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const tasks = new TaskService(
@@ -170,7 +166,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.tasks,
     audit,
     eventBus,
-    infra.driver,
+    driver,
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
     labAccess,
@@ -209,10 +205,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     (labId) => enqueue(labId, 'provision'),
     hosts,
   );
-  const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
+  const content = new LabContentDelivery(driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
   const runner = new LabRunner(
     repositories.labs,
-    infra.driver,
+    driver,
     eventBus,
     images,
     tasks,
@@ -230,7 +226,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates,
     () => admission.admit(),
   );
-  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images, labAccess);
+  const goldenImages = new GoldenImageService(repositories.labs, driver, images, labAccess);
   const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);
   const quotas = new QuotaService(repositories.quotas, repositories.users, repositories.classes, audit, {
     maxLabsPerUser: config.maxLabsPerUser,
@@ -239,7 +235,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     repositories.users,
     templates,
-    infra.driver,
+    driver,
     eventBus,
     sessions,
     enqueue,
@@ -274,7 +270,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     repositories.users,
     tasks,
-    infra.driver,
+    driver,
     audit,
     (id) => jobs.enqueueVerification(id),
     { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
@@ -292,7 +288,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   const help = new HelpService(repositories.help, repositories.labs, eventBus, labAccess);
   const consoles = new ConsoleService(
     repositories.labs,
-    infra.driver,
+    driver,
     tickets,
     audit,
     eventBus,
@@ -303,10 +299,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     labAccess,
   );
-  const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
+  const system = new SystemService(driver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
-    infra.driver,
+    driver,
     eventBus,
     audit,
     enqueue,
@@ -385,7 +381,9 @@ export function createServices(config: Config, database: Database, infra: Infras
     runner,
     jobs,
     eventBus,
+    // This process's own driver (what it was given); services use the cluster driver.
     driver: infra.driver,
+    clusterDriver: driver,
     images,
     goldenImages,
     startBackground,
