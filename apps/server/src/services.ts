@@ -105,7 +105,9 @@ export function createServices(config: Config, database: Database, infra: Infras
     quotas: new QuotasRepository(db),
   };
   const log = infra.log ?? (() => {});
-  // Services act on each VM where it lives: this process's driver, or its host's agent.
+  // What the API does at once to one VM (consoles, VM actions, snapshots, guest commands) goes to
+  // the VM's host: this process's driver, or that host's agent. Jobs and host-wide work (lab
+  // operations, saved states, reconciliation) run where their driver is, with the local one.
   const driver = createClusterDriver({ local: infra.driver, hosts: repositories.hosts, config });
   const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
   const tokens = new TokenService(jwtSecret, config.accessTokenTtlSeconds);
@@ -155,10 +157,17 @@ export function createServices(config: Config, database: Database, infra: Infras
     log,
   );
   const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
-  const templateStates = new TemplateStateService(repositories.templateStates, repositories.templates, driver, images, prepareStates, {
-    enabled: config.savedStates,
-    ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
-  });
+  const templateStates = new TemplateStateService(
+    repositories.templateStates,
+    repositories.templates,
+    infra.driver,
+    images,
+    prepareStates,
+    {
+      enabled: config.savedStates,
+      ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
+    },
+  );
   const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareStates : undefined);
   const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
   const tasks = new TaskService(
@@ -205,14 +214,16 @@ export function createServices(config: Config, database: Database, infra: Infras
     (labId) => enqueue(labId, 'provision'),
     hosts,
   );
-  const content = new LabContentDelivery(driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
+  const secretValues: ConstructorParameters<typeof LabContentDelivery>[1] = (labId, labConfig) => tasks.secretValues(labId, labConfig);
+  const content = new LabContentDelivery(driver, secretValues);
+  // Lab operations (jobs) run on the lab's own host, whose driver is this process's.
   const runner = new LabRunner(
     repositories.labs,
-    driver,
+    infra.driver,
     eventBus,
     images,
     tasks,
-    content,
+    new LabContentDelivery(infra.driver, secretValues),
     {
       finished: (operation, outcome, seconds) => {
         metrics.labOperations.inc({ operation, outcome });
@@ -299,10 +310,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     labAccess,
   );
-  const system = new SystemService(driver, images, repositories.labs, database.engine);
+  const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
-    driver,
+    infra.driver,
     eventBus,
     audit,
     enqueue,
