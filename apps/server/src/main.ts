@@ -7,12 +7,17 @@ import { createHypervisorDriver } from './hypervisor.js';
 import { loggerOptions } from './logger.js';
 import { flushErrorTracking, initErrorTracking } from './plugins/error-tracking.js';
 import { reloadCertificatesOnSighup, startHttpRedirect } from './plugins/tls.js';
+import { startAgentServer } from './agent/agent.server.js';
+import { assertClusterSecret } from './agent/cluster-token.js';
 import { createImageCatalog } from './services/image-catalog.js';
 import { createServices } from './services.js';
 
 /** Starts the platform: database and migrations, hypervisor, first admin and demo lab, HTTP, jobs. */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before anything starts: an agent that serves others, or advertises an address, needs the secret.
+  if (config.agentPort !== undefined) assertClusterSecret(config.clusterSecret, 'when CTP_AGENT_PORT is set');
+  if (config.hostAddress) assertClusterSecret(config.clusterSecret, 'when CTP_AGENT_URL is set');
   initErrorTracking(process.env.SENTRY_DSN, { environment: process.env.SENTRY_ENVIRONMENT, release: process.env.SENTRY_RELEASE });
   // Until the app's logger exists, warnings go to stderr as JSON.
   let log: (message: string, details: Record<string, unknown>) => void = (message, details) =>
@@ -41,6 +46,9 @@ async function main(): Promise<void> {
   const host = await driver.probe();
   app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
 
+  // The API of other hosts reaches this machine's VMs (driver calls, consoles) through it.
+  const agentServer =
+    config.agentPort !== undefined ? await startAgentServer(config, driver, app.log.child({ component: 'agent-server' })) : undefined;
   const redirect = config.httpRedirectPort ? await startHttpRedirect(config.httpRedirectPort, config.host, config.port) : undefined;
   if (config.tlsCert) reloadCertificatesOnSighup(app.server as unknown as https.Server, config, app.log);
 
@@ -53,6 +61,7 @@ async function main(): Promise<void> {
     try {
       redirect?.close();
       await app.close();
+      await agentServer?.close();
       await services.stopBackground();
       await database.close();
     } finally {
