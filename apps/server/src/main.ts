@@ -1,31 +1,61 @@
 import path from 'node:path';
 import type https from 'node:https';
+import { pino } from 'pino';
+import type { HypervisorDriver } from '@ctp/hypervisor';
 import { buildApp } from './app.js';
-import { loadConfig } from './config.js';
-import { openDatabase } from './db/database.js';
+import { loadConfig, type Config } from './config.js';
+import { openDatabase, type Database } from './db/database.js';
 import { createHypervisorDriver } from './hypervisor.js';
 import { loggerOptions } from './logger.js';
 import { flushErrorTracking, initErrorTracking } from './plugins/error-tracking.js';
 import { reloadCertificatesOnSighup, startHttpRedirect } from './plugins/tls.js';
 import { createImageCatalog } from './services/image-catalog.js';
-import { createServices } from './services.js';
+import { createServices, type Services } from './services.js';
 
-/** Starts the platform: database and migrations, hypervisor, first admin and demo lab, HTTP, jobs. */
+type Log = (message: string, details: Record<string, unknown>) => void;
+
+/**
+ * The one wiring point of the hypervisor per role: which driver the services get, and whether
+ * this process serves the agent channel (driver RPC and console proxy on CTP_AGENT_PORT).
+ * `agent` and `all` drive this machine's hypervisor. `api` does no hypervisor work of its own:
+ * its lab operations run on the agents through their queues; for the synchronous calls
+ * (consoles, snapshots, power actions, guest exec) it needs the cluster driver that forwards
+ * each call to the agent of the VM's host. Until that lands, `api` uses a local driver object.
+ */
+async function hypervisorFor(config: Config): Promise<{ driver: HypervisorDriver; servesAgentChannel: boolean }> {
+  const driver = await createHypervisorDriver(config);
+  return { driver, servesAgentChannel: config.role === 'agent' };
+}
+
+/**
+ * Starts the process's role. `all` and `api`: database and migrations, first admin and demo
+ * templates, HTTP, background work; `all` is also the local agent. `agent`: database, hypervisor,
+ * its host's registration, heartbeat, queues and reconciliation; no public HTTP API.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   initErrorTracking(process.env.SENTRY_DSN, { environment: process.env.SENTRY_ENVIRONMENT, release: process.env.SENTRY_RELEASE });
   // Until the app's logger exists, warnings go to stderr as JSON.
-  let log: (message: string, details: Record<string, unknown>) => void = (message, details) =>
-    process.stderr.write(`${JSON.stringify({ level: 40, msg: message, ...details })}\n`);
+  let log: Log = (message, details) => process.stderr.write(`${JSON.stringify({ level: 40, msg: message, ...details })}\n`);
   const database = await openDatabase({
     databaseUrl: config.databaseUrl,
     pgliteDir: path.join(config.dataDir, 'pglite'),
     log: (message, details) => log(message, details),
   });
-  const driver = await createHypervisorDriver(config);
+  const { driver, servesAgentChannel } = await hypervisorFor(config);
   const images = createImageCatalog(config.imagesDir);
-  const logger = loggerOptions(config.logLevel);
   const services = createServices(config, database, { driver, images, log: (message, details) => log(message, details) });
+  if (config.role === 'agent') {
+    const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
+    log = (message, details) => logger.warn(details, message);
+    await runAgent(config, database, services, driver, logger, servesAgentChannel);
+  } else {
+    await runApi(config, database, services, driver, (next) => (log = next));
+  }
+}
+
+/** The API (and, in the `all` role, the local agent with it). */
+async function runApi(config: Config, database: Database, services: Services, driver: HypervisorDriver, setLog: (log: Log) => void) {
   const admin = await services.users.ensureFirstAdmin(config.adminPassword);
   if (admin?.generated) {
     // Printed once, on the terminal only: it is never stored in clear anywhere.
@@ -36,25 +66,77 @@ async function main(): Promise<void> {
   await services.templates.ensureDemoTemplate();
   await services.templates.ensureDebianPairTemplate();
   await services.images.recoverInterrupted();
-  const app = await buildApp(config, services, logger);
-  log = (message, details) => app.log.warn(details, message);
-  const host = await driver.probe();
-  app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
-
+  const app = await buildApp(config, services, loggerOptions(config.logLevel));
+  setLog((message, details) => app.log.warn(details, message));
+  if (config.role === 'all') {
+    const host = await driver.probe();
+    app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
+  }
   const redirect = config.httpRedirectPort ? await startHttpRedirect(config.httpRedirectPort, config.host, config.port) : undefined;
   if (config.tlsCert) reloadCertificatesOnSighup(app.server as unknown as https.Server, config, app.log);
+  onShutdown(app.log, async () => {
+    redirect?.close();
+    await app.close();
+    await services.stopBackground();
+    await database.close();
+  });
+  await app.listen({ port: config.port, host: config.host });
+  if (config.role === 'all') await reconcileAtStart(services, app.log);
+  await services.startBackground();
+  app.log.info(
+    {
+      role: config.role,
+      engine: database.engine,
+      dataDir: config.dataDir,
+      tls: Boolean(config.tlsCert),
+      httpRedirectPort: config.httpRedirectPort,
+    },
+    'platform ready',
+  );
+}
 
+/** A hypervisor agent: one host's work, no public API. */
+async function runAgent(
+  config: Config,
+  database: Database,
+  services: Services,
+  driver: HypervisorDriver,
+  logger: pino.Logger,
+  servesAgentChannel: boolean,
+) {
+  const host = await driver.probe();
+  logger.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
+  // Registered (or back from `down`) before reconciling, so that the reconciliation knows its labs.
+  const hostId = await services.hosts.ensureLocal();
+  // Wiring point: agentrpc's agent server (driver RPC + console proxy) starts here when servesAgentChannel.
+  void servesAgentChannel;
+  onShutdown(logger, async () => {
+    await services.stopBackground();
+    await database.close();
+  });
+  await reconcileAtStart(services, logger);
+  await services.startBackground();
+  logger.info({ role: config.role, hostId, hostName: config.hostName, dataDir: config.dataDir }, 'platform ready');
+}
+
+/** Reconcile once at start, before workers pick up jobs that a crash left behind. */
+async function reconcileAtStart(services: Services, logger: Pick<pino.Logger, 'info' | 'error'>): Promise<void> {
+  const report = await services.maintenance.reconcile().catch((error: unknown) => {
+    logger.error({ err: error }, 'reconciliation at start failed');
+    return undefined;
+  });
+  if (report) logger.info(report, 'reconciled with the hypervisor');
+}
+
+function onShutdown(logger: Pick<pino.Logger, 'info'>, stop: () => Promise<void>): void {
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'shutting down');
+    logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => process.exit(1), 20_000).unref();
     try {
-      redirect?.close();
-      await app.close();
-      await services.stopBackground();
-      await database.close();
+      await stop();
     } finally {
       clearTimeout(force);
       process.exit(0);
@@ -62,18 +144,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen({ port: config.port, host: config.host });
-  // Reconcile once at start, before workers pick up jobs that a crash left behind.
-  const report = await services.maintenance.reconcile().catch((error: unknown) => {
-    app.log.error({ err: error }, 'reconciliation at start failed');
-    return undefined;
-  });
-  if (report) app.log.info(report, 'reconciled with the hypervisor');
-  await services.startBackground();
-  app.log.info(
-    { engine: database.engine, dataDir: config.dataDir, tls: Boolean(config.tlsCert), httpRedirectPort: config.httpRedirectPort },
-    'platform ready',
-  );
 }
 
 main().catch(async (error: unknown) => {

@@ -134,10 +134,13 @@ export class LabsRepository {
   }
 
   /** Every VM and network the database expects to exist on the hypervisor. */
-  async liveDriverNames(): Promise<{ vms: { driverName: string; id: string; labId: string; status: string }[]; networks: string[] }> {
+  async liveDriverNames(): Promise<{
+    vms: { driverName: string; id: string; labId: string; status: string; hostId: string | null }[];
+    networks: string[];
+  }> {
     const live = ne(labs.status, 'deleted');
     const vmRows = await this.db
-      .select({ driverName: vms.driverName, id: vms.id, labId: vms.labId, status: vms.status })
+      .select({ driverName: vms.driverName, id: vms.id, labId: vms.labId, status: vms.status, hostId: labs.hostId })
       .from(vms)
       .innerJoin(labs, eq(labs.id, vms.labId))
       .where(live);

@@ -129,22 +129,24 @@ export class HostService {
     return stale.map((h) => h.name);
   }
 
-  /** Starts heartbeating and checking for stale hosts (each every `heartbeatSeconds`). */
-  start(): void {
+  /** Starts heartbeating (agents) and checking for stale hosts (API instances), each every `heartbeatSeconds`. */
+  start(what: { heartbeat: boolean; checkStale: boolean } = { heartbeat: true, checkStale: true }): void {
     const every = Math.max(1, this.timings.heartbeatSeconds) * 1000;
     const safely = (work: () => Promise<unknown>) => () => void work().catch(() => {});
-    this.timers.push(
-      setInterval(
-        safely(() => this.heartbeat()),
-        every,
-      ).unref(),
-    );
-    this.timers.push(
-      setInterval(
-        safely(() => this.checkStale()),
-        every,
-      ).unref(),
-    );
+    if (what.heartbeat)
+      this.timers.push(
+        setInterval(
+          safely(() => this.heartbeat()),
+          every,
+        ).unref(),
+      );
+    if (what.checkStale)
+      this.timers.push(
+        setInterval(
+          safely(() => this.checkStale()),
+          every,
+        ).unref(),
+      );
   }
 
   stop(): void {
