@@ -171,6 +171,9 @@ function role(env: NodeJS.ProcessEnv): ServerRole {
   // Split roles are separate processes sharing one database: an embedded PGlite belongs to one process.
   if (raw !== 'all' && !env.DATABASE_URL)
     throw new Error(`CTP_ROLE=${raw} needs DATABASE_URL (a PostgreSQL server): the embedded database cannot be shared by processes`);
+  // Agents deliver per-lab secrets (flags) that the API checks answers against: one key for all.
+  if (raw !== 'all' && !env.CTP_SECRETS_KEY)
+    throw new Error(`CTP_ROLE=${raw} needs CTP_SECRETS_KEY, the same on the API and every agent (per-lab secrets are derived from it)`);
   return raw;
 }
 

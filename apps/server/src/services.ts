@@ -153,6 +153,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     log,
   );
   const runsAgent = config.role !== 'api';
+  let backgroundStarted = false;
   const runsApi = config.role !== 'agent';
   // This process's own host (null in the `api` role, which drives no hypervisor). Its queues are
   // worked under its current id (a host registered anew, its row removed, gets a new one).
@@ -217,7 +218,9 @@ export function createServices(config: Config, database: Database, infra: Infras
       failed: (what, error) => log(`host ${what} failed`, { error: error instanceof Error ? error.message : String(error) }),
     },
     infra.clock,
-    async (): Promise<void> => void (await admission.admit()),
+    // Before the queues run (an agent registering at start finds its host back from `down`), the
+    // admission at the end of startBackground does it.
+    async (): Promise<void> => void (backgroundStarted && (await admission.admit())),
   );
   const admission: AdmissionService = new AdmissionService(
     repositories.admission,
@@ -375,6 +378,7 @@ export function createServices(config: Config, database: Database, infra: Infras
       },
       hostId,
     );
+    backgroundStarted = true;
     if (runsAgent) await hosts.heartbeat();
     hosts.start({ heartbeat: runsAgent, checkStale: runsApi });
     // Labs queued while no worker ran start now if they fit.
@@ -383,6 +387,7 @@ export function createServices(config: Config, database: Database, infra: Infras
 
   /** Stops the background work (jobs finish or are left to be retried). */
   async function stopBackground(): Promise<void> {
+    backgroundStarted = false;
     hosts.stop();
     await jobs.stop();
     if (runsApi) {

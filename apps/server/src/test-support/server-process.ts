@@ -29,6 +29,8 @@ export class ServerProcess {
   constructor(
     readonly port: number,
     private readonly env: Record<string, string>,
+    /** `shareDatabase`: another process of the test (an API beside this agent) already owns the database: do not empty it. */
+    private readonly options: { shareDatabase?: boolean } = {},
   ) {}
 
   get url(): string {
@@ -45,7 +47,7 @@ export class ServerProcess {
     // empty database, as a fresh install would (else its admin keeps another test's password).
     // A restart keeps what the server wrote.
     const databaseUrl = this.env.DATABASE_URL ?? parentEnv.DATABASE_URL;
-    if (databaseUrl && !this.started) {
+    if (databaseUrl && !this.started && !this.options.shareDatabase) {
       const database = await openDatabase({ databaseUrl });
       try {
         await emptyTables(database);
