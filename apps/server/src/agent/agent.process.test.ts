@@ -65,7 +65,7 @@ describe('the agent server in the real server process', { timeout: 180_000 }, ()
       },
       body: JSON.stringify({ method: 'probe', args: [] }),
     });
-    expect((await probe.json()).result).toMatchObject({ driver: 'qemu', accelerator: 'tcg' });
+    expect(((await probe.json()) as { result: unknown }).result).toMatchObject({ driver: 'qemu', accelerator: 'tcg' });
     // The public API's port has no agent routes.
     expect((await fetch(`${server.url}/agent/v1/driver`, { method: 'POST' })).status).toBe(404);
   });
