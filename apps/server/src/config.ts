@@ -88,6 +88,12 @@ export interface Config {
   hostName: string;
   /** Where the API would reach this host's agent (`CTP_AGENT_URL`); null for the local process. */
   hostAddress: string | null;
+  /** The secret the API and the agents sign their internal channel's tokens with (`CTP_CLUSTER_SECRET`, ≥ 32 characters). */
+  clusterSecret: string | undefined;
+  /** Where this process's agent server listens for the API's driver calls and consoles (`CTP_AGENT_PORT`); none when unset. */
+  agentPort: number | undefined;
+  /** The address the agent server binds (`CTP_AGENT_HOST`, default 0.0.0.0). */
+  agentHost: string;
   /** Seconds between the local host's heartbeats (and the checks for hosts that stopped). */
   hostHeartbeatSeconds: number;
   /** A host not heard from for this many seconds is marked `down`. */
@@ -110,6 +116,12 @@ function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   if (['1', 'true', 'yes'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no'].includes(raw.toLowerCase())) return false;
   throw new Error(`${name} must be true or false, got "${raw}"`);
+}
+
+function port(env: NodeJS.ProcessEnv, name: string): number {
+  const value = int(env, name, 0);
+  if (value < 1 || value > 65535) throw new Error(`${name} must be a TCP port (1-65535), got "${env[name]}"`);
+  return value;
 }
 
 function accelerator(raw: string | undefined): Config['accelerator'] {
@@ -227,6 +239,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     statsRetentionDays: int(env, 'CTP_STATS_RETENTION_DAYS', 30),
     hostName: env.CTP_HOST_NAME || os.hostname(),
     hostAddress: env.CTP_AGENT_URL || null,
+    clusterSecret: env.CTP_CLUSTER_SECRET || undefined,
+    agentPort: env.CTP_AGENT_PORT ? port(env, 'CTP_AGENT_PORT') : undefined,
+    agentHost: env.CTP_AGENT_HOST || '0.0.0.0',
     hostHeartbeatSeconds: Math.max(1, int(env, 'CTP_HOST_HEARTBEAT_SECONDS', 5)),
     hostDownAfterSeconds: Math.max(1, int(env, 'CTP_HOST_DOWN_AFTER_SECONDS', 30)),
     oidc: sso,

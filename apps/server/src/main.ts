@@ -2,6 +2,9 @@ import path from 'node:path';
 import type https from 'node:https';
 import { pino } from 'pino';
 import type { HypervisorDriver } from '@ctp/hypervisor';
+import type { FastifyBaseLogger } from 'fastify';
+import { startAgentServer } from './agent/agent.server.js';
+import { assertClusterSecret } from './agent/cluster-token.js';
 import { buildApp } from './app.js';
 import { loadConfig, type Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -17,14 +20,20 @@ type Log = (message: string, details: Record<string, unknown>) => void;
 /**
  * The one wiring point of the hypervisor per role: which driver the services get, and whether
  * this process serves the agent channel (driver RPC and console proxy on CTP_AGENT_PORT).
- * `agent` and `all` drive this machine's hypervisor. `api` does no hypervisor work of its own:
- * its lab operations run on the agents through their queues; for the synchronous calls
- * (consoles, snapshots, power actions, guest exec) it needs the cluster driver that forwards
- * each call to the agent of the VM's host. Until that lands, `api` uses a local driver object.
+ * `agent` and `all` drive this machine's hypervisor and serve the channel when CTP_AGENT_PORT is
+ * set. `api` does no hypervisor work of its own: lab operations run on the agents through their
+ * queues, and the services' cluster driver sends each synchronous VM call (consoles, snapshots,
+ * power actions, guest exec) to the agent of the VM's host. It still gets a local driver object,
+ * which answers only `probe` (capabilities) and VMs on no host.
  */
 async function hypervisorFor(config: Config): Promise<{ driver: HypervisorDriver; servesAgentChannel: boolean }> {
   const driver = await createHypervisorDriver(config);
-  return { driver, servesAgentChannel: config.role === 'agent' };
+  return { driver, servesAgentChannel: config.role !== 'api' && config.agentPort !== undefined };
+}
+
+/** The agent channel (agentrpc's server), when this process serves it; closed on shutdown. */
+async function agentChannel(config: Config, driver: HypervisorDriver, serves: boolean, logger: FastifyBaseLogger) {
+  return serves ? startAgentServer(config, driver, logger.child({ component: 'agent-server' })) : undefined;
 }
 
 /**
@@ -34,6 +43,9 @@ async function hypervisorFor(config: Config): Promise<{ driver: HypervisorDriver
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  // Before anything starts: an agent that serves others, or advertises an address, needs the secret.
+  if (config.agentPort !== undefined) assertClusterSecret(config.clusterSecret, 'when CTP_AGENT_PORT is set');
+  if (config.hostAddress) assertClusterSecret(config.clusterSecret, 'when CTP_AGENT_URL is set');
   initErrorTracking(process.env.SENTRY_DSN, { environment: process.env.SENTRY_ENVIRONMENT, release: process.env.SENTRY_RELEASE });
   // Until the app's logger exists, warnings go to stderr as JSON.
   let log: Log = (message, details) => process.stderr.write(`${JSON.stringify({ level: 40, msg: message, ...details })}\n`);
@@ -50,12 +62,19 @@ async function main(): Promise<void> {
     log = (message, details) => logger.warn(details, message);
     await runAgent(config, database, services, driver, logger, servesAgentChannel);
   } else {
-    await runApi(config, database, services, driver, (next) => (log = next));
+    await runApi(config, database, services, driver, servesAgentChannel, (next) => (log = next));
   }
 }
 
 /** The API (and, in the `all` role, the local agent with it). */
-async function runApi(config: Config, database: Database, services: Services, driver: HypervisorDriver, setLog: (log: Log) => void) {
+async function runApi(
+  config: Config,
+  database: Database,
+  services: Services,
+  driver: HypervisorDriver,
+  servesAgentChannel: boolean,
+  setLog: (log: Log) => void,
+) {
   const admin = await services.users.ensureFirstAdmin(config.adminPassword);
   if (admin?.generated) {
     // Printed once, on the terminal only: it is never stored in clear anywhere.
@@ -72,11 +91,14 @@ async function runApi(config: Config, database: Database, services: Services, dr
     const host = await driver.probe();
     app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
   }
+  // The API of other hosts reaches this machine's VMs (driver calls, consoles) through it.
+  const agentServer = await agentChannel(config, driver, servesAgentChannel, app.log);
   const redirect = config.httpRedirectPort ? await startHttpRedirect(config.httpRedirectPort, config.host, config.port) : undefined;
   if (config.tlsCert) reloadCertificatesOnSighup(app.server as unknown as https.Server, config, app.log);
   onShutdown(app.log, async () => {
     redirect?.close();
     await app.close();
+    await agentServer?.close();
     await services.stopBackground();
     await database.close();
   });
@@ -108,15 +130,19 @@ async function runAgent(
   logger.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
   // Registered (or back from `down`) before reconciling, so that the reconciliation knows its labs.
   const hostId = await services.hosts.ensureLocal();
-  // Wiring point: agentrpc's agent server (driver RPC + console proxy) starts here when servesAgentChannel.
-  void servesAgentChannel;
+  const agentServer = await agentChannel(config, driver, servesAgentChannel, logger);
   onShutdown(logger, async () => {
+    await agentServer?.close();
     await services.stopBackground();
     await database.close();
   });
   await reconcileAtStart(services, logger);
   await services.startBackground();
-  logger.info({ role: config.role, hostId, hostName: config.hostName, dataDir: config.dataDir }, 'platform ready');
+  // `agent ready`: registered and working its host's queues (what the cluster tests wait for).
+  logger.info(
+    { role: config.role, hostId, hostName: config.hostName, agentPort: config.agentPort, dataDir: config.dataDir },
+    'agent ready',
+  );
 }
 
 /** Reconcile once at start, before workers pick up jobs that a crash left behind. */

@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { createClusterDriver } from './agent/cluster.driver.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
@@ -105,6 +106,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     quotas: new QuotasRepository(db),
   };
   const log = infra.log ?? (() => {});
+  // What the API does at once to one VM (consoles, VM actions, snapshots, guest commands) goes to
+  // the VM's host: this process's driver, or that host's agent. Jobs and host-wide work (lab
+  // operations, saved states, reconciliation) run where their driver is, with the local one.
+  const driver = createClusterDriver({ local: infra.driver, hosts: repositories.hosts, config });
   const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
   const tokens = new TokenService(jwtSecret, config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
@@ -186,7 +191,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.tasks,
     audit,
     eventBus,
-    infra.driver,
+    driver,
     loadOrCreateSecretsKey(config.secretsKey, config.dataDir),
     { answersPerMinute: config.answersPerMinute, checksPerMinute: config.checksPerMinute },
     labAccess,
@@ -229,14 +234,16 @@ export function createServices(config: Config, database: Database, infra: Infras
     (labId) => enqueue(labId, 'provision'),
     hosts,
   );
-  const content = new LabContentDelivery(infra.driver, (labId, labConfig) => tasks.secretValues(labId, labConfig));
+  const secretValues: ConstructorParameters<typeof LabContentDelivery>[1] = (labId, labConfig) => tasks.secretValues(labId, labConfig);
+  const content = new LabContentDelivery(driver, secretValues);
+  // Lab operations (jobs) run on the lab's own host, whose driver is this process's.
   const runner = new LabRunner(
     repositories.labs,
     infra.driver,
     eventBus,
     images,
     tasks,
-    content,
+    new LabContentDelivery(infra.driver, secretValues),
     {
       finished: (operation, outcome, seconds) => {
         metrics.labOperations.inc({ operation, outcome });
@@ -250,7 +257,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     templateStates,
     () => admission.admit(),
   );
-  const goldenImages = new GoldenImageService(repositories.labs, infra.driver, images, labAccess);
+  const goldenImages = new GoldenImageService(repositories.labs, driver, images, labAccess);
   const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);
   const quotas = new QuotaService(repositories.quotas, repositories.users, repositories.classes, audit, {
     maxLabsPerUser: config.maxLabsPerUser,
@@ -259,7 +266,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     repositories.users,
     templates,
-    infra.driver,
+    driver,
     eventBus,
     sessions,
     enqueue,
@@ -294,7 +301,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     repositories.users,
     tasks,
-    infra.driver,
+    driver,
     audit,
     (id) => jobs.enqueueVerification(id),
     { labTimeoutMs: 10 * 60_000, abandonedAfterMs: 30 * 60_000 },
@@ -312,7 +319,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   const help = new HelpService(repositories.help, repositories.labs, eventBus, labAccess);
   const consoles = new ConsoleService(
     repositories.labs,
-    infra.driver,
+    driver,
     tickets,
     audit,
     eventBus,
@@ -434,7 +441,9 @@ export function createServices(config: Config, database: Database, infra: Infras
     runner,
     jobs,
     eventBus,
+    // This process's own driver (what it was given); services use the cluster driver.
     driver: infra.driver,
+    clusterDriver: driver,
     images,
     goldenImages,
     startBackground,

@@ -1,4 +1,5 @@
-export type HypervisorErrorCode = 'unsupported' | 'not_found' | 'conflict' | 'invalid' | 'invalid_state' | 'command_failed' | 'timeout';
+export type HypervisorErrorCode =
+  'unsupported' | 'not_found' | 'conflict' | 'invalid' | 'invalid_state' | 'command_failed' | 'timeout' | 'host_unavailable';
 
 /** The one error type drivers throw; `code` says what kind of failure it is. */
 export class HypervisorError extends Error {

@@ -154,4 +154,31 @@ export class HostsRepository {
       .from(labs)
       .where(and(eq(labs.hostId, hostId), notInArray(labs.status, HOLD_NOTHING)));
   }
+
+  /**
+   * The host a VM lives on, by the name the driver knows it by: the VM's own host, else its lab's
+   * (VMs made before hosts existed carry none). Undefined for a VM the database does not know
+   * (a template's reference VM) or one on no host.
+   */
+  async hostOfVm(driverName: string): Promise<Pick<HostRow, 'id' | 'name' | 'address' | 'state'> | undefined> {
+    const [row] = await this.db
+      .select({ id: hosts.id, name: hosts.name, address: hosts.address, state: hosts.state })
+      .from(vms)
+      .innerJoin(labs, eq(labs.id, vms.labId))
+      .innerJoin(hosts, eq(hosts.id, sql`coalesce(${vms.hostId}, ${labs.hostId})`))
+      .where(eq(vms.driverName, driverName))
+      .limit(1);
+    return row;
+  }
+
+  /** A host whose agent the API can call (`up`, with an address), least recently registered first; undefined when none. */
+  async anyAgent(): Promise<Pick<HostRow, 'name' | 'address' | 'state'> | undefined> {
+    const [row] = await this.db
+      .select({ name: hosts.name, address: hosts.address, state: hosts.state })
+      .from(hosts)
+      .where(and(eq(hosts.state, 'up'), sql`${hosts.address} is not null`))
+      .orderBy(asc(hosts.createdAt))
+      .limit(1);
+    return row;
+  }
 }

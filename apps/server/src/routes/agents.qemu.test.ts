@@ -58,6 +58,7 @@ describe('one API and one hypervisor agent as two processes (real QEMU, PostgreS
     const shared = {
       DATABASE_URL: postgres.url,
       CTP_SECRETS_KEY: 'agents-test-secrets-key-0123456789abcdef',
+      CTP_CLUSTER_SECRET: 'agents-test-cluster-secret-0123456789abcdef',
       CTP_SAVED_STATES: 'false',
       CTP_HOST_HEARTBEAT_SECONDS: '1',
       CTP_HOST_DOWN_AFTER_SECONDS: '4',
@@ -70,9 +71,19 @@ describe('one API and one hypervisor agent as two processes (real QEMU, PostgreS
       CTP_ADMIN_PASSWORD: 'admin-password-1',
       CTP_JWT_SECRET: 'agents-test-jwt-secret-0123456789abcdef',
     });
+    const agentPort = await freePort();
+    const agentUrl = `http://127.0.0.1:${agentPort}`;
     const agent = new ServerProcess(
       await freePort(),
-      { ...shared, CTP_ROLE: 'agent', CTP_DATA_DIR: agentDir, CTP_HOST_NAME: 'agent-one', CTP_AGENT_URL: 'http://127.0.0.1:1' },
+      {
+        ...shared,
+        CTP_ROLE: 'agent',
+        CTP_DATA_DIR: agentDir,
+        CTP_HOST_NAME: 'agent-one',
+        CTP_AGENT_PORT: String(agentPort),
+        CTP_AGENT_HOST: '127.0.0.1',
+        CTP_AGENT_URL: agentUrl,
+      },
       { shareDatabase: true },
     );
     processes.push(api, agent);
@@ -98,7 +109,7 @@ describe('one API and one hypervisor agent as two processes (real QEMU, PostgreS
     const alive = (pid: number) => existsSync(`/proc/${pid}`);
 
     // Only the agent registered a host; the API runs none.
-    expect((await hosts()).map((h) => `${h.name} ${h.state} ${h.address}`)).toEqual(['agent-one up http://127.0.0.1:1']);
+    expect((await hosts()).map((h) => `${h.name} ${h.state} ${h.address}`)).toEqual([`agent-one up ${agentUrl}`]);
     const hostId = (await hosts())[0]!.id;
 
     const first = await startLab();

@@ -12,11 +12,12 @@ const HYPERVISOR_MESSAGES: Record<HypervisorErrorCode, string> = {
   invalid_state: 'The machine is not in a state that allows this',
   command_failed: 'The hypervisor failed to do this',
   timeout: 'The hypervisor did not answer in time',
+  host_unavailable: 'The hypervisor host of this machine is unreachable (down or not answering); try again when it is back',
 };
 
-/** The HTTP status for a hypervisor failure: the caller's request conflicts (409), or the hypervisor failed (502). */
+/** The HTTP status for a hypervisor failure: the caller's request conflicts or its host is down (409), or the hypervisor failed (502). */
 export function hypervisorStatus(error: HypervisorError): number {
-  return ['unsupported', 'invalid_state', 'not_found', 'conflict'].includes(error.code) ? 409 : 502;
+  return ['unsupported', 'invalid_state', 'not_found', 'conflict', 'host_unavailable'].includes(error.code) ? 409 : 502;
 }
 
 /** A hypervisor failure as users may read it. */

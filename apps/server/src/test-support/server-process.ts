@@ -67,7 +67,8 @@ export class ServerProcess {
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     const deadline = Date.now() + timeoutMs;
-    while (!this.output.includes('platform ready')) {
+    // An API (or single process) says `platform ready`; an agent (CTP_ROLE=agent) `agent ready`.
+    while (!this.output.includes('platform ready') && !this.output.includes('agent ready')) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`server exited: ${this.output.slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`server not ready in ${timeoutMs} ms: ${this.output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
