@@ -7,6 +7,7 @@ import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
 import { LabDispatch } from './jobs/lab-dispatch.js';
+import { createBackground } from './background.js';
 import { AdmissionRepository } from './repositories/admission.repository.js';
 import { HostsRepository } from './repositories/hosts.repository.js';
 import { HostService } from './services/host.service.js';
@@ -158,8 +159,8 @@ export function createServices(config: Config, database: Database, infra: Infras
     log,
   );
   const runsAgent = config.role !== 'api';
-  let backgroundStarted = false;
-  const runsApi = config.role !== 'agent';
+  // Set while the job queue runs: before that, nothing may be enqueued (see the host service's hook).
+  const backgroundState = { started: false };
   // This process's own host (null in the `api` role, which drives no hypervisor). Its queues are
   // worked under its current id (a host registered anew, its row removed, gets a new one).
   const localHost = async (): Promise<string | null> => {
@@ -225,7 +226,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     infra.clock,
     // Before the queues run (an agent registering at start finds its host back from `down`), the
     // admission at the end of startBackground does it.
-    async (): Promise<void> => void (backgroundStarted && (await admission.admit())),
+    async (): Promise<void> => void (backgroundState.started && (await admission.admit())),
   );
   const admission: AdmissionService = new AdmissionService(
     repositories.admission,
@@ -348,60 +349,19 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
   );
 
-  /**
-   * Starts what runs in the background, by role. API: sessions and event delivery, the expiry
-   * sweep, stats, verifications, admission and the check for hosts that stopped heartbeating.
-   * Agent: its host's registration and heartbeat, and that host's queues (lab operations, saved
-   * states, reconciliation) plus warm-pool refills, which place pool labs on the host that runs them.
-   */
-  async function startBackground(): Promise<void> {
-    if (runsApi) {
-      await sessions.start();
-      await eventBus.start();
-    }
-    // Registered before its queues are worked: the queue names carry the host's id.
-    const hostId = runsAgent ? ((await hosts.ensureLocal()) ?? undefined) : undefined;
-    await jobs.start(
-      {
-        ...(runsApi
-          ? {
-              expireLabs: async () => void (await maintenance.expireLabs()),
-              sampleStats: async () => void (await stats.sample()),
-              verifyTemplate: (id: string) => verifications.run(id),
-            }
-          : {}),
-        ...(runsAgent
-          ? {
-              labOperation: (job: { labId: string; operation: LabOperation }, finalAttempt: boolean) =>
-                runner.run(job.labId, job.operation, finalAttempt),
-              reconcile: async () => {
-                await maintenance.reconcile();
-                await warmPools.refillAll();
-              },
-              refillWarmPool: async (job: { templateId: string }) => void (await warmPools.refill(job.templateId)),
-              prepareStates: (job: { templateId: string; version: number }) => templateStates.prepare(job.templateId, job.version),
-            }
-          : {}),
-      },
-      hostId,
-    );
-    backgroundStarted = true;
-    if (runsAgent) await hosts.heartbeat();
-    hosts.start({ heartbeat: runsAgent, checkStale: runsApi });
-    // Labs queued while no worker ran start now if they fit.
-    await admission.admit();
-  }
-
-  /** Stops the background work (jobs finish or are left to be retried). */
-  async function stopBackground(): Promise<void> {
-    backgroundStarted = false;
-    hosts.stop();
-    await jobs.stop();
-    if (runsApi) {
-      await eventBus.stop();
-      await sessions.stop();
-    }
-  }
+  const { startBackground, stopBackground } = createBackground(config.role, backgroundState, {
+    sessions,
+    eventBus,
+    jobs,
+    hosts,
+    admission,
+    maintenance,
+    warmPools,
+    templateStates,
+    runner,
+    verifications,
+    sample: () => stats.sample(),
+  });
 
   const backups = new BackupService(database);
   const stats = new StatsService(repositories.stats, repositories.labs, config.statsRetentionDays);
