@@ -264,7 +264,7 @@ export class LabService {
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
     if (operation === 'delete' && lab.status === 'queued') return this.dequeue(lab);
     const { from, to } = ACTIONS[operation];
-    const moved = await this.labs.transition(id, from, to);
+    const moved = operation === 'start' ? await this.startWithinQuota(actor, lab) : await this.labs.transition(id, from, to);
     if (!moved)
       throw conflict(`Cannot ${operation} a lab that is ${lab.status}${from.length ? ` (allowed when ${from.join(' or ')})` : ''}`);
     await this.enqueue(id, operation);
@@ -272,6 +272,28 @@ export class LabService {
     if (operation === 'delete') await this.sessions.labChanged(id);
     await this.publish(id, lab.userId, 'lab.status', { status: to });
     return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
+  }
+
+  /** Moves a stopped lab to `starting` only within its owner's quotas: its VMs will hold vCPUs and memory again. */
+  private async startWithinQuota(actor: Actor, lab: LabWithOwner): Promise<LabRow | undefined> {
+    const owner = await this.users.findById(lab.userId);
+    const { from, to } = ACTIONS.start;
+    // Not stopped: the transition fails and the caller answers 409, whatever the quotas say.
+    if (lab.pool || !owner || !from.includes(lab.status as LabStatus)) return this.labs.transition(lab.id, from, to);
+    const machines = await this.labs.vmsOf(lab.id);
+    const need = {
+      vcpus: machines.reduce((n, vm) => n + vm.cpus, 0),
+      memoryMiB: machines.reduce((n, vm) => n + vm.memoryMiB, 0),
+      labs: 0 as const,
+    };
+    const context = {
+      owner: { id: owner.id, username: owner.username, role: owner.role as Actor['role'] },
+      requestedBy: actor,
+      assignmentId: lab.assignmentId,
+      templateId: lab.templateId,
+      labId: lab.id,
+    };
+    return this.quotas.enforce(context, need, (guard) => this.labs.transition(lab.id, from, to, {}, guard));
   }
 
   /** A queued lab is deleted at once (it holds nothing on the hypervisor); those behind it move up. */

@@ -11,10 +11,12 @@ type Field = keyof QuotaLimits;
 const FIELDS: Field[] = ['maxLabs', 'maxVcpus', 'maxMemoryMiB'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** What a new lab will hold. */
+/** What a new lab will hold (or a stopped lab, once started again). */
 export interface LabNeed {
   vcpus: number;
   memoryMiB: number;
+  /** Labs it adds: 1 for a new lab (the default), 0 for a stopped lab being started (it already counts). */
+  labs?: 0 | 1;
 }
 
 /** Who a lab is for and why: the quota check's context. */
@@ -24,7 +26,9 @@ export interface QuotaContext {
   requestedBy?: Actor;
   /** The assignment the lab is for: its class's quota applies too. */
   assignmentId?: string | null;
-  templateId: string;
+  templateId: string | null;
+  /** The stopped lab being started again (absent for a new lab). */
+  labId?: string;
 }
 
 export interface QuotaDefaults {
@@ -113,9 +117,10 @@ export class QuotaService {
   }
 
   /**
-   * Runs `create` (which writes the lab) only within every quota: checked once up front, and again
-   * by `guard` inside the insert's transaction under a per-user lock, so concurrent creates of one
-   * user never pass together. A refusal (429 `quota_exceeded`) leaves an audit event.
+   * Runs `create` (which writes the lab, or moves a stopped one to `starting`) only within every
+   * quota: checked once up front, and again by `guard` inside the write's transaction under a
+   * per-user lock, so concurrent creates or starts of one user never pass together. A refusal
+   * (429 `quota_exceeded`) leaves an audit event.
    */
   async enforce<T>(context: QuotaContext, need: LabNeed, create: (guard: (tx: Db) => Promise<void>) => Promise<T>): Promise<T> {
     const classId = context.assignmentId ? ((await this.quotas.classOfAssignment(context.assignmentId)) ?? null) : null;
@@ -138,6 +143,7 @@ export class QuotaService {
             owner: context.owner.username,
             templateId: context.templateId,
             assignmentId: context.assignmentId ?? null,
+            ...(context.labId ? { labId: context.labId, operation: 'start' } : {}),
             quota: error.quota,
           },
         });
@@ -205,7 +211,7 @@ const NAMES: Record<QuotaRefusal['scope'], string> = { role: 'role', user: 'user
 /** Throws 429 when the use plus the new lab's need would pass the limit. */
 function refuseOver(limit: Limit, field: Field, use: QuotaUse, need: LabNeed, have: string): void {
   const used = field === 'maxLabs' ? use.labs : field === 'maxVcpus' ? use.vcpus : use.memoryMiB;
-  const requested = field === 'maxLabs' ? 1 : field === 'maxVcpus' ? need.vcpus : need.memoryMiB;
+  const requested = field === 'maxLabs' ? (need.labs ?? 1) : field === 'maxVcpus' ? need.vcpus : need.memoryMiB;
   if (used + requested <= limit.value) return;
   const who = limit.scope === 'default' ? `${NAMES.default} (${limit.subject})` : `${NAMES[limit.scope]} ${limit.subject}`;
   const where = limit.scope === 'class' ? ' in it' : '';
