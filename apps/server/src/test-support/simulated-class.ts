@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { LabTemplateConfig } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import type { HostRegistration } from '../repositories/hosts.repository.js';
@@ -135,4 +137,12 @@ export async function studentTokens(
     students.push({ id: user.id, headers: { authorization: `Bearer ${token}` } });
   }
   return students;
+}
+
+/** Empty stand-ins for the demo images under `dir` (the fake driver never reads them; templates naming them validate). */
+export function fakeImagesDir(dir: string): string {
+  const images = path.join(dir, 'demo-images');
+  mkdirSync(images, { recursive: true });
+  for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(images, file), '');
+  return images;
 }
