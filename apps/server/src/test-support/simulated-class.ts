@@ -10,7 +10,7 @@ import type { Services } from '../services.js';
 // in the database as agents on other machines would register them, a driver with per-call
 // latencies, and the placement figures both read.
 
-/** A class lab as instructors write them: an attacker (2 vCPUs, 2 GiB) and a target (1 vCPU, 1 GiB) on one network. */
+/** A class lab as instructors write them: an attacker (2 vCPUs, 2 GiB) and a target (1 vCPU, 1 GiB) on one network, a flag in the target. */
 export const CLASS_TEMPLATE: LabTemplateConfig = {
   version: 1,
   title: 'Class pair',
@@ -20,6 +20,9 @@ export const CLASS_TEMPLATE: LabTemplateConfig = {
     { name: 'attacker', image: 'demo-attacker', cpus: 2, memoryMiB: 2048, nics: [{ network: 'lan', address: '10.0.0.10' }] },
     { name: 'target', image: 'demo-target', cpus: 1, memoryMiB: 1024, nics: [{ network: 'lan', address: '10.0.0.20' }] },
   ],
+  // A per-lab flag written into the target after boot: provisioning waits for the guest's agent, as real class labs do.
+  secrets: [{ name: 'flag', type: 'flag' }],
+  inject: [{ vm: 'target', path: '/var/www/flag.txt', content: '{{flag}}\n', mode: '0644' }],
 };
 
 /** Milliseconds each driver call takes (calls not named take none). */
