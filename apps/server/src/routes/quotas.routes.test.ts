@@ -149,6 +149,11 @@ describe('quotas (fake driver, real database)', () => {
       `Quota exceeded: user ${alice.user.username} allows 2 concurrent labs; ${alice.user.username} has 3`,
     );
     await setQuota('user', alice.user.id, { maxLabs: 3 });
+    // Nor can its VMs be started one by one around the check.
+    const [vm] = await ctx.services.repositories.labs.vmsOf(left);
+    const vmStart = await ctx.app.inject({ method: 'POST', url: `/api/v1/vms/${vm!.id}/start`, headers: alice.headers });
+    expect(vmStart.statusCode).toBe(409);
+    expect(vmStart.json().error.message).toBe('The lab is stopped: start the lab to start its VMs');
     // Deleting the running lab gives its vCPUs back: the stopped one starts.
     await waitForLab(ctx, alice.headers, running, (lab) => lab.status === 'running');
     expect((await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${running}`, headers: alice.headers })).statusCode).toBe(202);

@@ -348,6 +348,8 @@ export class LabService {
   /** A VM action done right away (the hypervisor answers in well under a second, stop in at most a few). */
   async vmAction(actor: Actor, vmId: string, action: 'start' | 'stop' | 'reboot'): Promise<void> {
     const { vm, lab } = await this.controllableVm(actor, vmId);
+    // A stopped lab holds no vCPUs or memory of its owner's quota: only the lab's start (which checks it) runs its VMs again.
+    if (action !== 'stop' && lab.status === 'stopped') throw conflict(`The lab is stopped: start the lab to ${action} its VMs`);
     if (action === 'start') await this.driver.startVm(vm.driverName);
     if (action === 'stop') await this.driver.stopVm(vm.driverName, { timeoutMs: 3000 });
     if (action === 'reboot') await this.driver.rebootVm(vm.driverName);
