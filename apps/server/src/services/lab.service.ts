@@ -65,7 +65,10 @@ export class LabService {
     /** A lab's host (id, name, state), or null. */
     private readonly hostOf: (hostId: string | null) => Promise<LabHost | null> = async () => null,
     /** Quotas every new lab must fit in. */
-    private readonly quotas: Pick<QuotaService, 'enforce'> = { enforce: (_context, _need, create) => create(async () => {}) },
+    private readonly quotas: Pick<QuotaService, 'enforce' | 'enforceStart'> = {
+      enforce: (_context, _need, create) => create(async () => {}),
+      enforceStart: (_actor, _lab, _vms, start) => start(async () => {}),
+    },
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -264,7 +267,11 @@ export class LabService {
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
     if (operation === 'delete' && lab.status === 'queued') return this.dequeue(lab);
     const { from, to } = ACTIONS[operation];
-    const moved = operation === 'start' ? await this.startWithinQuota(actor, lab) : await this.labs.transition(id, from, to);
+    // A stopped lab's VMs hold none of its owner's quota until they start: the start is checked like a new lab.
+    const checked = operation === 'start' && lab.status === 'stopped' && !lab.pool;
+    const moved = checked
+      ? await this.quotas.enforceStart(actor, lab, await this.labs.vmsOf(id), (guard) => this.labs.transition(id, from, to, {}, guard))
+      : await this.labs.transition(id, from, to);
     if (!moved)
       throw conflict(`Cannot ${operation} a lab that is ${lab.status}${from.length ? ` (allowed when ${from.join(' or ')})` : ''}`);
     await this.enqueue(id, operation);
@@ -272,28 +279,6 @@ export class LabService {
     if (operation === 'delete') await this.sessions.labChanged(id);
     await this.publish(id, lab.userId, 'lab.status', { status: to });
     return presentLab({ ...moved, ownerUsername: lab.ownerUsername }, []);
-  }
-
-  /** Moves a stopped lab to `starting` only within its owner's quotas: its VMs will hold vCPUs and memory again. */
-  private async startWithinQuota(actor: Actor, lab: LabWithOwner): Promise<LabRow | undefined> {
-    const owner = await this.users.findById(lab.userId);
-    const { from, to } = ACTIONS.start;
-    // Not stopped: the transition fails and the caller answers 409, whatever the quotas say.
-    if (lab.pool || !owner || !from.includes(lab.status as LabStatus)) return this.labs.transition(lab.id, from, to);
-    const machines = await this.labs.vmsOf(lab.id);
-    const need = {
-      vcpus: machines.reduce((n, vm) => n + vm.cpus, 0),
-      memoryMiB: machines.reduce((n, vm) => n + vm.memoryMiB, 0),
-      labs: 0 as const,
-    };
-    const context = {
-      owner: { id: owner.id, username: owner.username, role: owner.role as Actor['role'] },
-      requestedBy: actor,
-      assignmentId: lab.assignmentId,
-      templateId: lab.templateId,
-      labId: lab.id,
-    };
-    return this.quotas.enforce(context, need, (guard) => this.labs.transition(lab.id, from, to, {}, guard));
   }
 
   /** A queued lab is deleted at once (it holds nothing on the hypervisor); those behind it move up. */

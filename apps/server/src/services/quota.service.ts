@@ -152,6 +152,34 @@ export class QuotaService {
     }
   }
 
+  /**
+   * Runs `start` (which moves a stopped lab to `starting`) only within its owner's quotas, as
+   * `enforce` does for a new lab: the lab already counts as a lab, its VMs' vCPUs and memory are
+   * what it asks for. Whoever asks (staff for a student) is named in a refusal.
+   */
+  async enforceStart<T>(
+    actor: Actor,
+    lab: { id: string; userId: string; assignmentId: string | null; templateId: string | null },
+    machines: { cpus: number; memoryMiB: number }[],
+    start: (guard: (tx: Db) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const owner = await this.users.findById(lab.userId);
+    if (!owner) return start(async () => {});
+    const need = {
+      vcpus: machines.reduce((n, vm) => n + vm.cpus, 0),
+      memoryMiB: machines.reduce((n, vm) => n + vm.memoryMiB, 0),
+      labs: 0 as const,
+    };
+    const context = {
+      owner: { id: owner.id, username: owner.username, role: owner.role as Actor['role'] },
+      requestedBy: actor,
+      assignmentId: lab.assignmentId,
+      templateId: lab.templateId,
+      labId: lab.id,
+    };
+    return this.enforce(context, need, start);
+  }
+
   private async check(context: QuotaContext, need: LabNeed, classId: string | null, tx: Db | undefined): Promise<void> {
     const { owner } = context;
     const rows = await this.quotas.applicable(owner.id, owner.role, classId, tx);
