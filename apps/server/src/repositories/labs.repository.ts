@@ -101,13 +101,22 @@ export class LabsRepository {
     from: LabStatus[],
     to: LabStatus,
     changes: Partial<typeof labs.$inferInsert> = {},
+    /** Runs first in the same transaction (a quota check under its lock), when given. */
+    guard?: (tx: Db) => Promise<void>,
   ): Promise<LabRow | undefined> {
-    const [row] = await this.db
-      .update(labs)
-      .set({ ...changes, status: to, updatedAt: new Date() })
-      .where(and(eq(labs.id, id), inArray(labs.status, from)))
-      .returning();
-    return row;
+    const move = async (db: Db) => {
+      const [row] = await db
+        .update(labs)
+        .set({ ...changes, status: to, updatedAt: new Date() })
+        .where(and(eq(labs.id, id), inArray(labs.status, from)))
+        .returning();
+      return row;
+    };
+    if (!guard) return move(this.db);
+    return this.db.transaction(async (tx) => {
+      await guard(tx);
+      return move(tx);
+    });
   }
 
   async networksOf(labId: string): Promise<LabNetworkRow[]> {
