@@ -7,6 +7,7 @@ import { QemuDriver, chooseNetworkBackend, runCommand, type HypervisorDriver } f
 import { demoImages } from '@ctp/hypervisor/test-support';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import pg from 'pg';
 import { openDatabase } from '../src/db/database.js';
 import { createImageCatalog, DEFAULT_IMAGES_DIR } from '../src/services/image-catalog.js';
 import { hashPassword } from '../src/services/password.js';
@@ -74,7 +75,7 @@ async function platform(tbMiB: number) {
     maxLabsPerUser: 100,
     savedStates: true,
   };
-  const database = await openDatabase({});
+  const database = await openDatabase({ databaseUrl: await benchDatabaseUrl() });
   const vmsDir = path.join(dataDir, 'vms');
   const driver = new QemuDriver({
     stateDir: vmsDir,
@@ -234,6 +235,27 @@ async function platform(tbMiB: number) {
     rmSync(dataDir, { recursive: true, force: true });
   }
   return { driver, run, prepare, fillPool, emptyPool, close, demo, cold };
+}
+
+/**
+ * `BENCH_DATABASE=server`: a fresh database `ctp_bench_saved_states` on the PostgreSQL server
+ * (`CTP_BENCH_ADMIN_URL`, default the team's local server) instead of PGlite, which runs inside
+ * this process and takes its CPU while labs start. Undefined (PGlite) otherwise.
+ */
+async function benchDatabaseUrl(): Promise<string | undefined> {
+  if (process.env.BENCH_DATABASE !== 'server') return undefined;
+  const adminUrl = process.env.CTP_BENCH_ADMIN_URL ?? 'postgres://ctp:ctp@127.0.0.1:5432/postgres';
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query('drop database if exists ctp_bench_saved_states with (force)');
+    await admin.query('create database ctp_bench_saved_states');
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = '/ctp_bench_saved_states';
+  return url.toString();
 }
 
 async function main(): Promise<void> {

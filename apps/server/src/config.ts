@@ -18,8 +18,15 @@ export interface OidcConfig {
   redirectUri: string | undefined;
 }
 
+/**
+ * What this process runs: `all` (the API and a local hypervisor agent, today's single process),
+ * `api` (HTTP API, events, admission; no hypervisor work) or `agent` (one host's hypervisor work).
+ */
+export type ServerRole = 'all' | 'api' | 'agent';
+
 /** Everything the server reads from its environment, with the defaults the README documents. */
 export interface Config {
+  role: ServerRole;
   port: number;
   host: string;
   dataDir: string;
@@ -170,11 +177,24 @@ function localPasswords(env: NodeJS.ProcessEnv, sso: boolean): Config['localPass
   return raw;
 }
 
+function role(env: NodeJS.ProcessEnv): ServerRole {
+  const raw = env.CTP_ROLE || 'all';
+  if (raw !== 'all' && raw !== 'api' && raw !== 'agent') throw new Error(`CTP_ROLE must be all, api or agent, got "${raw}"`);
+  // Split roles are separate processes sharing one database: an embedded PGlite belongs to one process.
+  if (raw !== 'all' && !env.DATABASE_URL)
+    throw new Error(`CTP_ROLE=${raw} needs DATABASE_URL (a PostgreSQL server): the embedded database cannot be shared by processes`);
+  // Agents deliver per-lab secrets (flags) that the API checks answers against: one key for all.
+  if (raw !== 'all' && !env.CTP_SECRETS_KEY)
+    throw new Error(`CTP_ROLE=${raw} needs CTP_SECRETS_KEY, the same on the API and every agent (per-lab secrets are derived from it)`);
+  return raw;
+}
+
 /** Reads the configuration from environment variables (and nothing else). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   tlsPair(env);
   const sso = oidc(env);
   return {
+    role: role(env),
     port: int(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
     dataDir: path.resolve(env.CTP_DATA_DIR || './data'),

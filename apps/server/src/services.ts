@@ -6,6 +6,8 @@ import { createClusterDriver } from './agent/cluster.driver.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
 import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
+import { LabDispatch } from './jobs/lab-dispatch.js';
+import { createBackground } from './background.js';
 import { AdmissionRepository } from './repositories/admission.repository.js';
 import { HostsRepository } from './repositories/hosts.repository.js';
 import { HostService } from './services/host.service.js';
@@ -156,20 +158,35 @@ export function createServices(config: Config, database: Database, infra: Infras
     { waited: (queue, seconds) => metrics.jobQueueWait.observe({ queue }, seconds), retried: (queue) => metrics.jobRetries.inc({ queue }) },
     log,
   );
-  const prepareStates = (templateId: string, version: number) => jobs.enqueuePrepareStates({ templateId, version });
-  const templateStates = new TemplateStateService(
-    repositories.templateStates,
-    repositories.templates,
-    infra.driver,
-    images,
-    prepareStates,
-    {
-      enabled: config.savedStates,
-      ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
-    },
-  );
-  const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareStates : undefined);
-  const enqueue = (labId: string, operation: LabOperation) => jobs.enqueueLabOperation({ labId, operation });
+  const runsAgent = config.role !== 'api';
+  // Set while the job queue runs: before that, nothing may be enqueued (see the host service's hook).
+  const backgroundState = { started: false };
+  // This process's own host (null in the `api` role, which drives no hypervisor). Its queues are
+  // worked under its current id (a host registered anew, its row removed, gets a new one).
+  const localHost = async (): Promise<string | null> => {
+    const id = await hosts.ensureLocal();
+    if (id) await jobs.workHost(id);
+    return id;
+  };
+  // Saved states are files on one host's disk: a lab's agent prepares its own host's.
+  const prepareHere = async (templateId: string, version: number) => {
+    const hostId = await localHost();
+    if (hostId) await jobs.enqueuePrepareStates({ templateId, version }, hostId);
+  };
+  // A new template version: every host that takes labs prepares it (hosts down or added later
+  // prepare theirs when a lab first boots cold there).
+  const prepareEverywhere = async (templateId: string, version: number) => {
+    for (const host of await repositories.admission.hosts())
+      if (host.state === 'up') await jobs.enqueuePrepareStates({ templateId, version }, host.id);
+  };
+  const templateStates = new TemplateStateService(repositories.templateStates, repositories.templates, infra.driver, images, prepareHere, {
+    enabled: config.savedStates,
+    hostId: localHost,
+    ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
+  });
+  const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareEverywhere : undefined);
+  const dispatch: LabDispatch = new LabDispatch(repositories.labs, jobs, eventBus, localHost, () => admission.admit());
+  const enqueue = (labId: string, operation: LabOperation) => dispatch.enqueue(labId, operation);
   const tasks = new TaskService(
     repositories.labs,
     repositories.tasks,
@@ -187,25 +204,29 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.labs,
     audit,
     eventBus,
-    {
-      name: config.hostName,
-      address: config.hostAddress,
-      capacity: async () => {
-        const fs = await statfsNearest(config.dataDir);
-        return { ...machine(), diskBytes: fs.blocks * fs.bsize };
-      },
-      probe: async () => {
-        const probe = await infra.driver.probe();
-        return { driver: probe.driver, accelerator: probe.accelerator };
-      },
-    },
+    runsAgent
+      ? {
+          name: config.hostName,
+          address: config.hostAddress,
+          capacity: async () => {
+            const fs = await statfsNearest(config.dataDir);
+            return { ...machine(), diskBytes: fs.blocks * fs.bsize };
+          },
+          probe: async () => {
+            const probe = await infra.driver.probe();
+            return { driver: probe.driver, accelerator: probe.accelerator };
+          },
+        }
+      : undefined,
     { heartbeatSeconds: config.hostHeartbeatSeconds, downAfterSeconds: config.hostDownAfterSeconds },
     {
       wentDown: (host) => metrics.hostDowns.inc({ host }),
       failed: (what, error) => log(`host ${what} failed`, { error: error instanceof Error ? error.message : String(error) }),
     },
     infra.clock,
-    async (): Promise<void> => void (await admission.admit()),
+    // Before the queues run (an agent registering at start finds its host back from `down`), the
+    // admission at the end of startBackground does it.
+    async (): Promise<void> => void (backgroundState.started && (await admission.admit())),
   );
   const admission: AdmissionService = new AdmissionService(
     repositories.admission,
@@ -321,38 +342,26 @@ export function createServices(config: Config, database: Database, infra: Infras
     log,
     (name) => templateStates.inPreparation(name),
     (labId) => sessions.labChanged(labId),
+    async () => {
+      const own = await localHost();
+      // In the single process, labs recorded before hosts existed (no host) are this driver's too.
+      return (hostId) => hostId === own || (hostId === null && config.role === 'all');
+    },
   );
 
-  /** Starts what runs in the background: event delivery and the job workers. */
-  async function startBackground(): Promise<void> {
-    await sessions.start();
-    await eventBus.start();
-    await jobs.start({
-      labOperation: (job, finalAttempt) => runner.run(job.labId, job.operation, finalAttempt),
-      expireLabs: async () => void (await maintenance.expireLabs()),
-      reconcile: async () => {
-        await maintenance.reconcile();
-        await warmPools.refillAll();
-      },
-      refillWarmPool: async (job) => void (await warmPools.refill(job.templateId)),
-      prepareStates: (job) => templateStates.prepare(job.templateId, job.version),
-      sampleStats: async () => void (await stats.sample()),
-      verifyTemplate: (id) => verifications.run(id),
-    });
-    // This machine's host registers and heartbeats; any instance notices hosts that stopped.
-    await hosts.heartbeat();
-    hosts.start();
-    // Labs queued while no worker ran start now if they fit.
-    await admission.admit();
-  }
-
-  /** Stops the background work (jobs finish or are left to be retried). */
-  async function stopBackground(): Promise<void> {
-    hosts.stop();
-    await jobs.stop();
-    await eventBus.stop();
-    await sessions.stop();
-  }
+  const { startBackground, stopBackground } = createBackground(config.role, backgroundState, {
+    sessions,
+    eventBus,
+    jobs,
+    hosts,
+    admission,
+    maintenance,
+    warmPools,
+    templateStates,
+    runner,
+    verifications,
+    sample: () => stats.sample(),
+  });
 
   const backups = new BackupService(database);
   const stats = new StatsService(repositories.stats, repositories.labs, config.statsRetentionDays);

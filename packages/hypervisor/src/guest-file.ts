@@ -23,6 +23,8 @@ export interface WritePlan {
   prepare: string[];
   /** argv (after `sh -c`) giving the temporary file its mode and owner and renaming it over the target. */
   finish: string[];
+  /** argv (after `sh -c`) doing all of it in one command, the content read from stdin (small text files). */
+  fromStdin: string[];
 }
 
 /**
@@ -45,6 +47,14 @@ export function writePlan(file: GuestFile, id = randomBytes(6).toString('hex')):
     finish: [
       `chmod ${mode.toString(8)} "$1"${chown} && mv -f -- "$1" "$2"`,
       'sh',
+      temporary,
+      file.path,
+      ...(file.owner !== undefined ? [file.owner] : []),
+    ],
+    fromStdin: [
+      `mkdir -p -- "$1" && umask 077 && { cat > "$2" && chmod ${mode.toString(8)} "$2"${file.owner !== undefined ? ' && chown -- "$4" "$2"' : ''} && mv -f -- "$2" "$3" || { rm -f -- "$2"; exit 1; }; }`,
+      'sh',
+      dir,
       temporary,
       file.path,
       ...(file.owner !== undefined ? [file.owner] : []),

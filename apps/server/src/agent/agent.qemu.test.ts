@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QemuDriver, SocketNetworkBackend } from '@ctp/hypervisor';
 import { demoImages, SerialReader, testAcceleratorCache } from '@ctp/hypervisor/test-support';
 import { labPrefix } from '../jobs/lab-runner.js';
-import { openWebSocketStream } from '../test-support/console-client.js';
+import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 import { buildAgentServer } from './agent.server.js';
 
@@ -95,6 +95,21 @@ describe('a VM of another host, on real QEMU, through its agent', { timeout: 240
     expect(await reader.run(`echo ${word} | rev`)).toContain([...word].reverse().join(''));
     // The API's own driver never had this VM: every byte went through the agent.
     expect(await ctx.driver.getVm(driverName)).toBeNull();
+  });
+
+  it("carries the guest's VNC screen (binary RFB) through the agent", async () => {
+    const ticket = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/vms/${vmId}/console-tickets`,
+      headers: owner.headers,
+      payload: { kind: 'vnc' },
+    });
+    expect(ticket.statusCode, ticket.body).toBe(201);
+    const vnc = await openWebSocketStream(`${apiBase}${ticket.json().url}`);
+    const update = await rfbFirstUpdate(vnc);
+    expect(update.width).toBeGreaterThan(0);
+    expect(update.rectangles).toBeGreaterThan(0);
+    vnc.destroy();
   });
 
   it('runs guest commands and writes files over the private channel through the agent', async () => {

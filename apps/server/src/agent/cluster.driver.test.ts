@@ -150,6 +150,30 @@ describe('cluster driver: each VM call goes to the VM host', () => {
     });
   });
 
+  it('works without a driver of its own (an API-only process): VMs through their agents, probe from an agent', async () => {
+    const owner = await signedIn(ctx, 'student');
+    const apiOnly = createClusterDriver({
+      local: undefined,
+      hosts: ctx.services.repositories.hosts,
+      config: { hostName: 'api-only', clusterSecret: SECRET },
+    });
+    // No host with an agent yet: a clear refusal, not a crash.
+    await expect(apiOnly.probe()).rejects.toMatchObject({ code: 'host_unavailable' });
+    await register('hv-2', agentUrl);
+    const { vm } = await labOn(owner.user.id, 'hv-2', remoteDriver);
+    expect((await apiOnly.getVm(vm.driverName))?.state).toBe('running');
+    expect((await apiOnly.probe()).driver).toBe('fake');
+    // What only a local driver could do, and VMs on no reachable host, are refused with the reason.
+    await expect(apiOnly.listVms()).rejects.toMatchObject({
+      code: 'host_unavailable',
+      message: expect.stringMatching(/no hypervisor runs in this API process/),
+    });
+    await expect(apiOnly.getVm('reference-vm')).rejects.toMatchObject({
+      code: 'host_unavailable',
+      message: expect.stringMatching(/no host this API can reach/),
+    });
+  });
+
   it("serves the API's console route unchanged for a VM of another host", async () => {
     const owner = await signedIn(ctx, 'student');
     await register('hv-2', agentUrl);

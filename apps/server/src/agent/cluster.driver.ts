@@ -21,12 +21,14 @@ import { RemoteDriver } from './remote.driver.js';
 /** How the cluster driver learns where a VM lives (HostsRepository.hostOfVm). */
 export interface VmHostLookup {
   hostOfVm(driverName: string): Promise<Pick<HostRow, 'name' | 'address' | 'state'> | undefined>;
+  /** Any host whose agent takes calls (for `probe` in a process without a driver of its own). */
+  anyAgent(): Promise<Pick<HostRow, 'name' | 'address' | 'state'> | undefined>;
 }
 
 /** What `createClusterDriver` needs. */
 export interface ClusterDriverOptions {
-  /** The driver of this process's own machine. */
-  local: HypervisorDriver;
+  /** The driver of this process's own machine; none in an API-only process (`CTP_ROLE=api`). */
+  local: HypervisorDriver | undefined;
   hosts: VmHostLookup;
   /** This process's host name (`CTP_HOST_NAME`) and the cluster secret (`CTP_CLUSTER_SECRET`). */
   config: { hostName: string; clusterSecret: string | undefined };
@@ -38,38 +40,67 @@ export interface ClusterDriverOptions {
  * reference VM, a lab from before hosts) or has no address (served by this process: one machine,
  * simulated hosts); otherwise a RemoteDriver to that host's agent. A `down` host is not called at
  * all: the caller gets `host_unavailable` (409 with a reason), not a long timeout.
- * Calls not about one VM (probe, listings, networks, saved states) are this host's own.
+ * Calls not about one VM (probe, listings, networks, saved states) are this host's own; in an
+ * API-only process (no local driver) probe asks an agent and the rest is refused.
  */
 export class ClusterDriver implements HypervisorDriver {
   readonly kind: string;
   private readonly remotes = new Map<string, RemoteDriver>();
+  private probed: { at: number; info: Promise<HostInfo> } | undefined;
 
   constructor(private readonly options: ClusterDriverOptions) {
-    this.kind = options.local.kind;
+    this.kind = options.local?.kind ?? 'cluster';
+  }
+
+  /** This process's own driver, or a clear refusal in a process that has none. */
+  private get local(): HypervisorDriver {
+    if (!this.options.local)
+      throw new HypervisorError('host_unavailable', "no hypervisor runs in this API process: host-wide work belongs to the hosts' agents");
+    return this.options.local;
   }
 
   /** The driver that serves this VM. */
   async driverFor(vmName: string): Promise<HypervisorDriver> {
     const { local, hosts, config } = this.options;
     const host = await hosts.hostOfVm(vmName);
-    if (!host || host.name === config.hostName || !host.address) return local;
+    if (!host || host.name === config.hostName || !host.address) {
+      if (local) return local;
+      throw new HypervisorError(
+        'host_unavailable',
+        `VM ${vmName} is on no host this API can reach (no host, or one without an agent address)`,
+      );
+    }
+    return this.remote(host);
+  }
+
+  private remote(host: Pick<HostRow, 'name' | 'address' | 'state'>): RemoteDriver {
     if (host.state === 'down')
       throw new HypervisorError('host_unavailable', `host ${host.name} is down: its VMs cannot be reached until it is back`);
-    const secret = config.clusterSecret;
+    const secret = this.options.config.clusterSecret;
     if (!secret || secret.length < MIN_CLUSTER_SECRET_LENGTH)
       throw new HypervisorError('host_unavailable', `CTP_CLUSTER_SECRET is not set on this API: it cannot reach host ${host.name}`);
-    const key = `${host.name}\n${host.address}`;
+    const address = host.address!;
+    const key = `${host.name}\n${address}`;
     let remote = this.remotes.get(key);
-    if (!remote) this.remotes.set(key, (remote = new RemoteDriver({ name: host.name, address: host.address, clusterSecret: secret })));
+    if (!remote) this.remotes.set(key, (remote = new RemoteDriver({ name: host.name, address, clusterSecret: secret })));
     return remote;
   }
 
-  probe(): Promise<HostInfo> {
-    return this.options.local.probe();
+  /** This host's driver's; in an API-only process, an agent's (kept a minute: capabilities belong to the deployment). */
+  async probe(): Promise<HostInfo> {
+    if (this.options.local) return this.options.local.probe();
+    if (this.probed && Date.now() - this.probed.at < 60_000) return this.probed.info;
+    const host = await this.options.hosts.anyAgent();
+    if (!host) throw new HypervisorError('host_unavailable', 'no hypervisor host is up with an agent address');
+    const info = this.remote(host).probe();
+    this.probed = { at: Date.now(), info };
+    // A failed probe is not kept: the next call asks again.
+    info.catch(() => (this.probed = undefined));
+    return info;
   }
 
-  listVms(): Promise<VmInfo[]> {
-    return this.options.local.listVms();
+  async listVms(): Promise<VmInfo[]> {
+    return this.local.listVms();
   }
 
   async getVm(name: string): Promise<VmInfo | null> {
@@ -120,28 +151,28 @@ export class ClusterDriver implements HypervisorDriver {
     return (await this.driverFor(vmName)).deleteSnapshot(vmName, snapshotName);
   }
 
-  createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
-    return this.options.local.createNetwork(spec);
+  async createNetwork(spec: NetworkSpec): Promise<NetworkInfo> {
+    return this.local.createNetwork(spec);
   }
 
-  destroyNetwork(name: string): Promise<void> {
-    return this.options.local.destroyNetwork(name);
+  async destroyNetwork(name: string): Promise<void> {
+    return this.local.destroyNetwork(name);
   }
 
-  listNetworks(): Promise<NetworkInfo[]> {
-    return this.options.local.listNetworks();
+  async listNetworks(): Promise<NetworkInfo[]> {
+    return this.local.listNetworks();
   }
 
   async saveState(vmName: string, stateName: string): Promise<SavedStateInfo> {
     return (await this.driverFor(vmName)).saveState(vmName, stateName);
   }
 
-  listSavedStates(): Promise<SavedStateInfo[]> {
-    return this.options.local.listSavedStates();
+  async listSavedStates(): Promise<SavedStateInfo[]> {
+    return this.local.listSavedStates();
   }
 
-  deleteSavedState(stateName: string): Promise<void> {
-    return this.options.local.deleteSavedState(stateName);
+  async deleteSavedState(stateName: string): Promise<void> {
+    return this.local.deleteSavedState(stateName);
   }
 
   async openConsole(vmName: string, kind: ConsoleKind): Promise<Duplex> {
@@ -165,7 +196,7 @@ export class ClusterDriver implements HypervisorDriver {
 export function createClusterDriver(options: ClusterDriverOptions): HypervisorDriver {
   const cluster = new ClusterDriver(options);
   // exportDisk is optional: offered only where the local driver has it, and only for local VMs.
-  const exportDisk = options.local.exportDisk?.bind(options.local);
+  const exportDisk = options.local?.exportDisk?.bind(options.local);
   if (exportDisk)
     Object.assign(cluster, {
       exportDisk: async (vmName: string, target: string, onProgress?: (percent: number) => void) => {

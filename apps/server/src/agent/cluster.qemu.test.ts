@@ -77,7 +77,7 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
           CTP_AGENT_HOST: ns.address,
           CTP_AGENT_URL: `http://${ns.address}:${AGENT_PORT}`,
         },
-        { prefix: ns.exec([]), readyLine: 'agent ready', keepDatabase: i > 0 },
+        { prefix: ns.exec([]), shareDatabase: true },
       );
     });
     const apis = await Promise.all(
@@ -95,7 +95,7 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
             CTP_TRUST_PROXY: 'true',
             CTP_MAX_LABS_PER_USER: '4',
           },
-          { keepDatabase: true },
+          { shareDatabase: i > 0 },
         );
       }),
     );

@@ -4,6 +4,12 @@ import { isDatabaseUnavailable } from '../db/database-errors.js';
 import type { LabOperation } from './lab-runner.js';
 
 export const LAB_OPERATION_QUEUE = 'lab-operation';
+/** The lab operations of one host: only the agent of that host works this queue (pg-boss names allow `[\w.\-/]`, a uuid fits). */
+export const labOperationQueue = (hostId: string) => `${LAB_OPERATION_QUEUE}.${hostId}`;
+/** Saved template states are files on a host's disk: each host prepares its own. */
+export const prepareStatesQueue = (hostId: string) => `${PREPARE_STATES_QUEUE}.${hostId}`;
+/** Reconciliation compares one host's driver with that host's labs. */
+export const reconcileQueue = (hostId: string) => `${RECONCILE_QUEUE}.${hostId}`;
 export const EXPIRE_LABS_QUEUE = 'expire-labs';
 export const RECONCILE_QUEUE = 'reconcile';
 export const PREPARE_STATES_QUEUE = 'prepare-template-states';
@@ -28,14 +34,20 @@ export interface JobObserver {
   retried(queue: string): void;
 }
 
+/**
+ * The work a process takes: the agent parts (a host's lab operations, saved states, reconciliation
+ * and warm-pool refills) exist only where a hypervisor driver runs; the API parts (expiry, stats,
+ * verifications) only where the API runs. A handler left out is a queue this process does not work.
+ */
 export interface JobHandlers {
-  labOperation(job: LabOperationJob, finalAttempt: boolean): Promise<void>;
+  labOperation?(job: LabOperationJob, finalAttempt: boolean): Promise<void>;
   /** Saves the running states of a template version's VMs (in the background, one at a time). */
   prepareStates?(job: PrepareStatesJob): Promise<void>;
-  expireLabs(): Promise<void>;
-  reconcile(): Promise<void>;
+  expireLabs?(): Promise<void>;
+  /** This host's reconciliation (with its warm-pool refills). */
+  reconcile?(): Promise<void>;
   /** The admin overview's minute sample. */
-  sampleStats(): Promise<void>;
+  sampleStats?(): Promise<void>;
   /** Brings a template's warm pool to its size (within capacity). */
   refillWarmPool?(job: { templateId: string }): Promise<void>;
   /** Runs a template's pre-class verification (waits for its lab, performs every task). */
@@ -76,46 +88,12 @@ export class JobQueue {
     });
   }
 
-  /** Creates the queues, starts the workers and the schedules. */
-  async start(handlers: JobHandlers): Promise<void> {
+  /** Creates the queues, starts the workers and the schedules; with `hostId`, that host's queues too. */
+  async start(handlers: JobHandlers, hostId?: string): Promise<void> {
     await this.boss.start();
     this.started = true;
-    await this.boss.createQueue(LAB_OPERATION_QUEUE, {
-      retryLimit: RETRY_LIMIT,
-      retryDelay: 1,
-      heartbeatSeconds: 10,
-      expireInSeconds: 900,
-      notify: true,
-    });
-    await this.boss.createQueue(EXPIRE_LABS_QUEUE, { retryLimit: 0, policy: 'singleton' });
-    await this.boss.createQueue(RECONCILE_QUEUE, { retryLimit: 0, policy: 'singleton' });
-    await this.boss.createQueue(SAMPLE_STATS_QUEUE, { retryLimit: 0, policy: 'singleton' });
-    await this.boss.work<LabOperationJob>(
-      LAB_OPERATION_QUEUE,
-      { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5, includeMetadata: true },
-      async ([given]: Job<LabOperationJob>[]) => {
-        if (!given) return;
-        // includeMetadata: the job row's times are there (pg-boss's typing does not follow the option).
-        const job = given as JobWithMetadata<LabOperationJob>;
-        // Waiting starts when the job became due: its creation, or the end of a retry delay.
-        const due = Math.max(new Date(job.createdOn).getTime(), new Date(job.startAfter).getTime());
-        this.observer.waited(LAB_OPERATION_QUEUE, Math.max(0, (Date.now() - due) / 1000));
-        if (job.retryCount > 0) this.observer.retried(LAB_OPERATION_QUEUE);
-        await this.afterOutage(() => handlers.labOperation(job.data, job.retryCount >= RETRY_LIMIT));
-      },
-    );
-    await this.boss.createQueue(PREPARE_STATES_QUEUE, { retryLimit: 0, expireInSeconds: 900, notify: true });
-    const prepare = handlers.prepareStates;
-    if (prepare) {
-      // One at a time: preparing boots a VM, and labs come first on the host's CPUs.
-      await this.boss.work<PrepareStatesJob>(
-        PREPARE_STATES_QUEUE,
-        { localConcurrency: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
-        async ([job]: Job<PrepareStatesJob>[]) => {
-          if (job) await prepare(job.data);
-        },
-      );
-    }
+    this.handlers = handlers;
+    if (hostId) await this.workHost(hostId);
     // One refill at a time on an instance: two at once would both see the pool short.
     await this.boss.createQueue(WARM_POOL_QUEUE, { retryLimit: 1, expireInSeconds: 300, notify: true });
     const refill = handlers.refillWarmPool;
@@ -140,14 +118,82 @@ export class JobQueue {
         },
       );
     }
-    await this.boss.work(EXPIRE_LABS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.expireLabs());
-    await this.boss.work(RECONCILE_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.reconcile());
-    await this.boss.work(SAMPLE_STATS_QUEUE, { pollingIntervalSeconds: 5 }, () => handlers.sampleStats());
-    if (this.options.schedules) {
-      await this.boss.schedule(EXPIRE_LABS_QUEUE, '* * * * *');
-      await this.boss.schedule(RECONCILE_QUEUE, '*/5 * * * *');
-      await this.boss.schedule(SAMPLE_STATS_QUEUE, '* * * * *');
+    // Singleton schedules: several API instances share the sweep.
+    await this.scheduled(EXPIRE_LABS_QUEUE, '* * * * *', handlers.expireLabs);
+    await this.scheduled(SAMPLE_STATS_QUEUE, '* * * * *', handlers.sampleStats);
+  }
+
+  private handlers: JobHandlers = {};
+  private readonly workedHosts = new Set<string>();
+
+  /**
+   * Works the queues of a host (its lab operations, saved states and reconciliation), once per
+   * host id: the agent calls it again when its host registers anew (its row was removed), so the
+   * work sent to the host's new id is never left without a worker.
+   */
+  async workHost(hostId: string): Promise<void> {
+    if (!this.started || this.workedHosts.has(hostId)) return;
+    this.workedHosts.add(hostId);
+    const { labOperation, prepareStates: prepare } = this.handlers;
+    if (labOperation) {
+      await this.boss.work<LabOperationJob>(
+        await this.ensureLabQueue(hostId),
+        { localConcurrency: this.options.concurrency, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5, includeMetadata: true },
+        async ([given]: Job<LabOperationJob>[]) => {
+          if (!given) return;
+          // includeMetadata: the job row's times are there (pg-boss's typing does not follow the option).
+          const job = given as JobWithMetadata<LabOperationJob>;
+          // Waiting starts when the job became due: its creation, or the end of a retry delay.
+          const due = Math.max(new Date(job.createdOn).getTime(), new Date(job.startAfter).getTime());
+          this.observer.waited(LAB_OPERATION_QUEUE, Math.max(0, (Date.now() - due) / 1000));
+          if (job.retryCount > 0) this.observer.retried(LAB_OPERATION_QUEUE);
+          await this.afterOutage(() => labOperation(job.data, job.retryCount >= RETRY_LIMIT));
+        },
+      );
     }
+    if (prepare) {
+      // One at a time: preparing boots a VM, and labs come first on the host's CPUs.
+      await this.boss.work<PrepareStatesJob>(
+        await this.ensurePrepareQueue(hostId),
+        { localConcurrency: 1, pollingIntervalSeconds: 2, notifyPollingIntervalSeconds: 5 },
+        async ([job]: Job<PrepareStatesJob>[]) => {
+          if (job) await prepare(job.data);
+        },
+      );
+    }
+    await this.scheduled(reconcileQueue(hostId), '*/5 * * * *', this.handlers.reconcile);
+  }
+
+  private async scheduled(queue: string, cron: string, handler: (() => Promise<void>) | undefined): Promise<void> {
+    if (!handler) return;
+    await this.boss.createQueue(queue, { retryLimit: 0, policy: 'singleton' });
+    await this.boss.work(queue, { pollingIntervalSeconds: 5 }, () => handler());
+    if (this.options.schedules) await this.boss.schedule(queue, cron);
+  }
+
+  private readonly created = new Set<string>();
+
+  /** Creates a host's lab-operation queue once per process (senders need it to exist before the agent ever started). */
+  private async ensureLabQueue(hostId: string): Promise<string> {
+    const queue = labOperationQueue(hostId);
+    if (this.created.has(queue)) return queue;
+    await this.boss.createQueue(queue, {
+      retryLimit: RETRY_LIMIT,
+      retryDelay: 1,
+      heartbeatSeconds: 10,
+      expireInSeconds: 900,
+      notify: true,
+    });
+    this.created.add(queue);
+    return queue;
+  }
+
+  private async ensurePrepareQueue(hostId: string): Promise<string> {
+    const queue = prepareStatesQueue(hostId);
+    if (this.created.has(queue)) return queue;
+    await this.boss.createQueue(queue, { retryLimit: 0, expireInSeconds: 900, notify: true });
+    this.created.add(queue);
+    return queue;
   }
 
   /**
@@ -176,14 +222,14 @@ export class JobQueue {
     }
   }
 
-  /** Enqueues a lab operation. */
-  async enqueueLabOperation(job: LabOperationJob): Promise<void> {
-    await this.boss.send(LAB_OPERATION_QUEUE, job);
+  /** Enqueues a lab operation for the agent of the lab's host. */
+  async enqueueLabOperation(job: LabOperationJob, hostId: string): Promise<void> {
+    await this.boss.send(await this.ensureLabQueue(hostId), job);
   }
 
-  /** Enqueues the preparation of a template version's saved states (a job finds what is missing; extra jobs cost nothing). */
-  async enqueuePrepareStates(job: PrepareStatesJob): Promise<void> {
-    await this.boss.send(PREPARE_STATES_QUEUE, job);
+  /** Enqueues the preparation of a template version's saved states on one host (a job finds what is missing; extra jobs cost nothing). */
+  async enqueuePrepareStates(job: PrepareStatesJob, hostId: string): Promise<void> {
+    await this.boss.send(await this.ensurePrepareQueue(hostId), job);
   }
 
   /** Enqueues a refill of a template's warm pool (a refill finds what is missing; extra jobs cost little). */
@@ -199,13 +245,18 @@ export class JobQueue {
   /** Lab operations waiting (due or deferred) and running, as pg-boss last counted them. */
   async labOperationCounts(): Promise<{ queued: number; active: number }> {
     if (!this.started) return { queued: 0, active: 0 };
-    const queue = await this.boss.getQueue(LAB_OPERATION_QUEUE);
-    return { queued: queue?.queuedCount ?? 0, active: queue?.activeCount ?? 0 };
+    // Every host's queue: the cluster's backlog, whichever instance is scraped.
+    const queues = (await this.boss.getQueues()).filter((q) => q.name.startsWith(`${LAB_OPERATION_QUEUE}.`));
+    return queues.reduce((sum, q) => ({ queued: sum.queued + (q.queuedCount ?? 0), active: sum.active + (q.activeCount ?? 0) }), {
+      queued: 0,
+      active: 0,
+    });
   }
 
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    this.workedHosts.clear();
     await this.boss.stop({ graceful: true, timeout: 10_000 });
   }
 }

@@ -212,6 +212,7 @@ export class LabRunner {
     const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
       ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
       : [];
+    const firstWithContent = machines.find((vm) => this.content.hasContentFor(lab, vm.name));
     const secrets = { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) };
     switch (operation) {
       case 'provision': {
@@ -227,10 +228,18 @@ export class LabRunner {
                 dhcp: await this.dhcpOf(config, n.name, machines),
               })),
           })),
-          ...machines.map((vm) => ({ name: `Create VM ${vm.name}`, run: () => this.createVm(lab, config, vm, choices.get(vm.id)) })),
-          // The initial state is the fresh disk, taken before the first boot (or restore): it
-          // costs milliseconds, and reset means a clean boot (or the saved state again).
-          { name: 'Take initial snapshots', run: async () => void (await Promise.all(machines.map((vm) => this.initialSnapshot(vm)))) },
+          // All VMs at once, each with its initial snapshot: the fresh disk, taken before the
+          // first boot (or restore), so that reset means a clean boot (or the saved state again).
+          ...machines.map((vm) => ({
+            name: `Create VM ${vm.name}`,
+            parallel: true,
+            run: async () => {
+              // A VM made by an earlier attempt of this job may have its snapshot already.
+              const fresh = !(await this.driver.getVm(vm.driverName));
+              await this.createVm(lab, config, vm, choices.get(vm.id));
+              await this.initialSnapshot(vm, fresh);
+            },
+          })),
           // A warm pool lab gets its secrets and content when a student takes it (handover).
           ...(lab.pool ? [] : [secrets]),
           ...machines.map((vm) => {
@@ -243,10 +252,11 @@ export class LabRunner {
                 // The path changed since planning (the state vanished before the VM was made).
                 if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
                 await this.startChosen(lab, config, vm, choice, rename);
+                // Each VM gets its lab's files as soon as it runs, not once every VM of the lab does.
+                if (!lab.pool) await this.deliverContent(lab, [vm], vm.id === firstWithContent?.id);
               },
             };
           }),
-          ...(lab.pool ? [] : deliver),
         ];
       }
       case 'handover':
@@ -357,7 +367,7 @@ export class LabRunner {
       await rename(startStepName(vm, cold));
       await this.driver.destroyVm(vm.driverName);
       await this.createVm(lab, config, vm, cold);
-      await this.initialSnapshot(vm);
+      await this.initialSnapshot(vm, true);
       await this.driver.startVm(vm.driverName);
     }
     // The saved guest booted as the template's reference VM: it learns its own lab now.
@@ -423,10 +433,13 @@ export class LabRunner {
     return guestArgs(lab.id, vm.name, vm.nics as NicRecord[], config, templateVm?.settings);
   }
 
-  /** Writes the lab's inject files into its VMs over the guest channel (never the command line or console). */
-  private async deliverContent(lab: LabRow, machines: VmRow[]): Promise<void> {
+  /**
+   * Writes the lab's inject files into these VMs over the guest channel (never the command line
+   * or console); `report`: this call tells staff when there is no guest channel (once per lab).
+   */
+  private async deliverContent(lab: LabRow, machines: VmRow[], report = true): Promise<void> {
     const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)));
-    if (written.includes(null)) {
+    if (report && written.includes(null)) {
       // Staff learn that tasks depending on injected files cannot be solved here.
       await this.events.publish(
         lab.id,
@@ -447,8 +460,9 @@ export class LabRunner {
     return 'stopped';
   }
 
-  private async initialSnapshot(vm: VmRow): Promise<void> {
-    const existing = await this.driver.listSnapshots(vm.driverName);
+  /** Takes the VM's initial snapshot unless it has one (`fresh`: just created, so it has none). */
+  private async initialSnapshot(vm: VmRow, fresh = false): Promise<void> {
+    const existing = fresh ? [] : await this.driver.listSnapshots(vm.driverName);
     if (!existing.some((s) => s.name === INITIAL_SNAPSHOT)) await this.driver.takeSnapshot(vm.driverName, INITIAL_SNAPSHOT);
   }
 

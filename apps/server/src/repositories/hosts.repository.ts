@@ -170,4 +170,15 @@ export class HostsRepository {
       .limit(1);
     return row;
   }
+
+  /** A host whose agent the API can call (`up`, with an address), least recently registered first; undefined when none. */
+  async anyAgent(): Promise<Pick<HostRow, 'name' | 'address' | 'state'> | undefined> {
+    const [row] = await this.db
+      .select({ name: hosts.name, address: hosts.address, state: hosts.state })
+      .from(hosts)
+      .where(and(eq(hosts.state, 'up'), sql`${hosts.address} is not null`))
+      .orderBy(asc(hosts.createdAt))
+      .limit(1);
+    return row;
+  }
 }

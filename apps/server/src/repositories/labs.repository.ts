@@ -101,13 +101,22 @@ export class LabsRepository {
     from: LabStatus[],
     to: LabStatus,
     changes: Partial<typeof labs.$inferInsert> = {},
+    /** Runs first in the same transaction (a quota check under its lock), when given. */
+    guard?: (tx: Db) => Promise<void>,
   ): Promise<LabRow | undefined> {
-    const [row] = await this.db
-      .update(labs)
-      .set({ ...changes, status: to, updatedAt: new Date() })
-      .where(and(eq(labs.id, id), inArray(labs.status, from)))
-      .returning();
-    return row;
+    const move = async (db: Db) => {
+      const [row] = await db
+        .update(labs)
+        .set({ ...changes, status: to, updatedAt: new Date() })
+        .where(and(eq(labs.id, id), inArray(labs.status, from)))
+        .returning();
+      return row;
+    };
+    if (!guard) return move(this.db);
+    return this.db.transaction(async (tx) => {
+      await guard(tx);
+      return move(tx);
+    });
   }
 
   async networksOf(labId: string): Promise<LabNetworkRow[]> {
@@ -134,10 +143,13 @@ export class LabsRepository {
   }
 
   /** Every VM and network the database expects to exist on the hypervisor. */
-  async liveDriverNames(): Promise<{ vms: { driverName: string; id: string; labId: string; status: string }[]; networks: string[] }> {
+  async liveDriverNames(): Promise<{
+    vms: { driverName: string; id: string; labId: string; status: string; hostId: string | null }[];
+    networks: string[];
+  }> {
     const live = ne(labs.status, 'deleted');
     const vmRows = await this.db
-      .select({ driverName: vms.driverName, id: vms.id, labId: vms.labId, status: vms.status })
+      .select({ driverName: vms.driverName, id: vms.id, labId: vms.labId, status: vms.status, hostId: labs.hostId })
       .from(vms)
       .innerJoin(labs, eq(labs.id, vms.labId))
       .where(live);

@@ -14,6 +14,10 @@ export interface QuotaUse {
 
 // Labs in these states hold nothing (any more) and do not count; queued labs count: they will.
 const NOT_HOLDING = ['deleted', 'deleting', 'error'];
+// A stopped lab still counts as a lab (its disks and its host's promise stay), but its VMs run on
+// no CPU and hold no memory: starting it again is checked against the vCPU and memory limits.
+const runs = (column: typeof vms.cpus | typeof vms.memoryMiB) =>
+  sql<number>`coalesce(sum(case when ${labs.status} = 'stopped' then 0 else ${column} end), 0)::int`;
 
 /** Every query on quotas and on the use they limit. */
 export class QuotasRepository {
@@ -77,7 +81,7 @@ export class QuotasRepository {
       .where(or(...which));
   }
 
-  /** What the user's labs hold now (warm pool labs are nobody's); with `classId`, only labs of that class's assignments. */
+  /** What the user's labs hold now (warm pool labs are nobody's; stopped labs hold no vCPUs or memory); with `classId`, only labs of that class's assignments. */
   async useOf(userId: string, classId: string | null = null, db: Db = this.db): Promise<QuotaUse> {
     const where: SQL[] = [eq(labs.userId, userId), eq(labs.pool, false), notInArray(labs.status, NOT_HOLDING)];
     if (classId)
@@ -85,8 +89,8 @@ export class QuotasRepository {
     const [row] = await db
       .select({
         labs: countDistinct(labs.id),
-        vcpus: sql<number>`coalesce(sum(${vms.cpus}), 0)::int`,
-        memoryMiB: sql<number>`coalesce(sum(${vms.memoryMiB}), 0)::int`,
+        vcpus: runs(vms.cpus),
+        memoryMiB: runs(vms.memoryMiB),
       })
       .from(labs)
       .leftJoin(vms, eq(vms.labId, labs.id))

@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { FakeDriver } from '@ctp/hypervisor';
+import { createServices } from '../services.js';
+import { testDatabase } from '../test-support/test-database.js';
 import type { Host, HostList, LabDetail, LabEvent, LabTemplateConfig } from '@ctp/contracts';
 import { waitForLab } from '../test-support/lab-helpers.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
@@ -195,19 +198,15 @@ describe('hypervisor hosts (fake driver, real database)', () => {
   });
 
   it('spreads labs over two hosts by free memory and never gives a host more RAM than it may promise', async () => {
-    // A second host registered in the database, as another machine's process would: 1.5 GiB (1 GiB for labs).
-    const { row: second } = await ctx.services.repositories.hosts.register(
-      {
-        name: 'test-host-b',
-        address: 'http://10.0.0.2:8081',
-        cpus: 4,
-        memoryMiB: 1536,
-        diskBytes: 10 * 2 ** 30,
-        accelerator: 'kvm',
-        driver: 'qemu',
-      },
-      now,
+    // A second host with its own agent (its own queue and hypervisor), as another machine's would be: 1.5 GiB (1 GiB for labs).
+    const agentB = createServices(
+      { ...ctx.config, role: 'agent', hostName: 'test-host-b', hostAddress: 'http://10.0.0.2:8081' },
+      await testDatabase(),
+      { driver: new FakeDriver(), images: ctx.builtinImages, hostCapacity: () => ({ cpus: 4, memoryMiB: 1536 }), clock: () => now },
     );
+    await agentB.startBackground();
+    onTestFinished(() => agentB.stopBackground());
+    const second = { id: (await agentB.hosts.ensureLocal())! };
     const ids: string[] = [];
     for (let i = 0; i < 13; i++) ids.push(await startLab(admin.headers));
     const views = await Promise.all(ids.map((id) => detail(id)));

@@ -42,14 +42,13 @@ describe('labs (memory driver, real jobs on the real database)', () => {
       'Create network lan',
       'Create VM attacker',
       'Create VM target',
-      'Take initial snapshots',
       'Generate lab secrets',
       'Start attacker (cold boot: saved states are turned off)',
+      // Each VM's start step also delivers its lab content, as soon as that VM runs.
       'Start target (cold boot: saved states are turned off)',
-      'Deliver lab content',
     ]);
     expect(lab.steps.every((s) => s.status === 'done' && s.durationMs !== null)).toBe(true);
-    expect(lab.progress).toEqual({ done: 8, total: 8, current: null });
+    expect(lab.progress).toEqual({ done: 6, total: 6, current: null });
     expect(lab.vms.map((vm) => [vm.name, vm.status, vm.addresses[0]?.address])).toEqual([
       ['attacker', 'running', '10.0.0.10'],
       ['target', 'running', '10.0.0.20'],

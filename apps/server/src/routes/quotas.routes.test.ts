@@ -107,6 +107,62 @@ describe('quotas (fake driver, real database)', () => {
     expect((await create(alice)).statusCode).toBe(202);
   });
 
+  it('checks a stopped lab started again like a new one: it holds no vCPUs or memory while stopped, its start must fit', async () => {
+    await setQuota('role', 'student', { maxVcpus: 4 });
+    const act = (who: Session, id: string, action: string) =>
+      ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${id}/${action}`, headers: who.headers });
+    const stopped = async () => {
+      const id = (await create(alice)).json().id as string;
+      await waitForLab(ctx, alice.headers, id, (lab) => lab.status === 'running');
+      expect((await act(alice, id, 'stop')).statusCode).toBe(202);
+      await waitForLab(ctx, alice.headers, id, (lab) => lab.status === 'stopped');
+      return id;
+    };
+    const [first, second] = [await stopped(), await stopped()];
+    const mine = await ctx.app.inject({ url: '/api/v1/me/quota', headers: alice.headers });
+    expect(mine.json().used).toEqual({ labs: 2, vcpus: 0, memoryMiB: 0 });
+    // Stopped, the two labs left the 4 vCPUs free: a running one now holds 2 of them.
+    const running = (await create(alice)).json().id as string;
+    // Two starts at once with room for one: the per-user lock lets exactly one through.
+    const answers = await Promise.all([act(alice, first, 'start'), act(alice, second, 'start')]);
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([202, 429]);
+    const refused = answers.find((a) => a.statusCode === 429)!;
+    expect(refused.json().error).toEqual({
+      code: 'quota_exceeded',
+      message: 'Quota exceeded: role student allows 4 vCPUs at once; you have 4 and this lab needs 2',
+      quota: { scope: 'role', subject: 'student', field: 'maxVcpus', limit: 4, used: 4, requested: 2 },
+    });
+    const left = answers[0]!.statusCode === 429 ? first : second;
+    expect((await ctx.services.repositories.labs.findById(left))?.status).toBe('stopped');
+    const [refusal] = await auditOf('lab.quota_exceeded');
+    expect(refusal).toMatchObject({ outcome: 'denied', details: { owner: alice.user.username, labId: left, operation: 'start' } });
+    expect((await auditOf('lab.start')).map((e) => [e.outcome, e.statusCode]).sort()).toEqual([
+      ['denied', 429],
+      ['success', 202],
+    ]);
+    // An instructor starting it for her is held to her quota, and told whose it is.
+    await setQuota('user', alice.user.id, { maxLabs: 2 });
+    const forHer = await act(admin, left, 'start');
+    expect(forHer.statusCode).toBe(429);
+    // A lowered lab limit holds too: the stopped lab already counts, so it asks for no new one (3 > 2).
+    expect(forHer.json().error.message).toBe(
+      `Quota exceeded: user ${alice.user.username} allows 2 concurrent labs; ${alice.user.username} has 3`,
+    );
+    await setQuota('user', alice.user.id, { maxLabs: 3 });
+    // Nor can its VMs be started one by one around the check.
+    const [vm] = await ctx.services.repositories.labs.vmsOf(left);
+    const vmStart = await ctx.app.inject({ method: 'POST', url: `/api/v1/vms/${vm!.id}/start`, headers: alice.headers });
+    expect(vmStart.statusCode).toBe(409);
+    expect(vmStart.json().error.message).toBe('The lab is stopped: start the lab to start its VMs');
+    // Deleting the running lab gives its vCPUs back: the stopped one starts.
+    await waitForLab(ctx, alice.headers, running, (lab) => lab.status === 'running');
+    expect((await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${running}`, headers: alice.headers })).statusCode).toBe(202);
+    expect((await act(alice, left, 'start')).statusCode).toBe(202);
+    await waitForLab(ctx, alice.headers, left, (lab) => lab.status === 'running');
+    // A start refused for its state is still a 409, whatever the quotas say.
+    expect((await act(alice, left, 'start')).statusCode).toBe(409);
+  });
+
   it('keeps CTP_MAX_LABS_PER_USER as the default with no quota row (staff ×10)', async () => {
     for (let i = 0; i < 3; i++) expect((await create(alice)).statusCode).toBe(202);
     const refused = await create(alice);

@@ -76,9 +76,13 @@ export class HostService {
     if (!this.local) return null;
     const known = this.registered && (await this.registered.catch(() => undefined));
     if (known && (await this.hosts.findById(known.id))) return known.id;
-    this.registered = this.register();
+    const registering = this.registerRow();
+    this.registered = registering.then((r) => r.row);
     try {
-      return (await this.registered).id;
+      const { row, previous } = await registering;
+      // After `registered` resolved: coming back admits queued labs, which asks for this host's id.
+      await this.afterRegister(row, previous);
+      return row.id;
     } catch (error) {
       this.registered = undefined;
       throw error;
@@ -93,15 +97,23 @@ export class HostService {
 
   /** Registers (or refreshes) the local host: capacity from the machine, driver and accelerator from the probe. */
   async register(): Promise<HostRow> {
+    const { row, previous } = await this.registerRow();
+    await this.afterRegister(row, previous);
+    return row;
+  }
+
+  private async registerRow() {
     const local = this.local!;
     const [capacity, probe] = await Promise.all([local.capacity(), local.probe()]);
-    const { row, previous } = await this.hosts.register(
+    return this.hosts.register(
       { name: local.name, address: local.address, ...capacity, driver: probe.driver, accelerator: probe.accelerator },
       this.now(),
     );
+  }
+
+  private async afterRegister(row: HostRow, previous: string | undefined): Promise<void> {
     if (previous === undefined) await this.record('host.register', row, { cpus: row.cpus, memoryMiB: row.memoryMiB });
     else if (previous === 'down') await this.cameBack(row);
-    return row;
   }
 
   /** One heartbeat of the local host (re-registering it if its row is gone). */
@@ -129,22 +141,24 @@ export class HostService {
     return stale.map((h) => h.name);
   }
 
-  /** Starts heartbeating and checking for stale hosts (each every `heartbeatSeconds`). */
-  start(): void {
+  /** Starts heartbeating (agents) and checking for stale hosts (API instances), each every `heartbeatSeconds`. */
+  start(what: { heartbeat: boolean; checkStale: boolean } = { heartbeat: true, checkStale: true }): void {
     const every = Math.max(1, this.timings.heartbeatSeconds) * 1000;
     const safely = (work: () => Promise<unknown>) => () => void work().catch(() => {});
-    this.timers.push(
-      setInterval(
-        safely(() => this.heartbeat()),
-        every,
-      ).unref(),
-    );
-    this.timers.push(
-      setInterval(
-        safely(() => this.checkStale()),
-        every,
-      ).unref(),
-    );
+    if (what.heartbeat)
+      this.timers.push(
+        setInterval(
+          safely(() => this.heartbeat()),
+          every,
+        ).unref(),
+      );
+    if (what.checkStale)
+      this.timers.push(
+        setInterval(
+          safely(() => this.checkStale()),
+          every,
+        ).unref(),
+      );
   }
 
   stop(): void {

@@ -25,6 +25,11 @@ export class LabMaintenanceService {
     private readonly inUse: (driverName: string) => Promise<boolean> = async () => false,
     /** Announces that a lab's audience changed, so its open consoles close on every instance. */
     private readonly labChanged: (labId: string) => Promise<void> = async () => {},
+    /**
+     * Which labs this process's driver answers for, by the lab's host: an agent sees only its own
+     * host's VMs, so another host's VMs are neither "missing" here nor its to repair.
+     */
+    private readonly ownsHost: () => Promise<(hostId: string | null) => boolean> = async () => () => true,
   ) {}
 
   /** Warns owners of labs about to expire, and deletes the expired ones. */
@@ -69,11 +74,15 @@ export class LabMaintenanceService {
   /**
    * Compares what the hypervisor has with what the database expects: VMs and networks nobody
    * owns are destroyed, VMs that vanished are marked missing, state drift is corrected. Each
-   * finding is an audit event and a log line.
+   * finding is an audit event and a log line. Only this host's labs are judged; a VM or network
+   * that any live lab (of any host) owns is never destroyed, should two agents share a machine.
    */
   async reconcile(): Promise<ReconcileReport> {
     const report: ReconcileReport = { orphansDestroyed: [], vmsMissing: [], vmsChanged: [], networksDestroyed: [] };
-    const expected = await this.labs.liveDriverNames();
+    const everyHost = await this.labs.liveDriverNames();
+    const mine = await this.ownsHost();
+    const expected = { vms: everyHost.vms.filter((vm) => mine(vm.hostId)), networks: everyHost.networks };
+    const anyHost = new Set(everyHost.vms.map((vm) => vm.driverName));
     const byName = new Map(expected.vms.map((vm) => [vm.driverName, vm]));
     const actual = await this.driver.listVms();
     const actualNames = new Set(actual.map((vm) => vm.name));
@@ -81,7 +90,7 @@ export class LabMaintenanceService {
 
     for (const vm of actual) {
       const known = byName.get(vm.name);
-      if (!known && (await this.inUse(vm.name))) continue;
+      if (!known && (anyHost.has(vm.name) || (await this.inUse(vm.name)))) continue;
       if (!known) {
         await this.driver.destroyVm(vm.name);
         report.orphansDestroyed.push(vm.name);

@@ -65,7 +65,10 @@ export class LabService {
     /** A lab's host (id, name, state), or null. */
     private readonly hostOf: (hostId: string | null) => Promise<LabHost | null> = async () => null,
     /** Quotas every new lab must fit in. */
-    private readonly quotas: Pick<QuotaService, 'enforce'> = { enforce: (_context, _need, create) => create(async () => {}) },
+    private readonly quotas: Pick<QuotaService, 'enforce' | 'enforceStart'> = {
+      enforce: (_context, _need, create) => create(async () => {}),
+      enforceStart: (_actor, _lab, _vms, start) => start(async () => {}),
+    },
   ) {}
 
   /** Creates the lab's records at once and leaves the hypervisor work to a job (202). */
@@ -264,7 +267,11 @@ export class LabService {
     authorize(actor, operation === 'delete' ? 'lab.delete' : 'lab.operate', await this.resourceOf(lab));
     if (operation === 'delete' && lab.status === 'queued') return this.dequeue(lab);
     const { from, to } = ACTIONS[operation];
-    const moved = await this.labs.transition(id, from, to);
+    // A stopped lab's VMs hold none of its owner's quota until they start: the start is checked like a new lab.
+    const checked = operation === 'start' && lab.status === 'stopped' && !lab.pool;
+    const moved = checked
+      ? await this.quotas.enforceStart(actor, lab, await this.labs.vmsOf(id), (guard) => this.labs.transition(id, from, to, {}, guard))
+      : await this.labs.transition(id, from, to);
     if (!moved)
       throw conflict(`Cannot ${operation} a lab that is ${lab.status}${from.length ? ` (allowed when ${from.join(' or ')})` : ''}`);
     await this.enqueue(id, operation);
@@ -326,6 +333,8 @@ export class LabService {
   /** A VM action done right away (the hypervisor answers in well under a second, stop in at most a few). */
   async vmAction(actor: Actor, vmId: string, action: 'start' | 'stop' | 'reboot'): Promise<void> {
     const { vm, lab } = await this.controllableVm(actor, vmId);
+    // A stopped lab holds no vCPUs or memory of its owner's quota: only the lab's start (which checks it) runs its VMs again.
+    if (action !== 'stop' && lab.status === 'stopped') throw conflict(`The lab is stopped: start the lab to ${action} its VMs`);
     if (action === 'start') await this.driver.startVm(vm.driverName);
     if (action === 'stop') await this.driver.stopVm(vm.driverName, { timeoutMs: 3000 });
     if (action === 'reboot') await this.driver.rebootVm(vm.driverName);

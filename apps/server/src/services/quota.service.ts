@@ -11,10 +11,12 @@ type Field = keyof QuotaLimits;
 const FIELDS: Field[] = ['maxLabs', 'maxVcpus', 'maxMemoryMiB'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** What a new lab will hold. */
+/** What a new lab will hold (or a stopped lab, once started again). */
 export interface LabNeed {
   vcpus: number;
   memoryMiB: number;
+  /** Labs it adds: 1 for a new lab (the default), 0 for a stopped lab being started (it already counts). */
+  labs?: 0 | 1;
 }
 
 /** Who a lab is for and why: the quota check's context. */
@@ -24,7 +26,9 @@ export interface QuotaContext {
   requestedBy?: Actor;
   /** The assignment the lab is for: its class's quota applies too. */
   assignmentId?: string | null;
-  templateId: string;
+  templateId: string | null;
+  /** The stopped lab being started again (absent for a new lab). */
+  labId?: string;
 }
 
 export interface QuotaDefaults {
@@ -113,9 +117,10 @@ export class QuotaService {
   }
 
   /**
-   * Runs `create` (which writes the lab) only within every quota: checked once up front, and again
-   * by `guard` inside the insert's transaction under a per-user lock, so concurrent creates of one
-   * user never pass together. A refusal (429 `quota_exceeded`) leaves an audit event.
+   * Runs `create` (which writes the lab, or moves a stopped one to `starting`) only within every
+   * quota: checked once up front, and again by `guard` inside the write's transaction under a
+   * per-user lock, so concurrent creates or starts of one user never pass together. A refusal
+   * (429 `quota_exceeded`) leaves an audit event.
    */
   async enforce<T>(context: QuotaContext, need: LabNeed, create: (guard: (tx: Db) => Promise<void>) => Promise<T>): Promise<T> {
     const classId = context.assignmentId ? ((await this.quotas.classOfAssignment(context.assignmentId)) ?? null) : null;
@@ -138,12 +143,41 @@ export class QuotaService {
             owner: context.owner.username,
             templateId: context.templateId,
             assignmentId: context.assignmentId ?? null,
+            ...(context.labId ? { labId: context.labId, operation: 'start' } : {}),
             quota: error.quota,
           },
         });
       }
       throw error;
     }
+  }
+
+  /**
+   * Runs `start` (which moves a stopped lab to `starting`) only within its owner's quotas, as
+   * `enforce` does for a new lab: the lab already counts as a lab, its VMs' vCPUs and memory are
+   * what it asks for. Whoever asks (staff for a student) is named in a refusal.
+   */
+  async enforceStart<T>(
+    actor: Actor,
+    lab: { id: string; userId: string; assignmentId: string | null; templateId: string | null },
+    machines: { cpus: number; memoryMiB: number }[],
+    start: (guard: (tx: Db) => Promise<void>) => Promise<T>,
+  ): Promise<T> {
+    const owner = await this.users.findById(lab.userId);
+    if (!owner) return start(async () => {});
+    const need = {
+      vcpus: machines.reduce((n, vm) => n + vm.cpus, 0),
+      memoryMiB: machines.reduce((n, vm) => n + vm.memoryMiB, 0),
+      labs: 0 as const,
+    };
+    const context = {
+      owner: { id: owner.id, username: owner.username, role: owner.role as Actor['role'] },
+      requestedBy: actor,
+      assignmentId: lab.assignmentId,
+      templateId: lab.templateId,
+      labId: lab.id,
+    };
+    return this.enforce(context, need, start);
   }
 
   private async check(context: QuotaContext, need: LabNeed, classId: string | null, tx: Db | undefined): Promise<void> {
@@ -205,7 +239,7 @@ const NAMES: Record<QuotaRefusal['scope'], string> = { role: 'role', user: 'user
 /** Throws 429 when the use plus the new lab's need would pass the limit. */
 function refuseOver(limit: Limit, field: Field, use: QuotaUse, need: LabNeed, have: string): void {
   const used = field === 'maxLabs' ? use.labs : field === 'maxVcpus' ? use.vcpus : use.memoryMiB;
-  const requested = field === 'maxLabs' ? 1 : field === 'maxVcpus' ? need.vcpus : need.memoryMiB;
+  const requested = field === 'maxLabs' ? (need.labs ?? 1) : field === 'maxVcpus' ? need.vcpus : need.memoryMiB;
   if (used + requested <= limit.value) return;
   const who = limit.scope === 'default' ? `${NAMES.default} (${limit.subject})` : `${NAMES[limit.scope]} ${limit.subject}`;
   const where = limit.scope === 'class' ? ' in it' : '';

@@ -60,7 +60,8 @@ export class TemplateStateService {
     private readonly driver: HypervisorDriver,
     private readonly images: ImageCatalog,
     private readonly enqueuePrepare: (templateId: string, version: number) => Promise<void>,
-    private readonly options: { enabled: boolean; guestReady?: GuestReady },
+    /** `hostId`: the host whose disk holds the states this process makes (each host prepares its own). */
+    private readonly options: { enabled: boolean; guestReady?: GuestReady; hostId?: () => Promise<string | null> },
   ) {}
 
   /** Decides how a lab's VM starts, and starts preparing a state in the background where one is missing. */
@@ -192,7 +193,10 @@ export class TemplateStateService {
 
   /** Deletes states that no live lab's VM sits on any more (damaged, failed, or of older template versions). */
   private async removeUnused(templateId: string, currentVersion: number): Promise<void> {
+    // A saved state whose files are on another host is that host's agent's to remove (with its files).
+    const here = new Set((await this.driver.listSavedStates()).map((s) => s.name));
     for (const row of await this.states.unused(templateId, currentVersion)) {
+      if ((row.status === 'ready' || row.status === 'stale') && !here.has(row.stateName)) continue;
       await this.driver.deleteSavedState(row.stateName).catch(() => {});
       await this.states.delete(row.id);
     }
@@ -217,6 +221,8 @@ export class TemplateStateService {
     });
     const { tasks: _tasks, description: _description, ...relevant } = config;
     const material = {
+      // A state's files live on one host's disk: the same VM on another host has its own state.
+      hostId: (await this.options.hostId?.()) ?? null,
       templateId,
       version,
       vm,

@@ -24,10 +24,8 @@ export function freePort(): Promise<number> {
 export interface ServerProcessOptions {
   /** An argv prefix, e.g. a network namespace's `ip netns exec NAME`. */
   prefix?: string[];
-  /** The log line that says it is ready (default the API's `platform ready`). */
-  readyLine?: string;
-  /** Leave a PostgreSQL server's tables as they are on the first start (another process of the same test already emptied them). */
-  keepDatabase?: boolean;
+  /** Another process of the test (an API beside this agent) already owns the database: do not empty it. */
+  shareDatabase?: boolean;
 }
 
 /** The real server (`src/main.ts`) as a child process, as `npm start` would run it. */
@@ -61,7 +59,7 @@ export class ServerProcess {
     // empty database, as a fresh install would (else its admin keeps another test's password).
     // A restart keeps what the server wrote.
     const databaseUrl = this.env.DATABASE_URL ?? parentEnv.DATABASE_URL;
-    if (databaseUrl && !this.started && !this.options.keepDatabase) {
+    if (databaseUrl && !this.started && !this.options.shareDatabase) {
       const database = await openDatabase({ databaseUrl });
       try {
         await emptyTables(database);
@@ -89,8 +87,8 @@ export class ServerProcess {
     this.child.stdout!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
     const deadline = Date.now() + timeoutMs;
-    const readyLine = this.options.readyLine ?? 'platform ready';
-    while (!this.output.includes(readyLine)) {
+    // An API (or single process) says `platform ready`; an agent (CTP_ROLE=agent) `agent ready`.
+    while (!this.output.includes('platform ready') && !this.output.includes('agent ready')) {
       if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`server exited: ${this.output.slice(-3000)}`);
       if (Date.now() > deadline) throw new Error(`server not ready in ${timeoutMs} ms: ${this.output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));

@@ -139,6 +139,46 @@ describe('guest agent client', () => {
     ]);
   });
 
+  it('writes a small text file in one guest command, the content on its stdin, and removes the temporary file on failure', async () => {
+    const runs: { arg: string[]; input: string }[] = [];
+    let exitcode = 0;
+    const { socketPath, seen } = await agent((command) => {
+      const args = command.arguments ?? {};
+      if (command.execute === 'guest-exec') {
+        runs.push({ arg: args.arg as string[], input: Buffer.from(args['input-data'] as string, 'base64').toString('utf8') });
+        return { return: { pid: 6 } };
+      }
+      if (command.execute === 'guest-exec-status') return { return: { exited: true, exitcode, 'err-data': b64('cat: write error\n') } };
+      return { return: {} };
+    });
+    const client = await GuestAgentClient.connect(socketPath);
+    try {
+      await client.writeFile({ path: '/root/flag.txt', content: 'FLAG{x}\n', mode: 0o600, owner: 'root:root' });
+      exitcode = 1;
+      await expect(client.writeFile({ path: '/etc/ctp/identity', content: 'hostname=a\n' })).rejects.toMatchObject({
+        code: 'command_failed',
+        message: expect.stringContaining('cat: write error'),
+      });
+    } finally {
+      client.close();
+    }
+    expect(seen.some((c) => c.execute.startsWith('guest-file-'))).toBe(false);
+    const [flag, identity] = runs;
+    expect(flag!.input).toBe('FLAG{x}\n');
+    expect(flag!.arg.slice(0, 4)).toEqual([
+      '-c',
+      'mkdir -p -- "$1" && umask 077 && { cat > "$2" && chmod 600 "$2" && chown -- "$4" "$2" && mv -f -- "$2" "$3" || { rm -f -- "$2"; exit 1; }; }',
+      'sh',
+      '/root',
+    ]);
+    expect(flag!.arg[4]).toMatch(/^\/root\/\.ctp-[0-9a-f]{12}\.tmp$/);
+    expect(flag!.arg.slice(5)).toEqual(['/root/flag.txt', 'root:root']);
+    expect(identity!.arg[1]).toBe(
+      'mkdir -p -- "$1" && umask 077 && { cat > "$2" && chmod 644 "$2" && mv -f -- "$2" "$3" || { rm -f -- "$2"; exit 1; }; }',
+    );
+    expect(identity!.arg.slice(5)).toEqual(['/etc/ctp/identity']);
+  });
+
   it('reports an agent error as command_failed and a silent agent as timeout', async () => {
     const { socketPath } = await agent((command) =>
       command.execute === 'guest-ping' ? undefined : { error: { class: 'GenericError', desc: 'Guest agent command failed' } },

@@ -42,49 +42,55 @@ export async function migrateToFile(
   }
 }
 
-/**
- * Starts loading a saved state into a QEMU waiting with `-incoming defer`: the capability the
- * state was saved with first (a stream without RAM reads differently), then the file.
- */
-export async function loadFromFile(client: QmpClient, file: string, ramInFile: boolean): Promise<void> {
-  if (/['\n]/.test(file)) throw new HypervisorError('invalid', `unsafe path for a saved state: ${file}`);
-  if (ramInFile) await setIgnoreShared(client, true);
-  await client.execute('migrate-incoming', { uri: `exec:cat '${file}'` });
-}
+const QUIT = 'QEMU quit while loading the saved state (damaged or incompatible)';
 
 /**
- * Waits until a QEMU started with `-incoming` has loaded its saved state and runs again. A state
- * saved from a running guest resumes by itself; one that ends paused is continued. Throws when
- * QEMU exits instead (a damaged or incompatible state: QEMU refuses it and quits).
+ * Loads a saved state into a QEMU waiting with `-incoming defer` and waits until the guest runs
+ * again, on one QMP connection: the capability the state was saved with first (a stream without
+ * RAM reads differently), then the file. A state saved from a running guest resumes by itself
+ * (QEMU's RESUME event, watched without a round trip); QEMU's status is asked only now and then
+ * (when a class starts, many restores share the host's cores), and a state that ends paused is
+ * continued. Throws when QEMU exits instead (a damaged or incompatible state: QEMU refuses it
+ * and quits). With `ramInFile`, the capability is turned off again once loaded: later snapshots
+ * of the VM are ordinary streams.
  */
-export async function waitForIncoming(connect: () => Promise<QmpClient>, alive: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!alive()) throw new HypervisorError('command_failed', 'QEMU quit while loading the saved state (damaged or incompatible)');
-    const client = await connect().catch(() => undefined);
-    if (client) {
-      try {
-        for (;;) {
-          const { status } = await client.execute<{ status: string }>('query-status');
-          if (status === 'running') return;
-          if (status === 'paused' || status === 'postmigrate') {
-            await client.execute('cont');
-            return;
-          }
-          if (status !== 'inmigrate' && status !== 'prelaunch' && status !== 'restore-vm')
-            throw new HypervisorError('command_failed', `the VM is ${status} after loading its saved state`);
-          if (Date.now() > deadline) throw new HypervisorError('timeout', `loading the saved state took longer than ${timeoutMs} ms`);
-          await sleep(10);
-        }
-      } catch (error) {
-        // QEMU closing the connection mid-load means it gave up; the loop above reports it.
-        if (error instanceof HypervisorError && error.message.includes('connection closed')) continue;
-        throw error;
-      } finally {
-        client.close();
-      }
+export async function restoreFromFile(
+  client: QmpClient,
+  file: string,
+  options: { ramInFile: boolean; alive: () => boolean; timeoutMs?: number },
+): Promise<void> {
+  if (/['\n]/.test(file)) throw new HypervisorError('invalid', `unsafe path for a saved state: ${file}`);
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const guard = async <T>(work: Promise<T>): Promise<T> => {
+    try {
+      return await work;
+    } catch (error) {
+      // QEMU closing the connection mid-load means it gave up.
+      if (error instanceof HypervisorError && error.message.includes('connection closed'))
+        throw new HypervisorError('command_failed', QUIT);
+      throw error;
     }
-    if (Date.now() > deadline) throw new HypervisorError('timeout', `loading the saved state took longer than ${timeoutMs} ms`);
-    await sleep(20);
+  };
+  if (options.ramInFile) await guard(setIgnoreShared(client, true));
+  await guard(client.execute('migrate-incoming', { uri: `exec:cat '${file}'` }));
+  let askAt = Date.now() + 50;
+  for (;;) {
+    if (!options.alive()) throw new HypervisorError('command_failed', QUIT);
+    if (client.receivedEvents().some((e) => e.event === 'RESUME')) break;
+    if (Date.now() >= askAt) {
+      const { status } = await guard(client.execute<{ status: string }>('query-status'));
+      if (status === 'running') break;
+      if (status === 'paused' || status === 'postmigrate') {
+        await guard(client.execute('cont'));
+        break;
+      }
+      if (status !== 'inmigrate' && status !== 'prelaunch' && status !== 'restore-vm')
+        throw new HypervisorError('command_failed', `the VM is ${status} after loading its saved state`);
+      askAt = Date.now() + 100;
+    }
+    if (Date.now() > deadline)
+      throw new HypervisorError('timeout', `loading the saved state took longer than ${options.timeoutMs ?? 60_000} ms`);
+    await sleep(10);
   }
+  if (options.ramInFile) await guard(setIgnoreShared(client, false));
 }

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -26,7 +27,7 @@ import { probeAccelerator } from './accelerator.js';
 import { QemuGuestChannel } from './guest-channel.js';
 import { writeSeedIso } from './cloud-init-seed.js';
 import { flattenDisk } from '../images/image-inspect.js';
-import { loadFromFile, migrateToFile, setIgnoreShared, waitForIncoming } from './migration.js';
+import { migrateToFile, restoreFromFile } from './migration.js';
 import { deviceLayout, QEMU_MACHINE, qemuArgs } from './qemu-args.js';
 import { QemuImg } from './qemu-img.js';
 import { QmpClient } from './qmp.client.js';
@@ -67,6 +68,8 @@ export class QemuDriver implements HypervisorDriver {
   private readonly guest = new QemuGuestChannel();
   private readonly img: QemuImg;
   private readonly saved: SavedStateStore;
+  /** Saved states whose empty overlay is being made (see `overlayOnState`). */
+  private readonly overlayTemplates = new Map<string, Promise<void>>();
 
   constructor(private readonly options: QemuDriverOptions) {
     this.run = options.runner ?? runCommand;
@@ -220,18 +223,12 @@ export class QemuDriver implements HypervisorDriver {
       });
       await this.run([this.qemu, ...argv], { timeoutMs: 30_000 });
       if (restore) {
-        const ramInFile = restoreMeta?.ramFile === true;
-        await this.qmp(name, (q) => loadFromFile(q, restore.memory, ramInFile));
-        await waitForIncoming(
-          () => QmpClient.connect(this.store.paths(name).qmpSocket, 2000),
-          () => {
-            // QEMU removes its pidfile as it exits.
-            const pid = this.store.pid(name);
-            return pid !== undefined && alive(pid);
-          },
-        );
-        // Snapshots of this VM are ordinary streams, loadable by a QEMU without the capability.
-        if (ramInFile) await this.qmp(name, (q) => setIgnoreShared(q, false));
+        const running = () => {
+          // QEMU removes its pidfile as it exits.
+          const pid = this.store.pid(name);
+          return pid !== undefined && alive(pid);
+        };
+        await this.qmp(name, (q) => restoreFromFile(q, restore.memory, { ramInFile: restoreMeta?.ramFile === true, alive: running }));
       }
     } catch (error) {
       const pid = this.store.pid(name);
@@ -308,6 +305,8 @@ export class QemuDriver implements HypervisorDriver {
         const restorable = [...(stored.restorableSnapshots ?? []).filter((s) => s !== snapshotName), snapshotName];
         this.store.write(vmName, { ...stored, restorableSnapshots: restorable });
       }
+      // qemu-img succeeded: no second process to read it back (every VM of a class start is here at once).
+      return { name: snapshotName, createdAt: new Date(), withMemory: false };
     }
     const snapshot = (await this.listSnapshots(vmName)).find((s) => s.name === snapshotName);
     if (!snapshot) throw new HypervisorError('command_failed', `snapshot ${snapshotName} was not recorded`);
@@ -454,7 +453,7 @@ export class QemuDriver implements HypervisorDriver {
       throw new HypervisorError('invalid', `saved state ${meta.name} has ${meta.macs.length} NICs, the VM ${spec.nics.length}`);
     this.store.makeDir(spec.name);
     try {
-      await this.img.createOverlay(this.store.paths(spec.name).disk, this.saved.paths(meta.name).disk, 'qcow2');
+      await this.overlayOnState(meta.name, this.store.paths(spec.name).disk);
       const stored: StoredVm = {
         spec: {
           ...withoutSaveable(meta.spec),
@@ -475,6 +474,36 @@ export class QemuDriver implements HypervisorDriver {
       this.store.remove(spec.name);
       throw error;
     }
+  }
+
+  /**
+   * A new empty overlay on a saved state's disk layer: a copy of the state's own empty overlay
+   * (made by qemu-img once per state), as every restored VM of a class start needs one at once.
+   */
+  private async overlayOnState(stateName: string, target: string): Promise<void> {
+    const paths = this.saved.paths(stateName);
+    const template = path.join(paths.dir, 'overlay.qcow2');
+    if (!existsSync(template)) {
+      let making = this.overlayTemplates.get(stateName);
+      if (!making) {
+        making = (async () => {
+          const staged = `${template}.${randomBytes(6).toString('hex')}.tmp`;
+          try {
+            await this.img.createOverlay(staged, paths.disk, 'qcow2');
+            renameSync(staged, template);
+          } finally {
+            rmSync(staged, { force: true });
+          }
+        })();
+        this.overlayTemplates.set(stateName, making);
+        void making.then(
+          () => this.overlayTemplates.delete(stateName),
+          () => this.overlayTemplates.delete(stateName),
+        );
+      }
+      await making;
+    }
+    copyFileSync(template, target);
   }
 
   private async state(name: string): Promise<VmState> {

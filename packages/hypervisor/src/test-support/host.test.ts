@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../command-runner.js';
-import { BridgeNetworkBackend, ownerOf } from '../qemu/network/bridge.network.js';
+import { BridgeNetworkBackend, nftTableOf, ownerOf } from '../qemu/network/bridge.network.js';
 import { bridgeName, tapName } from '../qemu/network/names.js';
 import { ownedLinks, qemuLeftovers, staleNftRules } from './host.js';
 
@@ -45,14 +45,14 @@ describe('leftover checks on a shared host', () => {
     expect(ownedLinks(ownerOf(theirs)).length).toBe(2);
   });
 
-  it('reports an isolation rule that names a bridge which is gone', async () => {
+  it('reports the isolation table of a bridge which is gone', async () => {
     await own.create({ name: `h${id}-lan` });
     const bridge = own.bridgeOf(`h${id}-lan`);
     expect(staleNftRules()).toEqual([]);
-    // Deleted behind the backend's back: the table still names it.
+    // Deleted behind the backend's back: its table is still there.
     await runCommand(['ip', 'link', 'del', bridge]);
-    expect(staleNftRules()).toContain(`nft rule for ${bridge}`);
-    // Any change of the networks rewrites the table from the bridges that exist.
+    expect(staleNftRules()).toContain(`nft table ${nftTableOf(bridge)}`);
+    // Destroying the network removes its table, bridge or no bridge.
     await own.destroy(`h${id}-lan`);
     expect(staleNftRules()).toEqual([]);
   });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { NFT_TABLE, ownerOf } from '../qemu/network/bridge.network.js';
+import { NFT_TABLE_PREFIX, nftTableOf, ownerOf } from '../qemu/network/bridge.network.js';
 
 /** QEMU processes whose command line mentions `marker` (e.g. a state directory). */
 export function qemuProcesses(marker: string): string[] {
@@ -38,27 +38,30 @@ export function ownedLinks(owner: string): string[] {
   return [...bridges, ...taps.map((l) => l.ifname)];
 }
 
-/** Whether the isolation table exists. */
-export function nftTableExists(): boolean {
-  return execFileSync('nft', ['list', 'tables'], { encoding: 'utf8' }).includes(NFT_TABLE);
+/** The bridges that have an isolation table (`ctp_isolation_<bridge>`, family inet). */
+function bridgesWithTables(): string[] {
+  const tables = execFileSync('nft', ['list', 'tables', 'inet'], { encoding: 'utf8' });
+  return [...tables.matchAll(new RegExp(`table inet ${NFT_TABLE_PREFIX}(ctpb[0-9a-f]{8})\\b`, 'g'))].map((m) => m[1]!);
+}
+
+/** Whether the isolation table of a lab bridge exists. */
+export function nftTableExists(bridge: string): boolean {
+  return bridgesWithTables().includes(bridge);
 }
 
 /**
- * Stale isolation rules: the table is shared by every installation on the host and rewritten from
- * the bridges that exist after each change, so a rule naming a bridge that is gone (or a table
- * with no lab bridge left at all) means a destroy did not clean up.
+ * Stale isolation rules: every lab bridge has its own table (shared by no one), so a table whose
+ * bridge is gone means a destroy did not clean up.
  */
 export function staleNftRules(): string[] {
-  if (!nftTableExists()) return [];
   const bridges = new Set(
     hostLinks()
       .map((l) => l.ifname)
       .filter((n) => n.startsWith('ctpb')),
   );
-  const table = execFileSync('nft', ['list', 'table', 'inet', NFT_TABLE], { encoding: 'utf8' });
-  if (bridges.size === 0) return ['nft table'];
-  const named = [...new Set([...table.matchAll(/"(ctpb[0-9a-f]{8})"/g)].map((m) => m[1]!))];
-  return named.filter((b) => !bridges.has(b)).map((b) => `nft rule for ${b}`);
+  return bridgesWithTables()
+    .filter((b) => !bridges.has(b))
+    .map((b) => `nft table ${nftTableOf(b)}`);
 }
 
 /**

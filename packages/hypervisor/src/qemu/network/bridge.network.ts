@@ -2,12 +2,44 @@ import type { NetworkInfo, NetworkSpec } from '../../driver.js';
 import type { CommandRunner } from '../../command-runner.js';
 import { HypervisorError } from '../../errors.js';
 import type { LabNetworkBackend } from './lab-network.js';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bridgeName, shortHash, tapName } from './names.js';
 import { startDhcp, stopDhcp } from './dhcp.js';
 
-export const NFT_TABLE = 'ctp_isolation';
+/** Each lab bridge has its own isolation table, named after it: networks are made and removed in parallel, never rewriting a shared table. */
+export const NFT_TABLE_PREFIX = 'ctp_isolation_';
 const ALIAS_PREFIX = 'ctp-net:';
+
+/** The nftables table (family inet) that isolates one lab bridge. */
+export function nftTableOf(bridge: string): string {
+  return `${NFT_TABLE_PREFIX}${bridge}`;
+}
+
+/**
+ * The isolation rules of one lab bridge, as one atomic `nft -f` script that replaces its table:
+ * nothing from the bridge reaches the host except DHCP requests, and nothing is routed into or
+ * out of it. Its own segment's traffic stays (bridged frames seen by br_netfilter come in and go
+ * out on the bridge itself). Rules name the bridge, so they can exist before it does.
+ */
+export function isolationScript(bridge: string): string {
+  const table = nftTableOf(bridge);
+  return `table inet ${table} {}
+delete table inet ${table}
+table inet ${table} {
+  chain input {
+    type filter hook input priority -10; policy accept;
+    iifname "${bridge}" udp sport 68 udp dport 67 accept
+    iifname "${bridge}" drop
+  }
+  chain forward {
+    type filter hook forward priority -10; policy accept;
+    iifname "${bridge}" oifname != "${bridge}" drop
+    oifname "${bridge}" iifname != "${bridge}" drop
+  }
+}
+`;
+}
 
 /** An installation's tag for its devices, from its state directory: two platforms on one host never touch each other's networks. */
 export function ownerOf(stateDir: string): string {
@@ -23,15 +55,17 @@ interface IpLink {
 /**
  * Lab networks as Linux bridges (root or CAP_NET_ADMIN): one bridge per network, one tap per NIC,
  * no address on the host side (except the DHCP server's, on networks that have one: `dhcp.ts`;
- * the isolation table lets only DHCP requests through to it). One nftables table drops traffic from lab bridges to the host
- * and anything routed into or out of a lab bridge, so a guest reaches only its own segment.
+ * its isolation table lets only DHCP requests through to it). Each bridge's own nftables table
+ * (`isolationScript`) drops its traffic to the host and anything routed into or out of it, so a
+ * guest reaches only its own segment.
  * The network's name is kept in the bridge's alias (with the installation's tag, `owner`), so a
  * restarted driver finds its networks again and never sees another installation's.
  */
 export class BridgeNetworkBackend implements LabNetworkBackend {
   readonly isolation = 'bridge' as const;
-  // Rule regeneration reads the list of bridges: one at a time.
-  private queue: Promise<unknown> = Promise.resolve();
+  // One operation at a time per bridge; different networks are made and removed in parallel
+  // (when a class starts, every lab's network is made at once on a host busy with guests).
+  private readonly queues = new Map<string, Promise<unknown>>();
 
   private readonly prefix: string;
 
@@ -43,23 +77,29 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
   }
 
   async create(spec: NetworkSpec): Promise<NetworkInfo> {
-    return this.serial(async () => {
-      const bridge = bridgeName(this.owner, spec.name);
+    const bridge = bridgeName(this.owner, spec.name);
+    return this.serial(bridge, async () => {
       const alias = `${this.prefix}${spec.name}${spec.group ? `|${spec.group}` : ''}`;
-      // As few commands as possible: when a class starts, every lab's network is made here, one
-      // after another, on a host busy with guests (each command costs a process start).
-      const bridges = (await this.links('bridge')).map((l) => l.ifname);
-      const existing = bridges.includes(bridge);
+      // The bridge's isolation rules come first: it never exists without them.
+      await this.run(['nft', '-f', '-'], { input: isolationScript(bridge) });
+      // As few commands as possible (each costs a process start): add, tolerating "exists"
+      // (a retried job), instead of listing the host's links first.
+      const added = await this.run(['ip', 'link', 'add', bridge, 'type', 'bridge'], { okCodes: [0, 2] });
+      if (added.code !== 0 && !added.stderr.includes('File exists')) {
+        throw new HypervisorError('command_failed', `ip link add ${bridge} type bridge: ${added.stderr.trim()}`);
+      }
+      const existing = added.code !== 0;
       try {
-        if (!existing) await this.run(['ip', 'link', 'add', bridge, 'type', 'bridge']);
         // No IPv6 link-local address on the host side of a lab segment (set before it goes up).
-        await this.run(['sysctl', '-q', '-w', `net.ipv6.conf.${bridge}.disable_ipv6=1`], { okCodes: [0, 255] });
+        disableIpv6(bridge);
         await this.run(['ip', 'link', 'set', 'dev', bridge, 'alias', alias, 'up']);
-        await this.applyRules(existing ? bridges : [...bridges, bridge]);
         if (spec.dhcp) await startDhcp(this.run, bridge, spec.dhcp);
       } catch (error) {
         await stopDhcp(this.run, bridge).catch(() => {});
-        if (!existing) await this.run(['ip', 'link', 'del', bridge]).catch(() => {});
+        if (!existing) {
+          await this.run(['ip', 'link', 'del', bridge]).catch(() => {});
+          await this.run(['nft', '-f', '-'], { input: dropTableScript(bridge) }).catch(() => {});
+        }
         throw error;
       }
       return { name: spec.name, ...(spec.group ? { group: spec.group } : {}) };
@@ -67,13 +107,13 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
   }
 
   async destroy(name: string): Promise<void> {
-    return this.serial(async () => {
-      const bridge = bridgeName(this.owner, name);
+    const bridge = bridgeName(this.owner, name);
+    return this.serial(bridge, async () => {
       await stopDhcp(this.run, bridge);
-      const links = await this.links();
-      for (const tap of links.filter((l) => l.master === bridge)) await this.run(['ip', 'link', 'del', tap.ifname]).catch(() => {});
-      if (links.some((l) => l.ifname === bridge)) await this.run(['ip', 'link', 'del', bridge]);
-      await this.applyRules();
+      for (const tap of portsOf(bridge)) await this.run(['ip', 'link', 'del', tap]).catch(() => {});
+      if (linkExists(bridge)) await this.run(['ip', 'link', 'del', bridge]);
+      // Its rules go last, once the bridge is gone.
+      await this.run(['nft', '-f', '-'], { input: dropTableScript(bridge) });
     });
   }
 
@@ -94,9 +134,8 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
   async attachNic(network: string, vmName: string, nicIndex: number, mac: string): Promise<string[]> {
     const bridge = bridgeName(this.owner, network);
     const tap = tapName(this.owner, vmName, nicIndex);
-    const links = await this.links();
-    if (!links.some((l) => l.ifname === bridge)) throw new HypervisorError('not_found', `network ${network} does not exist`);
-    if (!links.some((l) => l.ifname === tap)) await this.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    if (!linkExists(bridge)) throw new HypervisorError('not_found', `network ${network} does not exist`);
+    if (!linkExists(tap)) await this.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
     // One command for the rest (`ip -batch` would not do: it cuts lines at the alias's `#`).
     await this.run(['ip', 'link', 'set', 'dev', tap, 'alias', `ctp-nic:${this.owner}:${vmName}#${nicIndex}`, 'master', bridge, 'up']);
     return [
@@ -109,31 +148,7 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
 
   async detachNic(_network: string, vmName: string, nicIndex: number): Promise<void> {
     const tap = tapName(this.owner, vmName, nicIndex);
-    if ((await this.links()).some((l) => l.ifname === tap)) await this.run(['ip', 'link', 'del', tap]);
-  }
-
-  /** Rewrites the isolation table (atomically) from the bridges that exist now (listed unless given), or removes it. */
-  private async applyRules(known?: string[]): Promise<void> {
-    const bridges = (known ?? (await this.links('bridge')).map((l) => l.ifname)).filter((n) => n.startsWith('ctpb'));
-    const reset = `table inet ${NFT_TABLE} {}\ndelete table inet ${NFT_TABLE}\n`;
-    if (bridges.length === 0) {
-      await this.run(['nft', '-f', '-'], { input: reset });
-      return;
-    }
-    const forward = bridges.flatMap((b) => [`    iifname "${b}" oifname != "${b}" drop`, `    oifname "${b}" iifname != "${b}" drop`]);
-    const script = `${reset}table inet ${NFT_TABLE} {
-  chain input {
-    type filter hook input priority -10; policy accept;
-    iifname "ctpb*" udp sport 68 udp dport 67 accept
-    iifname "ctpb*" drop
-  }
-  chain forward {
-    type filter hook forward priority -10; policy accept;
-${forward.join('\n')}
-  }
-}
-`;
-    await this.run(['nft', '-f', '-'], { input: script });
+    if (linkExists(tap)) await this.run(['ip', 'link', 'del', tap]);
   }
 
   private async links(type?: 'bridge'): Promise<IpLink[]> {
@@ -141,9 +156,41 @@ ${forward.join('\n')}
     return (JSON.parse(stdout || '[]') as IpLink[]).filter((l) => l.ifname.startsWith('ctp'));
   }
 
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
-    this.queue = next.catch(() => {});
+  private serial<T>(bridge: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(bridge) ?? Promise.resolve()).then(work, work);
+    const settled = next.catch(() => {});
+    this.queues.set(bridge, settled);
+    void settled.then(() => {
+      if (this.queues.get(bridge) === settled) this.queues.delete(bridge);
+    });
     return next;
+  }
+}
+
+// Whether a device exists, and a bridge's ports, read from sysfs: no `ip` process (every VM of a
+// class start attaches its NICs at once on a busy host).
+function linkExists(name: string): boolean {
+  return existsSync(`/sys/class/net/${name}`);
+}
+
+function portsOf(bridge: string): string[] {
+  try {
+    return readdirSync(`/sys/class/net/${bridge}/brif`);
+  } catch {
+    return [];
+  }
+}
+
+/** Removes a bridge's isolation table; succeeds when there is none. */
+function dropTableScript(bridge: string): string {
+  return `table inet ${nftTableOf(bridge)} {}\ndelete table inet ${nftTableOf(bridge)}\n`;
+}
+
+/** `net.ipv6.conf.<bridge>.disable_ipv6=1`, written directly (no process); a host without IPv6 has nothing to disable. */
+function disableIpv6(bridge: string): void {
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
