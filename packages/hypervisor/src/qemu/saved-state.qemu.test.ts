@@ -136,6 +136,17 @@ describe('QEMU saved running states (real guests)', () => {
     again.close();
   });
 
+  it('boots again when a restored guest reboots: QEMU still has its kernel (mapped from the file, not kept in its heap)', async () => {
+    const serial = new SerialReader(await driver.openConsole(lab1, 'serial'));
+    // Once the shell has answered, the scrollback is in: a readiness line after it is a new boot.
+    await serial.run('true');
+    const from = serial.output.length;
+    await driver.rebootVm(lab1);
+    await serial.waitFor('CTP-READY target target', 90_000, from);
+    expect(await serial.run('hostname')).toContain('target');
+    serial.close();
+  });
+
   it('takes and reverts RAM snapshots of a restored VM', async () => {
     await driver.takeSnapshot(lab2, 'live');
     const serial = new SerialReader(await driver.openConsole(lab2, 'serial'));
