@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # libglib2.0-0 libnuma1 liburing2 libudev1: the libraries of qemu-ga, copied into the demo guests.
 # postgresql: its binaries (initdb, pg_ctl) run the private server of the database-restart test.
-packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils kmod libglib2.0-0 libnuma1 liburing2 libudev1 mmdebstrap e2fsprogs genisoimage dnsmasq-base ovmf dosfstools mtools ca-certificates prometheus postgresql postgresql-client openssl systemd)
+packages=(qemu-system-x86 qemu-utils nftables iproute2 busybox-static cpio xz-utils lz4 zstd kmod libglib2.0-0 libnuma1 liburing2 libudev1 mmdebstrap e2fsprogs genisoimage dnsmasq-base ovmf dosfstools mtools ca-certificates prometheus postgresql postgresql-client openssl systemd)
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

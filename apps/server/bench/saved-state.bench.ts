@@ -31,6 +31,8 @@ interface Run {
   pss: number[];
   /** PSS minus the PSS of guest RAM (the 128 MiB RAM mapping): QEMU's own memory per VM. */
   overhead: number[];
+  /** "own" memory of the first VM by kind of mapping (MiB). */
+  parts: Record<string, number>;
 }
 
 /** Resolves when the guest's shell runs a command on its serial console (the echo of the typed line does not count). */
@@ -53,15 +55,40 @@ async function shellAnswers(driver: HypervisorDriver, vmName: string): Promise<v
   stream.destroy();
 }
 
-/** RSS and PSS of a process in MiB (smaps_rollup), and PSS beyond its guest RAM mapping (`guestMiB` large, from smaps). */
-function memoryOf(pid: number, guestMiB = 128): { rss: number; pss: number; overhead: number } {
+/**
+ * RSS and PSS of a QEMU process in MiB (smaps_rollup), and "own" memory: PSS of every mapping but
+ * guest RAM (the state's `memory.ram` mapped by a restored VM, or the anonymous `guestMiB` block of
+ * a booted one), i.e. QEMU's heap, its translation cache, video memory, ROMs, its binary and
+ * libraries and the kernel file it maps, each shared page divided among the processes sharing it.
+ * `parts` splits "own" by kind of mapping, for docs/benchmarks.md.
+ */
+function memoryOf(pid: number, guestMiB = 128): { rss: number; pss: number; overhead: number; parts: Record<string, number> } {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (field: string, from = text) => Number(from.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
-  const guestRam = readFileSync(`/proc/${pid}/smaps`, 'utf8')
-    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-    .filter((mapping) => kb('Size', mapping) === guestMiB * 1024)
-    .reduce((sum, mapping) => sum + kb('Pss', mapping), 0);
-  return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024, overhead: (kb('Pss') - guestRam) / 1024 };
+  const parts: Record<string, number> = {};
+  let guestRam = 0;
+  for (const mapping of readFileSync(`/proc/${pid}/smaps`, 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)) {
+    const file = mapping.split('\n')[0]!.split(/\s+/).slice(5).join(' ');
+    const pss = kb('Pss', mapping);
+    if (file.endsWith('/memory.ram') || (file === '' && kb('Size', mapping) === guestMiB * 1024)) {
+      guestRam += pss;
+      continue;
+    }
+    const kind =
+      file === ''
+        ? kb('Size', mapping) >= 1024
+          ? `anonymous ${Math.round(kb('Size', mapping) / 1024)} MiB`
+          : 'anonymous small'
+        : file.startsWith('[')
+          ? file
+          : file.includes('qemu-system')
+            ? 'qemu binary'
+            : file.includes('/lib')
+              ? 'libraries'
+              : path.basename(file);
+    parts[kind] = (parts[kind] ?? 0) + pss / 1024;
+  }
+  return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024, overhead: (kb('Pss') - guestRam) / 1024, parts };
 }
 
 /** One platform instance with its own QEMU driver (TCG translation cache `tbMiB`, 0: QEMU's default). */
@@ -211,6 +238,7 @@ async function platform(tbMiB: number) {
       rss: memory.map((m) => m.rss),
       pss: memory.map((m) => m.pss),
       overhead: memory.map((m) => m.overhead),
+      parts: memory[0]?.parts ?? {},
     };
   }
 
@@ -264,6 +292,10 @@ async function main(): Promise<void> {
     const line = `| ${what} | ${n} | ${median(r.runningMs)} | ${median(r.readyMs)} | ${max(r.readyMs)} | ${median(r.rss).toFixed(0)} | ${median(r.pss).toFixed(0)} | ${median(r.overhead).toFixed(0)} |`;
     rows.push(line);
     console.log(line);
+    const parts = Object.entries(r.parts)
+      .filter(([, mib]) => mib >= 0.25)
+      .sort((a, b) => b[1] - a[1]);
+    console.log(`  own MiB of one VM: ${parts.map(([kind, mib]) => `${kind} ${mib.toFixed(1)}`).join(', ')}`);
   };
   const load = () =>
     os
@@ -278,6 +310,23 @@ async function main(): Promise<void> {
     const p = await platform(Number(process.env.BENCH_TB_MIB ?? 32));
     console.log(`prepared in ${await p.prepare()} ms`);
     for (const n of [1, 10]) row('saved state', n, await p.run(p.demo, n));
+    await p.close();
+    return;
+  }
+
+  // `BENCH_ONLY=memory`: cold boots and restores, 1 and 10 labs, with the machine's load beside each row; printed only.
+  if (process.env.BENCH_ONLY === 'memory') {
+    const p = await platform(Number(process.env.BENCH_TB_MIB ?? 32));
+    for (const n of [1, 10]) {
+      console.log(`load ${load()}`);
+      row('cold boot', n, await p.run(p.cold, n));
+    }
+    console.log(`prepared in ${await p.prepare()} ms`);
+    for (const n of [1, 10]) {
+      console.log(`load ${load()}`);
+      row('saved state', n, await p.run(p.demo, n));
+    }
+    console.log(`load ${load()}`);
     await p.close();
     return;
   }

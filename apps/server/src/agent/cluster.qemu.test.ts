@@ -57,6 +57,8 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
     });
     const common = {
       CTP_CLUSTER_SECRET: SECRET,
+      // One key on every process: agents put each lab's secrets into its guests, the API checks answers with them.
+      CTP_SECRETS_KEY: 'cluster-test-secrets-key-0123456789abcdef',
       CTP_JWT_SECRET: 'cluster-test-jwt-secret-0123456789abcdef',
       CTP_SAVED_STATES: 'false',
       CTP_HOST_HEARTBEAT_SECONDS: '1',
@@ -128,7 +130,7 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
 
     // Two labs: the scheduler spreads them, one on each host.
     const templates = (await lb<TemplateList>('GET', '/api/v1/templates', token)).json().items;
-    const templateId = templates.find((t) => t.name.toLowerCase().includes('demo'))?.id ?? templates[0]!.id;
+    const templateId = templates.find((t) => t.title === 'Network basics')!.id;
     const labIds: string[] = [];
     for (let i = 0; i < 2; i++) {
       const created = await lb<LabDetail>('POST', '/api/v1/labs', token, { templateId });
@@ -140,8 +142,7 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
       await until(`lab ${id} running`, async () => (await lb<LabDetail>('GET', `/api/v1/labs/${id}`, token)).json().status === 'running', 180_000);
       labs.push((await lb<LabDetail>('GET', `/api/v1/labs/${id}`, token)).json());
     }
-    const hosts = (await lb<{ items: Host[] }>('GET', '/api/v1/hosts', token)).json().items;
-    const hostOf = (lab: LabDetail) => hosts.find((h) => h.id === lab.hostId)?.name;
+    const hostOf = (lab: LabDetail) => lab.host?.name;
     expect(labs.map(hostOf).sort()).toEqual(['host-1', 'host-2']);
 
     // Each host's guests run in its own namespace: its QEMU processes are there, not in the other.

@@ -52,7 +52,7 @@ describe('Prometheus against a running platform', () => {
     // Demo images without the target's initramfs: labs of the demo template fail at "Create VM".
     const images = path.join(dir, 'images');
     mkdirSync(images);
-    for (const name of ['vmlinuz', 'attacker.initrd']) symlinkSync(path.join(DEFAULT_IMAGES_DIR, name), path.join(images, name));
+    for (const name of ['vmlinux', 'attacker.initrd']) symlinkSync(path.join(DEFAULT_IMAGES_DIR, name), path.join(images, name));
     server = new ServerProcess(await freePort(), {
       CTP_DATA_DIR: dataDir,
       CTP_IMAGES_DIR: images,

@@ -52,7 +52,8 @@ const DEMO_CMDLINE = 'console=tty0 console=ttyS0 quiet panic=-1';
  */
 export function createImageCatalog(imagesDir: string = DEFAULT_IMAGES_DIR): BuiltinImages {
   const all = (): BuiltinImage[] => {
-    const kernel = path.join(imagesDir, 'vmlinuz');
+    // The kernel uncompressed (PVH ELF): QEMU maps it instead of keeping a copy in its heap.
+    const kernel = path.join(imagesDir, 'vmlinux');
     const images: BuiltinImage[] = (['attacker', 'target'] as const).map((role, i) => {
       const initrd = path.join(imagesDir, `${role}.initrd`);
       return {

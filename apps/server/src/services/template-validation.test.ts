@@ -11,7 +11,7 @@ import { validateTemplate } from './template-validation.js';
 
 const imagesDir = mkdtempSync(path.join(tmpdir(), 'ctp-images-'));
 mkdirSync(imagesDir, { recursive: true });
-for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(imagesDir, file), '');
+for (const file of ['vmlinux', 'attacker.initrd', 'target.initrd']) writeFileSync(path.join(imagesDir, file), '');
 // The real catalog and the real host networks, as the server wires them.
 const builtins = createImageCatalog(imagesDir);
 const service = new TemplateService(null as never, {

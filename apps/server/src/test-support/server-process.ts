@@ -71,15 +71,15 @@ export class ServerProcess {
     this.output = '';
     // One process (node with tsx as a loader, not the tsx CLI, which forks): a SIGKILL then
     // really kills the server, as a crash would.
-    const [command, ...args] = [
+    const argv = [
       ...(this.options.prefix ?? []),
       process.execPath,
       '--import',
       'tsx',
       '--conditions=source',
       path.join(repoRoot, 'apps/server/src/main.ts'),
-    ] as [string, ...string[]];
-    this.child = spawn(command, args, {
+    ];
+    this.child = spawn(argv[0]!, argv.slice(1), {
       cwd: repoRoot,
       env: { ...parentEnv, PORT: String(this.port), HOST: '127.0.0.1', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,7 +19,7 @@ const dataDir = mkdtempSync(path.join(tmpdir(), 'ctp-test-'));
 const fakeImagesDir = path.join(dataDir, 'demo-images');
 mkdirSync(fakeImagesDir, { recursive: true });
 mkdirSync(path.join(fakeImagesDir, 'debian'), { recursive: true });
-for (const file of ['vmlinuz', 'attacker.initrd', 'target.initrd', 'debian/disk.qcow2', 'debian/vmlinuz', 'debian/initrd'])
+for (const file of ['vmlinux', 'attacker.initrd', 'target.initrd', 'debian/disk.qcow2', 'debian/vmlinuz', 'debian/initrd'])
   writeFileSync(path.join(fakeImagesDir, file), '');
 
 export interface TestContext {

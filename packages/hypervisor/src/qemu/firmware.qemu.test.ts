@@ -5,12 +5,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../command-runner.js';
 import type { BaseImage } from '../driver.js';
-import { demoImages } from '../test-support/demo-images.js';
+import { DEMO_IMAGES_DIR, demoImages } from '../test-support/demo-images.js';
 import { SerialReader } from '../test-support/serial.js';
 import { BridgeNetworkBackend, ownerOf } from './network/bridge.network.js';
 import { QemuDriver } from './qemu.driver.js';
 
 const images = demoImages();
+/** The demo kernel as Debian ships it (a bzImage with the EFI stub); the demo images boot its uncompressed ELF. */
+const efiKernel = path.join(DEMO_IMAGES_DIR, 'vmlinuz');
 
 /**
  * UEFI images on real QEMU with Debian's OVMF: a disk whose only way to boot is UEFI (a FAT
@@ -37,7 +39,7 @@ describe('UEFI firmware (OVMF) and ISO media on real QEMU', () => {
     writeFileSync(nsh, `fs0:\r\n\\vmlinuz.efi initrd=\\initrd ${images.attacker.cmdline} ctp.hostname=${hostname}\r\n`);
     execFileSync('truncate', ['-s', '48M', file]);
     execFileSync('mkfs.fat', ['-n', 'CTPEFI', file], { stdio: 'ignore' });
-    execFileSync('mcopy', ['-i', file, images.attacker.kernel, '::/vmlinuz.efi']);
+    execFileSync('mcopy', ['-i', file, efiKernel, '::/vmlinuz.efi']);
     execFileSync('mcopy', ['-i', file, images.attacker.initrd, '::/initrd']);
     execFileSync('mcopy', ['-i', file, nsh, '::/startup.nsh']);
   };

@@ -31,8 +31,11 @@ const guestAgent = [
   'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0',
 ];
 
-/** The arguments every VM gets (with the guest channel), up to and including the pidfile. */
-const common = (accel: string, cpus: string, mem: string, agent = true) => [
+/**
+ * The arguments every VM gets (with the guest channel), up to and including the pidfile. Kernel
+ * images (text consoles) get 1 MiB of video memory; other images QEMU's default.
+ */
+const common = (accel: string, cpus: string, mem: string, agent = true, kernelImage = true) => [
   '-name',
   'lab1-box',
   '-machine',
@@ -49,6 +52,7 @@ const common = (accel: string, cpus: string, mem: string, agent = true) => [
   `memory-backend-ram,id=ram0,size=${mem}M`,
   '-vga',
   'std',
+  ...(kernelImage ? ['-global', 'VGA.vgamem_mb=1'] : []),
   '-display',
   'none',
   '-vnc',
@@ -97,7 +101,7 @@ describe('QEMU argv builder: exact argv', () => {
       memoryMiB: 1024,
       nics: [],
     };
-    expect(qemuArgs(input({ spec, accelerator: 'kvm' }))).toEqual(common('kvm', '2', '1024'));
+    expect(qemuArgs(input({ spec, accelerator: 'kvm' }))).toEqual(common('kvm', '2', '1024', true, false));
   });
 
   it('leaves out an empty kernel argument list instead of adding a trailing space', () => {

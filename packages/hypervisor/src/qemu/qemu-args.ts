@@ -93,8 +93,23 @@ export const memoryArgs: Section = ({ spec, memoryFile }) => [
     : `memory-backend-ram,id=${RAM_ID},size=${spec.memoryMiB}M`,
 ];
 
+/**
+ * Video memory of kernel images' VGA: their screen is a text console, which fits in 1 MiB. QEMU's
+ * default (16 MiB) gets transparent huge pages, so each VM holds 2 MiB of it once the screen is
+ * written; other images keep the default for graphical installers and desktops.
+ */
+export const TEXT_CONSOLE_VGA_MIB = 1;
+
 /** A VGA screen served over VNC on a unix socket (the browser's graphical console). */
-export const displayArgs: Section = ({ paths }) => ['-vga', 'std', '-display', 'none', '-vnc', `unix:${paths.vncSocket}`];
+export const displayArgs: Section = ({ spec, paths }) => [
+  '-vga',
+  'std',
+  ...(spec.image.kind === 'kernel' ? ['-global', `VGA.vgamem_mb=${TEXT_CONSOLE_VGA_MIB}`] : []),
+  '-display',
+  'none',
+  '-vnc',
+  `unix:${paths.vncSocket}`,
+];
 
 /** QMP, the driver's control channel. */
 export const controlArgs: Section = ({ paths }) => ['-qmp', `unix:${paths.qmpSocket},server=on,wait=off`];

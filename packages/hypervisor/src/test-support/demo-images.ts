@@ -14,7 +14,7 @@ export function demoImages(): { attacker: BaseImage & { kind: 'kernel' }; target
   const { cmdline } = JSON.parse(readFileSync(manifest, 'utf8')) as { cmdline: string };
   const image = (role: string) => ({
     kind: 'kernel' as const,
-    kernel: path.join(DEMO_IMAGES_DIR, 'vmlinuz'),
+    kernel: path.join(DEMO_IMAGES_DIR, 'vmlinux'),
     initrd: path.join(DEMO_IMAGES_DIR, `${role}.initrd`),
     cmdline,
   });
