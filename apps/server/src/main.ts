@@ -23,12 +23,12 @@ type Log = (message: string, details: Record<string, unknown>) => void;
  * `agent` and `all` drive this machine's hypervisor and serve the channel when CTP_AGENT_PORT is
  * set. `api` does no hypervisor work of its own: lab operations run on the agents through their
  * queues, and the services' cluster driver sends each synchronous VM call (consoles, snapshots,
- * power actions, guest exec) to the agent of the VM's host. It still gets a local driver object,
- * which answers only `probe` (capabilities) and VMs on no host.
+ * power actions, guest exec) to the agent of the VM's host; it has no hypervisor driver at all.
  */
-async function hypervisorFor(config: Config): Promise<{ driver: HypervisorDriver; servesAgentChannel: boolean }> {
+async function hypervisorFor(config: Config): Promise<{ driver: HypervisorDriver | undefined; servesAgentChannel: boolean }> {
+  if (config.role === 'api') return { driver: undefined, servesAgentChannel: false };
   const driver = await createHypervisorDriver(config);
-  return { driver, servesAgentChannel: config.role !== 'api' && config.agentPort !== undefined };
+  return { driver, servesAgentChannel: config.agentPort !== undefined };
 }
 
 /** The agent channel (agentrpc's server), when this process serves it; closed on shutdown. */
@@ -60,7 +60,8 @@ async function main(): Promise<void> {
   if (config.role === 'agent') {
     const logger = pino(loggerOptions(config.logLevel) as pino.LoggerOptions);
     log = (message, details) => logger.warn(details, message);
-    await runAgent(config, database, services, driver, logger, servesAgentChannel);
+    // An agent always has its driver (only the `api` role has none).
+    await runAgent(config, database, services, driver!, logger, servesAgentChannel);
   } else {
     await runApi(config, database, services, driver, servesAgentChannel, (next) => (log = next));
   }
@@ -71,7 +72,7 @@ async function runApi(
   config: Config,
   database: Database,
   services: Services,
-  driver: HypervisorDriver,
+  driver: HypervisorDriver | undefined,
   servesAgentChannel: boolean,
   setLog: (log: Log) => void,
 ) {
@@ -87,12 +88,12 @@ async function runApi(
   await services.images.recoverInterrupted();
   const app = await buildApp(config, services, loggerOptions(config.logLevel));
   setLog((message, details) => app.log.warn(details, message));
-  if (config.role === 'all') {
+  if (driver) {
     const host = await driver.probe();
     app.log.info({ driver: host.driver, version: host.version, accelerator: host.accelerator, notes: host.notes }, 'hypervisor ready');
   }
   // The API of other hosts reaches this machine's VMs (driver calls, consoles) through it.
-  const agentServer = await agentChannel(config, driver, servesAgentChannel, app.log);
+  const agentServer = driver ? await agentChannel(config, driver, servesAgentChannel, app.log) : undefined;
   const redirect = config.httpRedirectPort ? await startHttpRedirect(config.httpRedirectPort, config.host, config.port) : undefined;
   if (config.tlsCert) reloadCertificatesOnSighup(app.server as unknown as https.Server, config, app.log);
   onShutdown(app.log, async () => {

@@ -69,7 +69,8 @@ import { HelpService } from './services/help.service.js';
 export type Services = ReturnType<typeof createServices>;
 
 export interface Infrastructure {
-  driver: HypervisorDriver;
+  /** This machine's hypervisor; none in the `api` role, which does no hypervisor work itself. */
+  driver?: HypervisorDriver;
   /** The built-in demo images (the library adds uploaded ones). */
   images: BuiltinImages;
   log?: (message: string, details: Record<string, unknown>) => void;
@@ -111,6 +112,9 @@ export function createServices(config: Config, database: Database, infra: Infras
   // the VM's host: this process's driver, or that host's agent. Jobs and host-wide work (lab
   // operations, saved states, reconciliation) run where their driver is, with the local one.
   const driver = createClusterDriver({ local: infra.driver, hosts: repositories.hosts, config });
+  // Without a local hypervisor (the `api` role runs no jobs), what would be host-wide asks an agent
+  // (capabilities) or is refused with the reason by the cluster driver.
+  const hostDriver = infra.driver ?? driver;
   const jwtSecret = loadOrCreateJwtSecret(config.jwtSecret, config.dataDir);
   const tokens = new TokenService(jwtSecret, config.accessTokenTtlSeconds);
   const audit = new AuditService(repositories.audit);
@@ -179,7 +183,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     for (const host of await repositories.admission.hosts())
       if (host.state === 'up') await jobs.enqueuePrepareStates({ templateId, version }, host.id);
   };
-  const templateStates = new TemplateStateService(repositories.templateStates, repositories.templates, infra.driver, images, prepareHere, {
+  const templateStates = new TemplateStateService(repositories.templateStates, repositories.templates, hostDriver, images, prepareHere, {
     enabled: config.savedStates,
     hostId: localHost,
     ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
@@ -213,7 +217,7 @@ export function createServices(config: Config, database: Database, infra: Infras
             return { ...machine(), diskBytes: fs.blocks * fs.bsize };
           },
           probe: async () => {
-            const probe = await infra.driver.probe();
+            const probe = await hostDriver.probe();
             return { driver: probe.driver, accelerator: probe.accelerator };
           },
         }
@@ -240,11 +244,11 @@ export function createServices(config: Config, database: Database, infra: Infras
   // Lab operations (jobs) run on the lab's own host, whose driver is this process's.
   const runner = new LabRunner(
     repositories.labs,
-    infra.driver,
+    hostDriver,
     eventBus,
     images,
     tasks,
-    new LabContentDelivery(infra.driver, secretValues),
+    new LabContentDelivery(hostDriver, secretValues),
     {
       finished: (operation, outcome, seconds) => {
         metrics.labOperations.inc({ operation, outcome });
@@ -331,10 +335,10 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     labAccess,
   );
-  const system = new SystemService(infra.driver, images, repositories.labs, database.engine);
+  const system = new SystemService(hostDriver, images, repositories.labs, database.engine);
   const maintenance = new LabMaintenanceService(
     repositories.labs,
-    infra.driver,
+    hostDriver,
     eventBus,
     audit,
     enqueue,
@@ -402,7 +406,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     jobs,
     eventBus,
     // This process's own driver (what it was given); services use the cluster driver.
-    driver: infra.driver,
+    driver: hostDriver,
     clusterDriver: driver,
     images,
     goldenImages,

@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { EventTicket, Host, LabDetail, TemplateList, TokenResponse } from '@ctp/contracts';
+import { runCommand } from '@ctp/hypervisor';
 import { SerialReader } from '@ctp/hypervisor/test-support';
 import { openWebSocketStream } from '../test-support/console-client.js';
 import { HaproxyProcess } from '../test-support/haproxy.js';
@@ -49,7 +50,11 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   }, 120_000);
 
-  it('places labs on both hosts; a console through instance 1 reaches a VM on host 2; an event caused through instance 2 reaches instance 1', async () => {
+  it('places labs on both hosts, proxies consoles and events across instances, and survives the SIGKILL of an agent', async () => {
+    // What each process said, if the test fails (the logs are the only trace of an agent's work).
+    onTestFailed(() => {
+      for (const p of processes) console.log(`--- process on port ${p.port}:\n${p.output.slice(-4000)}`);
+    });
     namespaces.push(await NetworkNamespace.create(0), await NetworkNamespace.create(1));
     postgres = await PrivatePostgres.start({
       listen: namespaces.map((ns) => ns.hostAddress),
@@ -62,6 +67,7 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
       CTP_JWT_SECRET: 'cluster-test-jwt-secret-0123456789abcdef',
       CTP_SAVED_STATES: 'false',
       CTP_HOST_HEARTBEAT_SECONDS: '1',
+      CTP_HOST_DOWN_AFTER_SECONDS: '4',
       LOG_LEVEL: 'info',
     };
     const agents = namespaces.map((ns, i) => {
@@ -119,8 +125,9 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
       const text = await response.text();
       return { status: response.status, json: () => JSON.parse(text) as T };
     };
-    const token = (await lb<TokenResponse>('POST', '/api/v1/auth/login', undefined, { username: 'admin', password: 'admin-password-1' })).json()
-      .accessToken;
+    const token = (
+      await lb<TokenResponse>('POST', '/api/v1/auth/login', undefined, { username: 'admin', password: 'admin-password-1' })
+    ).json().accessToken;
 
     // Both hosts registered and up, each with its agent's address.
     await until('both hosts up', async () => {
@@ -139,7 +146,11 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
     }
     const labs: LabDetail[] = [];
     for (const id of labIds) {
-      await until(`lab ${id} running`, async () => (await lb<LabDetail>('GET', `/api/v1/labs/${id}`, token)).json().status === 'running', 180_000);
+      await until(
+        `lab ${id} running`,
+        async () => (await lb<LabDetail>('GET', `/api/v1/labs/${id}`, token)).json().status === 'running',
+        180_000,
+      );
       labs.push((await lb<LabDetail>('GET', `/api/v1/labs/${id}`, token)).json());
     }
     const hostOf = (lab: LabDetail) => lab.host?.name;
@@ -164,31 +175,84 @@ describe('two API instances behind HAProxy and two agents on two hosts', () => {
     sockets.push(socket);
     const messages: { type: string; labId?: string; data?: Record<string, unknown> }[] = [];
     socket.ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as (typeof messages)[number]));
-    await until('the stream to be ready', () => messages.some((m) => m.type === 'ready'));
+    // (`ready` may come in the same packet as the upgrade, before the handler above: read all received.)
+    await until('the stream to be ready', () => socket.received().includes('"type":"ready"'));
     const stopped = await api2.request('POST', `/api/v1/vms/${vm.id}/stop`, token);
     expect(stopped.status).toBeLessThan(300);
     await until('the VM stopped on the socket of instance 1', () =>
       messages.some((m) => m.labId === onHost2.id && m.type === 'vm.status' && m.data?.status === 'stopped'),
     );
-  });
+
+    // Host 2's guests run in host 2's namespace, as they would on another machine.
+    const host2Guests = guestPids(dirs[1]!);
+    expect(host2Guests.length).toBeGreaterThan(0);
+    for (const pid of host2Guests) expect(await namespaceOf(pid)).toBe(namespaces[1]!.name);
+    for (const pid of guestPids(dirs[0]!)) expect(await namespaceOf(pid)).toBe(namespaces[0]!.name);
+
+    // Host 2's agent dies: its host goes down, its lab is flagged, a new lab goes to host 1.
+    await agents[1]!.kill('SIGKILL');
+    await until('host 2 down', async () => {
+      const hosts = (await lb<{ items: Host[] }>('GET', '/api/v1/hosts', token)).json().items;
+      return hosts.find((h) => h.name === 'host-2')?.state === 'down';
+    });
+    expect((await lb<LabDetail>('GET', `/api/v1/labs/${onHost2.id}`, token)).json().hostUnreachable).toBe(true);
+    await until('the lab flagged on the socket', () => messages.some((m) => m.labId === onHost2.id && m.type === 'lab.host'));
+    const third = await lb<LabDetail>('POST', '/api/v1/labs', token, { templateId });
+    expect(third.status).toBe(202);
+    await until(
+      'the new lab running',
+      async () => (await lb<LabDetail>('GET', `/api/v1/labs/${third.json().id}`, token)).json().status === 'running',
+      180_000,
+    );
+    expect((await lb<LabDetail>('GET', `/api/v1/labs/${third.json().id}`, token)).json().host?.name).toBe('host-1');
+
+    // Back: it reconciles with the guests that outlived it, and its lab returns, nothing lost.
+    await agents[1]!.start();
+    await until('host 2 up and its lab reachable', async () => {
+      const lab = (await lb<LabDetail>('GET', `/api/v1/labs/${onHost2.id}`, token)).json();
+      return !lab.hostUnreachable && lab.status === 'running';
+    });
+    expect(guestPids(dirs[1]!)).toEqual(host2Guests);
+    const back = (await lb<LabDetail>('GET', `/api/v1/labs/${onHost2.id}`, token)).json();
+    expect(back.vms.find((v) => v.name === 'attacker')?.status).toBe('running');
+    // And it serves consoles again, through instance 2 this time.
+    const again = await api2.request<{ url: string }>(
+      'POST',
+      `/api/v1/vms/${back.vms.find((v) => v.name === 'attacker')!.id}/console-tickets`,
+      token,
+      {
+        kind: 'serial',
+      },
+    );
+    expect(again.status).toBe(201);
+    const attacker = new SerialReader(await openWebSocketStream(`ws://127.0.0.1:${api2.port}${again.json().url}`));
+    consoles.push(attacker);
+    expect(await attacker.run(`echo ${word} | rev`)).toContain([...word].reverse().join(''));
+  }, 600_000);
 });
+
+/** The live QEMU processes of an agent's data directory, by their pid files, sorted. */
+function guestPids(dataDir: string): number[] {
+  const vms = path.join(dataDir, 'vms');
+  if (!existsSync(vms)) return [];
+  return readdirSync(vms)
+    .map((name) => {
+      try {
+        return Number(readFileSync(path.join(vms, name, 'qemu.pid'), 'utf8').trim());
+      } catch {
+        return 0;
+      }
+    })
+    .filter((pid) => pid > 0 && existsSync(`/proc/${pid}`))
+    .sort((a, b) => a - b);
+}
+
+/** The named network namespace a process is in (`ip netns identify`). */
+async function namespaceOf(pid: number): Promise<string> {
+  return (await runCommand(['ip', 'netns', 'identify', String(pid)])).stdout.trim();
+}
 
 /** Ends the QEMU processes a data directory's VM state records (their namespace is about to go). */
 async function killGuests(dataDir: string): Promise<void> {
-  const { readdirSync, readFileSync } = await import('node:fs');
-  const vms = path.join(dataDir, 'vms');
-  let names: string[] = [];
-  try {
-    names = readdirSync(vms);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    try {
-      const pid = Number(readFileSync(path.join(vms, name, 'qemu.pid'), 'utf8').trim());
-      if (pid > 0) process.kill(pid, 'SIGKILL');
-    } catch {
-      // No pid file, or the process is gone.
-    }
-  }
+  for (const pid of guestPids(dataDir)) process.kill(pid, 'SIGKILL');
 }
