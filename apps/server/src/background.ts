@@ -1,6 +1,7 @@
 import type { ServerRole } from './config.js';
 import type { JobQueue } from './jobs/job-queue.js';
-import type { LabOperation, LabRunner } from './jobs/lab-runner.js';
+import type { LabRunner } from './jobs/lab-runner.js';
+import type { LabOperation } from './labs/lab-operation.js';
 import type { AdmissionService } from './services/admission.service.js';
 import type { EventBus } from './services/event-bus.js';
 import type { HostService } from './services/host.service.js';

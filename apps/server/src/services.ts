@@ -5,7 +5,8 @@ import type { Database } from './db/database.js';
 import { createClusterDriver } from './agent/cluster.driver.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
-import { LabRunner, type LabOperation } from './jobs/lab-runner.js';
+import { LabRunner } from './jobs/lab-runner.js';
+import type { LabOperation } from './labs/lab-operation.js';
 import { LabDispatch } from './jobs/lab-dispatch.js';
 import { createBackground } from './background.js';
 import { AdmissionRepository } from './repositories/admission.repository.js';
@@ -40,7 +41,6 @@ import { ClassService } from './services/class.service.js';
 import { ConsoleService } from './services/console.service.js';
 import { EventBus } from './services/event-bus.js';
 import { EventsService } from './services/events.service.js';
-import { createNotifier } from './services/pg-notifier.js';
 import { SessionsService } from './services/sessions.service.js';
 import path from 'node:path';
 import type { BuiltinImages } from './services/image-catalog.js';
@@ -122,7 +122,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     repositories.users,
     repositories.refreshTokens,
     repositories.tickets,
-    createNotifier(database, 'ctp_sessions'),
+    database.notifier('ctp_sessions'),
     log,
   );
   const auth = new AuthService(

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QemuDriver, SocketNetworkBackend } from '@ctp/hypervisor';
 import { demoImages, SerialReader, testAcceleratorCache } from '@ctp/hypervisor/test-support';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { openWebSocketStream, rfbFirstUpdate } from '../test-support/console-client.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
 import { buildAgentServer } from './agent.server.js';

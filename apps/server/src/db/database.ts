@@ -8,6 +8,8 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { fromPglite, type ConstructorOptions } from 'pg-boss';
+import { pgliteNotifier, poolNotifier, type Notifier } from './notifier.js';
 import * as schema from './schema.js';
 
 /** The Drizzle database, the same type whichever engine is behind it. */
@@ -21,6 +23,10 @@ export interface Database {
   pglite?: PGlite;
   /** The pg pool when on a server. */
   pool?: pg.Pool;
+  /** NOTIFY/LISTEN on `channel`, on this engine (in process, or a server connection that reconnects). */
+  notifier(channel: string): Notifier;
+  /** How pg-boss reaches this database (PGlite's adapter, or its own small pool on the server). */
+  jobBackend(): Pick<ConstructorOptions, 'db' | 'backend' | 'connectionString' | 'max'>;
   /** Throws when the database cannot answer a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +71,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       db,
       engine: 'postgres',
       pool,
+      notifier: (channel) => poolNotifier(pool, channel),
+      jobBackend: () => ({ connectionString: options.databaseUrl, max: 4 }),
       ping: async () => void (await pool.query('select 1')),
       close: () => pool.end(),
     };
@@ -78,6 +86,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     db: pgliteDb as unknown as Db,
     engine: 'pglite',
     pglite,
+    notifier: (channel) => pgliteNotifier(pglite, channel),
+    jobBackend: () => ({ db: fromPglite(pglite), backend: 'pglite' }),
     ping: async () => void (await pgliteDb.execute(sql`select 1`)),
     close: () => pglite.close(),
   };

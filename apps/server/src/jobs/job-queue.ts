@@ -1,7 +1,7 @@
-import { fromPglite, PgBoss, type Job, type JobWithMetadata } from 'pg-boss';
+import { PgBoss, type Job, type JobWithMetadata } from 'pg-boss';
 import type { Database } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
-import type { LabOperation } from './lab-runner.js';
+import type { LabOperation } from '../labs/lab-operation.js';
 
 export const LAB_OPERATION_QUEUE = 'lab-operation';
 /** The lab operations of one host: only the agent of that host works this queue (pg-boss names allow `[\w.\-/]`, a uuid fits). */
@@ -71,9 +71,7 @@ export class JobQueue {
   ) {
     // Supervision every 10 s: a job whose worker died (no heartbeat) is retried within ~20 s.
     const common = { useListenNotify: true, schedule: options.schedules, superviseIntervalSeconds: 10, monitorIntervalSeconds: 10 };
-    this.boss = database.pglite
-      ? new PgBoss({ db: fromPglite(database.pglite), backend: 'pglite', ...common })
-      : new PgBoss({ ...poolOptions(database), max: 4, ...common });
+    this.boss = new PgBoss({ ...database.jobBackend(), ...common });
     // pg-boss reports every failed poll, supervision and LISTEN loss here, and carries on: its
     // workers keep polling and its LISTEN reconnects by itself, so an outage (a database restart)
     // delays jobs without losing them. Unhandled, this event would end the process; logged at most
@@ -259,10 +257,4 @@ export class JobQueue {
     this.workedHosts.clear();
     await this.boss.stop({ graceful: true, timeout: 10_000 });
   }
-}
-
-/** pg-boss keeps its own pool on a server; it connects with the same URL as ours. */
-function poolOptions(database: Database): { connectionString: string } {
-  const options = (database.pool as unknown as { options: { connectionString: string } }).options;
-  return { connectionString: options.connectionString };
 }

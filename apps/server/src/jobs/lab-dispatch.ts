@@ -1,7 +1,7 @@
 import type { LabsRepository } from '../repositories/labs.repository.js';
 import type { EventBus } from '../services/event-bus.js';
 import type { LabOperationJob } from './job-queue.js';
-import type { LabOperation } from './lab-runner.js';
+import type { LabOperation } from '../labs/lab-operation.js';
 
 /** Where lab operations go: the durable queue of one host. */
 export interface HostQueues {

@@ -4,7 +4,8 @@ import type { LabRow, LabsRepository, VmRow } from '../repositories/labs.reposit
 import type { EventBus } from '../services/event-bus.js';
 import type { ImageCatalog } from '../services/image-catalog.js';
 import { cloudInitSeed, dhcpServerAddress, generatePassword, macFor, type VmCredentials } from './guest-config.js';
-import { kernelSettingArgs } from '../services/guest-settings.js';
+import { guestArgs, type NicRecord } from '../services/guest-settings.js';
+import { labPrefix, type LabOperation } from '../labs/lab-operation.js';
 import { publicStepError } from '../services/public-errors.js';
 import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
 import type { LabContentDelivery } from '../services/lab-content.js';
@@ -14,40 +15,11 @@ export interface LabSecretsRegistry {
   registerSecrets(labId: string, config: LabTemplateConfig): Promise<unknown>;
 }
 
-/** `handover`: a warm pool lab just given to a student gets its secrets and content. */
-export type LabOperation = 'provision' | 'start' | 'stop' | 'reset' | 'delete' | 'handover';
-
 /** The snapshot every VM gets once provisioned; reset returns to it. */
 export const INITIAL_SNAPSHOT = 'initial';
 
-/** Hypervisor names of a lab's things: unique per lab, safe as names, never shown to users. */
-export function labPrefix(labId: string): string {
-  return `l${labId.replaceAll('-', '').slice(0, 16)}`;
-}
-
-type NicRecord = { network: string; address: string | null; mac?: string };
-
 /** One recorded step; `rename` changes its recorded name (when a VM took another path than planned). */
 type Step = { name: string; parallel?: boolean; run: (rename: (name: string) => Promise<void>) => Promise<void> };
-
-/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings (and its lab, unless it is a template's reference VM). */
-export function guestArgs(
-  labId: string | null,
-  vmName: string,
-  nics: NicRecord[],
-  config: LabTemplateConfig,
-  settings: Record<string, string> = {},
-): string {
-  const args = [`ctp.hostname=${vmName}`, ...(labId ? [`ctp.lab=${labPrefix(labId)}`] : [])];
-  nics.forEach((nic, i) => {
-    if (!nic.address) return;
-    const bits = config.networks.find((n) => n.name === nic.network)?.cidr.split('/')[1] ?? '24';
-    args.push(`ctp.ip${i}=${nic.address}/${bits}`);
-    if (i === 0) args.push(`ctp.ip=${nic.address}/${bits}`);
-  });
-  args.push(...kernelSettingArgs(settings));
-  return args.join(' ');
-}
 
 /** The name of a VM's start step: which path it takes and why. */
 function startStepName(vm: VmRow, choice: BootChoice): string {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { LabDetail, LabList, TemplateList, TokenResponse } from '@ctp/contracts';
 import { ownerOf } from '@ctp/hypervisor';
 import { qemuLeftovers, qemuProcesses } from '@ctp/hypervisor/test-support';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { destroyLeftoverGuests, freePort, ServerProcess } from '../test-support/server-process.js';
 import { labs } from '../db/schema.js';
 import { testDatabase } from '../test-support/test-database.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
 
 const DEMO_IMAGE = { kind: 'disk' as const, path: '/images/ref.qcow2', format: 'qcow2' as const };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LabTask, LabTasks } from '@ctp/contracts';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { CONTENT_TEMPLATE } from '../test-support/content-template.js';
 import { waitForLab } from '../test-support/lab-helpers.js';
 import { createPeerApp, createTestApp, signedIn, teach, type TestContext } from '../test-support/test-app.js';

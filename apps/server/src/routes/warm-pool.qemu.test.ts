@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lab, LabTemplateConfig, WarmPool } from '@ctp/contracts';
 import { BridgeNetworkBackend, ownerOf, QemuDriver, runCommand } from '@ctp/hypervisor';
 import { DEMO_IMAGES_DIR, demoImages, qemuLeftovers } from '@ctp/hypervisor/test-support';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { DEMO_TARGET_WEB_ROOT } from '../services/demo-template.js';
 import { createImageCatalog } from '../services/image-catalog.js';
 import { DEMO_TEMPLATE } from '../services/template.service.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Lab, WarmPool } from '@ctp/contracts';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
 import { WarmPoolService } from '../services/warm-pool.service.js';
 import { demoTemplateId, waitForLab } from '../test-support/lab-helpers.js';

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventsRepository } from '../repositories/events.repository.js';
 import { resetDatabase, testDatabase } from '../test-support/test-database.js';
 import { EventBus, type PublishedEvent } from './event-bus.js';
-import type { ListenHandlers, Notifier } from './pg-notifier.js';
+import type { ListenHandlers, Notifier } from '../db/notifier.js';
 
 /** A notifier whose connection the test breaks and restores (announcements while broken reach nobody). */
 function breakableNotifier() {

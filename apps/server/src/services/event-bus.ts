@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { EventsRepository, LabEventRow } from '../repositories/events.repository.js';
-import { createNotifier, type Notifier } from './pg-notifier.js';
+import type { Notifier } from '../db/notifier.js';
 
 const CHANNEL = 'ctp_lab_events';
 
@@ -44,7 +44,7 @@ export class EventBus {
     private readonly log: (message: string, details: Record<string, unknown>) => void = () => {},
     notifier?: Notifier,
   ) {
-    this.notifier = notifier ?? createNotifier(database, CHANNEL);
+    this.notifier = notifier ?? database.notifier(CHANNEL);
   }
 
   /** Starts listening for events published by any instance. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEMO_TEMPLATE } from './template.service.js';
-import { guestArgs } from '../jobs/lab-runner.js';
+import { guestArgs } from './guest-settings.js';
 import { isSecretSetting, kernelSettingArgs } from './guest-settings.js';
 
 const LAB = '5accdb63-8da3-426b-9f00-000000000000';

@@ -1,4 +1,5 @@
-import { SETTING_KEY_PATTERN, SETTING_VALUE_PATTERN } from '@ctp/contracts';
+import { SETTING_KEY_PATTERN, SETTING_VALUE_PATTERN, type LabTemplateConfig } from '@ctp/contracts';
+import { labPrefix } from '../labs/lab-operation.js';
 
 const KEY = new RegExp(SETTING_KEY_PATTERN);
 const VALUE = new RegExp(SETTING_VALUE_PATTERN);
@@ -26,4 +27,26 @@ export function kernelSettingArgs(settings: Record<string, string> = {}): string
     if (!isSecretSetting(key)) args.push(`ctp.${key}=${value}`);
   }
   return args;
+}
+
+/** A VM's NIC as recorded: its network, its address (if static) and MAC. */
+export type NicRecord = { network: string; address: string | null; mac?: string };
+
+/** The kernel command line that configures a demo guest: hostname, addresses, non-secret settings (and its lab, unless it is a template's reference VM). */
+export function guestArgs(
+  labId: string | null,
+  vmName: string,
+  nics: NicRecord[],
+  config: LabTemplateConfig,
+  settings: Record<string, string> = {},
+): string {
+  const args = [`ctp.hostname=${vmName}`, ...(labId ? [`ctp.lab=${labPrefix(labId)}`] : [])];
+  nics.forEach((nic, i) => {
+    if (!nic.address) return;
+    const bits = config.networks.find((n) => n.name === nic.network)?.cidr.split('/')[1] ?? '24';
+    args.push(`ctp.ip${i}=${nic.address}/${bits}`);
+    if (i === 0) args.push(`ctp.ip=${nic.address}/${bits}`);
+  });
+  args.push(...kernelSettingArgs(settings));
+  return args.join(' ');
 }

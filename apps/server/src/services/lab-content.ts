@@ -51,18 +51,12 @@ export class LabContentDelivery {
   async deliverIdentity(vmDriverName: string, kernelArgs: string): Promise<boolean> {
     if (!(await this.driver.probe()).capabilities.guestAgent) return false;
     await this.driver.waitForGuestAgent(vmDriverName, AGENT_TIMEOUT_MS);
-    // One guest command (every restored VM of a class does this at once on a busy host): the
-    // file from stdin, written beside and renamed over the old one, then the program applies it.
+    // Two guest calls: the file (one guest command on QEMU for a small file), then the program
+    // that applies it. (One shell script doing both saved a round trip, but put file writing in a
+    // service and left the fake guest of the service tests unable to follow it.)
+    await this.driver.guestWriteFile(vmDriverName, { path: IDENTITY_FILE, content: identityFile(kernelArgs), mode: 0o644 });
     const applied = await this.driver.guestExec(vmDriverName, {
-      argv: [
-        'sh',
-        '-c',
-        `mkdir -p -- "\${1%/*}" && umask 022 && cat > "$1.new" && mv -f -- "$1.new" "$1" && { [ ! -x "$2" ] || exec "$2" "$1"; }`,
-        'sh',
-        IDENTITY_FILE,
-        IDENTITY_PROGRAM,
-      ],
-      input: identityFile(kernelArgs),
+      argv: ['sh', '-c', `[ ! -x ${IDENTITY_PROGRAM} ] || exec ${IDENTITY_PROGRAM} ${IDENTITY_FILE}`],
       timeoutMs: 10_000,
     });
     if (applied.exitCode !== 0) throw new Error(`the guest could not apply its lab identity (exit code ${applied.exitCode})`);

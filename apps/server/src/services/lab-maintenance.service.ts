@@ -1,5 +1,5 @@
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import type { LabOperation } from '../jobs/lab-runner.js';
+import type { LabOperation } from '../labs/lab-operation.js';
 import type { LabsRepository } from '../repositories/labs.repository.js';
 import type { AuditService } from './audit.service.js';
 import type { EventBus } from './event-bus.js';

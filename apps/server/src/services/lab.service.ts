@@ -11,8 +11,8 @@ import type {
 } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
 import { conflict, isUniqueViolation, notFound } from '../errors.js';
-import type { LabOperation } from '../jobs/lab-runner.js';
-import { labPrefix } from '../jobs/lab-runner.js';
+import type { LabOperation } from '../labs/lab-operation.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
 import { presentLab, presentLabDetail } from '../presenters/staff.presenter.js';
 import { presentStudentLab, presentStudentLabDetail } from '../presenters/student.presenter.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { accessTickets, refreshTokens as refreshTokensTable } from '../db/schema.js';
 import { createTestApp, signedIn, type TestContext } from '../test-support/test-app.js';
-import type { ListenHandlers, Notifier } from './pg-notifier.js';
+import type { ListenHandlers, Notifier } from '../db/notifier.js';
 import { SessionsService } from './sessions.service.js';
 
 /** A notifier whose LISTEN connection the test can break and restore. */

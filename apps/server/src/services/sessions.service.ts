@@ -1,7 +1,7 @@
 import type { RefreshTokensRepository } from '../repositories/refresh-tokens.repository.js';
 import type { TicketsRepository } from '../repositories/tickets.repository.js';
 import type { UserRow, UsersRepository } from '../repositories/users.repository.js';
-import type { Notifier } from './pg-notifier.js';
+import type { Notifier } from '../db/notifier.js';
 import { changePayload, parseChange, sessionVerdict } from './session-rules.js';
 
 /** What authorization needs to know about a user, kept in memory (never the password hash). */

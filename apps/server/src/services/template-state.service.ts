@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import type { LabTemplateConfig } from '@ctp/contracts';
 import type { BaseImage, HypervisorDriver } from '@ctp/hypervisor';
-import { guestArgs } from '../jobs/lab-runner.js';
+import { guestArgs } from './guest-settings.js';
 import type { TemplateStateRow, TemplateStatesRepository } from '../repositories/template-states.repository.js';
 import type { TemplatesRepository } from '../repositories/templates.repository.js';
 import type { ImageCatalog } from './image-catalog.js';

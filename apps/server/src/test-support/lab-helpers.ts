@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { labPrefix } from '../jobs/lab-runner.js';
+import { labPrefix } from '../labs/lab-operation.js';
 import type { LabDetail } from '@ctp/contracts';
 import type { TestContext } from './test-app.js';
 

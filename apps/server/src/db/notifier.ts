@@ -1,6 +1,5 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
-import type { Database } from '../db/database.js';
 
 /** What a listener hears besides payloads: the channel was lost, or is listened to again. */
 export interface ListenHandlers {
@@ -17,7 +16,8 @@ export interface Notifier {
   listen(handlers: ListenHandlers): Promise<() => Promise<void>>;
 }
 
-function pgliteNotifier(pglite: PGlite, channel: string): Notifier {
+/** NOTIFY/LISTEN inside PGlite's own process. */
+export function pgliteNotifier(pglite: PGlite, channel: string): Notifier {
   return {
     notify: async (payload) => void (await pglite.query('select pg_notify($1, $2)', [channel, payload])),
     // In-process: this connection cannot break.
@@ -29,7 +29,8 @@ function pgliteNotifier(pglite: PGlite, channel: string): Notifier {
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 
-function poolNotifier(pool: pg.Pool, channel: string): Notifier {
+/** NOTIFY/LISTEN on a server through the pool: LISTEN on its own client, reconnected with backoff after a loss. */
+export function poolNotifier(pool: pg.Pool, channel: string): Notifier {
   return {
     notify: async (payload) => void (await pool.query('select pg_notify($1, $2)', [channel, payload])),
     listen: async (handlers) => {
@@ -83,9 +84,4 @@ function poolNotifier(pool: pg.Pool, channel: string): Notifier {
       };
     },
   };
-}
-
-/** A notifier for `channel` on the database's engine (PGlite in process, or a server's pool). */
-export function createNotifier(database: Database, channel: string): Notifier {
-  return database.pglite ? pgliteNotifier(database.pglite, channel) : poolNotifier(database.pool!, channel);
 }
