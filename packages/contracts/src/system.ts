@@ -68,6 +68,12 @@ export const AdmissionSettings = Type.Object(
       description: 'VM memory promised per MiB of the host (default 1.0: RAM is never overcommitted).',
     }),
     reservedMemoryMiB: Type.Integer({ minimum: 0, maximum: 1_048_576, description: 'Host memory kept for the host itself (default 512).' }),
+    queueWhenFull: Type.Optional(
+      Type.Boolean({
+        description:
+          'When no host has room: true (default) queues the lab in FIFO order with its position; false refuses it at once (503 `no_capacity`).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -155,6 +155,41 @@ describe('admission control (fake driver, a small host)', () => {
     await waitForLab(ctx, s.headers, ids[3]!, (l) => l.status === 'running');
   });
 
+  it('refuses at once, with the reason, instead of queueing when the admin turned queueing off', async () => {
+    // Room for exactly one more 128 MiB lab beside what earlier tests left running.
+    const used = (await status()).usedMemoryMiB;
+    const tight = { cpuOvercommit: 10, memoryOvercommit: 1, reservedMemoryMiB: 1024 - used - 128 };
+    expect((await setRatios(admin.headers, { ...tight, queueWhenFull: 'no' })).statusCode).toBe(400);
+    const set = await setRatios(admin.headers, { ...tight, queueWhenFull: false });
+    expect(set.statusCode, set.body).toBe(200);
+    expect(set.json().settings.queueWhenFull).toBe(false);
+    const s = await signedIn(ctx, 'student');
+    const first = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: s.headers, payload: { templateId } });
+    expect(first.statusCode, first.body).toBe(202);
+    expect(first.json().status).not.toBe('queued');
+    const refused = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: s.headers, payload: { templateId } });
+    expect(refused.statusCode, refused.body).toBe(503);
+    expect(refused.json().error).toMatchObject({
+      code: 'no_capacity',
+      message: 'No host has room for this lab now, and this platform does not queue labs: try again later',
+    });
+    // Nothing waits, nothing is held: the student has the one lab, and the refusal is on record.
+    const theirs = (await ctx.app.inject({ url: '/api/v1/labs', headers: s.headers })).json().items as Lab[];
+    expect(theirs.map((l) => l.id)).toEqual([first.json().id]);
+    expect((await status()).queued).toBe(0);
+    const audit = (await ctx.app.inject({ url: '/api/v1/audit?action=lab.create', headers: admin.headers })).json().items as {
+      outcome: string;
+      statusCode: number | null;
+    }[];
+    expect(audit[0]).toMatchObject({ outcome: 'failure', statusCode: 503 });
+    // Queueing on again: the same request waits its turn with a position.
+    await setRatios(admin.headers, { ...tight, queueWhenFull: true });
+    const queued = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: s.headers, payload: { templateId } });
+    expect(queued.statusCode).toBe(202);
+    expect(queued.json()).toMatchObject({ status: 'queued', queuePosition: 1 });
+    await ctx.app.inject({ method: 'DELETE', url: `/api/v1/labs/${queued.json().id}`, headers: s.headers });
+  });
+
   it('refuses a lab that could never fit, with the reason', async () => {
     await setRatios(admin.headers, { cpuOvercommit: 0.5, memoryOvercommit: 1, reservedMemoryMiB: 512 });
     const s = await signedIn(ctx, 'student');

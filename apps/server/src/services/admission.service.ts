@@ -7,7 +7,7 @@ import type { EventBus } from './event-bus.js';
 
 const SETTINGS_KEY = 'admission';
 /** OpenStack's classic allocation ratios and host reserve: 16 vCPUs per core, RAM not overcommitted, 512 MiB kept. */
-export const DEFAULT_ADMISSION: AdmissionSettings = { cpuOvercommit: 16, memoryOvercommit: 1, reservedMemoryMiB: 512 };
+export const DEFAULT_ADMISSION: AdmissionSettings = { cpuOvercommit: 16, memoryOvercommit: 1, reservedMemoryMiB: 512, queueWhenFull: true };
 
 /**
  * Admission control and placement: a lab starts only when its VMs' vCPUs and memory fit on one

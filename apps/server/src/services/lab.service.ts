@@ -10,7 +10,7 @@ import type {
   Snapshot,
 } from '@ctp/contracts';
 import type { HypervisorDriver } from '@ctp/hypervisor';
-import { conflict, isUniqueViolation, notFound } from '../errors.js';
+import { AppError, conflict, isUniqueViolation, notFound } from '../errors.js';
 import type { LabOperation } from '../labs/lab-operation.js';
 import { labPrefix } from '../labs/lab-operation.js';
 import { authorize, can, type Actor, type Resource } from '../policy/policy.js';
@@ -57,7 +57,7 @@ export class LabService {
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
     private readonly access: LabAccess,
-    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'publishPositions' | 'positions' | 'localHostId'>,
+    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'settings' | 'publishPositions' | 'positions' | 'localHostId'>,
     /** When the assignment a lab was started for closes (labs never outlive it). */
     private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
     /** Asks for a template's warm pool to be refilled (in the background). */
@@ -118,6 +118,16 @@ export class LabService {
     const lab = created.lab!;
     // Admitted at once, the lab's first event says `provisioning`; else it says where it waits.
     const admitted = await this.admission.admit();
+    // The admin chose refusals over waiting: the lab leaves (it holds nothing) and the caller is told
+    // why, unless another instance's admission placed it meanwhile.
+    if (
+      !admitted.includes(lab.id) &&
+      (await this.admission.settings()).queueWhenFull === false &&
+      (await this.labs.transition(lab.id, ['queued'], 'deleted', { deletedAt: new Date() }))
+    ) {
+      await this.publish(lab.id, owner.id, 'lab.status', { status: 'deleted' });
+      throw new AppError(503, 'no_capacity', 'No host has room for this lab now, and this platform does not queue labs: try again later');
+    }
     const positions = await this.admission.positions();
     if (!admitted.includes(lab.id)) {
       await this.publish(lab.id, owner.id, 'lab.status', { status: 'queued' });
