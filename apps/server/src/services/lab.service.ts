@@ -57,7 +57,10 @@ export class LabService {
     private readonly content: LabContentDelivery,
     private readonly limits: LabLimits,
     private readonly access: LabAccess,
-    private readonly admission: Pick<AdmissionService, 'assertCouldFit' | 'admit' | 'settings' | 'publishPositions' | 'positions' | 'localHostId'>,
+    private readonly admission: Pick<
+      AdmissionService,
+      'assertCouldFit' | 'admit' | 'settings' | 'publishPositions' | 'positions' | 'localHostId'
+    >,
     /** When the assignment a lab was started for closes (labs never outlive it). */
     private readonly assignmentClosesAt: (assignmentId: string) => Promise<Date | undefined> = async () => undefined,
     /** Asks for a template's warm pool to be refilled (in the background). */
