@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { HypervisorError } from './errors.js';
 
 export interface CommandOptions {
@@ -25,45 +26,108 @@ export interface CommandResult {
  */
 export type CommandRunner = (argv: readonly string[], options?: CommandOptions) => Promise<CommandResult>;
 
-/** The real runner: spawns the process directly, without a shell. */
-export const runCommand: CommandRunner = (argv, options = {}) => {
+/** What the command helper answers for one command. */
+interface HelperReply {
+  id: number;
+  code?: number | null;
+  signal?: string | null;
+  stdout?: string;
+  stderr?: string;
+  timedOut?: boolean;
+  /** The command could not be started (e.g. ENOENT), or the helper itself failed. */
+  error?: string;
+}
+
+/** The helper's file: beside `src/` and `dist/`, so both the sources and the build find it. */
+const HELPER_FILE = fileURLToPath(new URL('../command-helper.mjs', import.meta.url));
+
+/**
+ * One command helper process (`command-helper.mjs`) and the commands it is running. The helper
+ * does the forking: forking this process, which may hold the embedded database's hundreds of
+ * MiB, blocked its event loop ~60 ms per command (measured: `spawn` of `/bin/true` from a Node
+ * process with 800 MiB in use), so a class start's hundreds of `ip`, `nft` and `qemu-img`
+ * commands stalled every request. It does not keep this process alive while idle.
+ */
+class HelperProcess {
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, (reply: HelperReply) => void>();
+  private nextId = 1;
+  exited = false;
+
+  constructor() {
+    // Its own environment only needs PATH; each command gets the caller's environment.
+    this.child = spawn(process.execPath, [HELPER_FILE], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
+    this.child.on('message', (reply: HelperReply) => this.settle(reply.id, reply));
+    this.child.on('error', (error) => this.fail(`the command helper failed: ${error.message}`));
+    this.child.on('exit', (code, signal) => this.fail(`the command helper exited (${signal ?? code})`));
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+
+  get usable(): boolean {
+    return !this.exited && this.child.connected;
+  }
+
+  run(request: Omit<HelperReply, 'id'> & Record<string, unknown>): Promise<HelperReply> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      this.pending.set(id, resolve);
+      // Waiting for a command keeps this process alive, as a child's pipes did.
+      if (this.pending.size === 1) this.child.channel?.ref();
+      this.child.send({ id, ...request }, (error) => {
+        if (error) this.settle(id, { id, error: `the command helper did not take the command: ${error.message}` });
+      });
+    });
+  }
+
+  private settle(id: number, reply: HelperReply): void {
+    const resolve = this.pending.get(id);
+    if (!resolve) return;
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.child.channel?.unref();
+    resolve(reply);
+  }
+
+  private fail(message: string): void {
+    this.exited = true;
+    for (const id of [...this.pending.keys()]) this.settle(id, { id, error: message });
+  }
+}
+
+let helper: HelperProcess | undefined;
+
+/** The running helper, started again if it has gone. */
+function commandHelper(): HelperProcess {
+  if (!helper?.usable) helper = new HelperProcess();
+  return helper;
+}
+
+/** The real runner: the command helper starts the process directly, without a shell. */
+export const runCommand: CommandRunner = async (argv, options = {}) => {
   const [file, ...args] = argv;
-  if (!file) return Promise.reject(new HypervisorError('invalid', 'empty command'));
+  if (!file) throw new HypervisorError('invalid', 'empty command');
   const timeoutMs = options.timeoutMs ?? 60_000;
   const okCodes = options.okCodes ?? [0];
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: options.cwd,
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(new HypervisorError('command_failed', `${file}: ${error.message}`, { cause: error }));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const shown = argv.join(' ');
-      if (timedOut) {
-        reject(new HypervisorError('timeout', `${shown}: timed out after ${timeoutMs} ms`, { stderr }));
-      } else if (code === null || !okCodes.includes(code)) {
-        const why = code === null ? `killed by ${signal}` : `exit code ${code}`;
-        const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
-        reject(new HypervisorError('command_failed', `${shown} failed (${why})${detail}`, { stderr }));
-      } else {
-        resolve({ code, stdout, stderr });
-      }
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(options.input ?? '');
+  const reply = await commandHelper().run({
+    file,
+    args,
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    input: options.input ?? '',
+    timeoutMs,
   });
+  const shown = argv.join(' ');
+  const stderr = reply.stderr ?? '';
+  if (reply.error !== undefined) throw new HypervisorError('command_failed', `${file}: ${reply.error}`);
+  if (reply.timedOut) throw new HypervisorError('timeout', `${shown}: timed out after ${timeoutMs} ms`, { stderr });
+  const code = reply.code ?? null;
+  if (code === null || !okCodes.includes(code)) {
+    const why = code === null ? `killed by ${reply.signal}` : `exit code ${code}`;
+    const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
+    throw new HypervisorError('command_failed', `${shown} failed (${why})${detail}`, { stderr });
+  }
+  return { code, stdout: reply.stdout ?? '', stderr };
 };
