@@ -7,10 +7,11 @@ mkdir -p /var/www /etc/ctp
 # The home page names the guest's lab; /sbin/ctp-identity writes it again when the lab changes.
 cat > /usr/bin/ctp-on-identity <<'SH'
 #!/bin/sh
-lab=$(cat /etc/ctp/lab 2>/dev/null)
-cat > /var/www/index.html <<HTML
-<html><body><h1>Welcome to $(hostname)</h1><p>Lab ${lab:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>
-HTML
+# Shell builtins only (it runs in a freshly resumed guest, see /sbin/ctp-identity).
+lab=
+[ -r /etc/ctp/lab ] && read -r lab < /etc/ctp/lab
+read -r host < /proc/sys/kernel/hostname
+printf '%s\n' "<html><body><h1>Welcome to $host</h1><p>Lab ${lab:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>" > /var/www/index.html
 SH
 chmod 755 /usr/bin/ctp-on-identity
 /usr/bin/ctp-on-identity

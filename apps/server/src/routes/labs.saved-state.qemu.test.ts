@@ -103,6 +103,8 @@ describe('labs from saved template states on real QEMU', { timeout: 240_000 }, (
     }
     expect(flags[0]).not.toBe(flags[1]);
     expect(await targetB.run('echo lab=$(cat /etc/ctp/lab) host=$(hostname)')).toContain(`lab=${labPrefix(b.id)} host=target`);
+    // The identity program kept what it was given on stdin (one guest command for file and program).
+    expect(await targetB.run('cat /etc/ctp/identity')).toContain(`lab=${labPrefix(b.id)}`);
     expect(await attackerA.run('wget -qO- http://10.0.0.20/')).toContain('Welcome to target');
     expect(await attackerB.run('wget -qO- http://10.0.0.20/mark.html')).toContain('only-in-b');
     expect(await attackerA.run('wget -qO- http://10.0.0.20/mark.html; echo rc=$?')).not.toContain('only-in-b');
