@@ -136,6 +136,11 @@ export class BridgeNetworkBackend implements LabNetworkBackend {
     const tap = tapName(this.owner, vmName, nicIndex);
     if (!linkExists(bridge)) throw new HypervisorError('not_found', `network ${network} does not exist`);
     if (!linkExists(tap)) await this.run(['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    // No IPv6 link-local address on the host side of a NIC either (set before it goes up): the
+    // kernel would add one when the guest opens the tap and remove it when the guest goes. Every
+    // such address change is a "network change" to Chromium on this host, which then aborts all
+    // its requests in flight, even to 127.0.0.1 (net::ERR_NETWORK_CHANGED).
+    disableIpv6(tap);
     // One command for the rest (`ip -batch` would not do: it cuts lines at the alias's `#`).
     await this.run(['ip', 'link', 'set', 'dev', tap, 'alias', `ctp-nic:${this.owner}:${vmName}#${nicIndex}`, 'master', bridge, 'up']);
     return [
@@ -186,10 +191,10 @@ function dropTableScript(bridge: string): string {
   return `table inet ${nftTableOf(bridge)} {}\ndelete table inet ${nftTableOf(bridge)}\n`;
 }
 
-/** `net.ipv6.conf.<bridge>.disable_ipv6=1`, written directly (no process); a host without IPv6 has nothing to disable. */
-function disableIpv6(bridge: string): void {
+/** `net.ipv6.conf.<device>.disable_ipv6=1`, written directly (no process); a host without IPv6 has nothing to disable. */
+function disableIpv6(device: string): void {
   try {
-    writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
+    writeFileSync(`/proc/sys/net/ipv6/conf/${device}/disable_ipv6`, '1');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -109,6 +109,20 @@ isolationSuite(
   'bridge',
   (stateDir) => new BridgeNetworkBackend(runCommand, ownerOf(stateDir)),
   (ctx) => {
+    it('gives the host no address on a lab segment: none on its bridge, none on the taps of its running guests', async () => {
+      // An address coming and going with each guest would be a network change to every browser on
+      // the host (Chromium then aborts all its requests in flight, even to 127.0.0.1).
+      const bridge = (ctx.network as BridgeNetworkBackend).bridgeOf(ctx.labA);
+      const taps = readdirSync(`/sys/class/net/${bridge}/brif`);
+      expect(taps).toHaveLength(2);
+      for (const device of [bridge, ...taps]) {
+        // Running guests hold their taps open (carrier on): the moment the kernel would add an IPv6 link-local address.
+        expect(readFileSync(`/sys/class/net/${device}/carrier`, 'utf8').trim()).toBe('1');
+        const { stdout } = await runCommand(['ip', '-j', 'addr', 'show', 'dev', device]);
+        expect({ device, addresses: (JSON.parse(stdout) as { addr_info: unknown[] }[])[0]!.addr_info }).toEqual({ device, addresses: [] });
+      }
+    });
+
     it("keeps guests from the host's services, even when the host has an address on their segment", async () => {
       // A listener on every host address, and (as if misconfigured) a host address on lab A's bridge.
       const server = net.createServer((socket) => socket.end('HOST-SECRET\n'));
