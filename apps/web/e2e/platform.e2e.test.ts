@@ -136,6 +136,25 @@ describe('the platform in a real browser', () => {
     await page.screenshot({ path: path.join(shots, 'sign-in-error.png') });
   });
 
+  it('starts even when one of its modules failed to load (as when a network change aborts requests)', async () => {
+    const page = await (await browser.newContext()).newPage();
+    // A module the entry imports fails (every request for it) while the page first loads, as
+    // Chromium fails requests in flight on a network change.
+    let loads = 0;
+    page.on('request', (request) => void (request.isNavigationRequest() && request.frame() === page.mainFrame() && loads++));
+    let failed = '';
+    await page.route('**/assets/*.js', async (route) => {
+      const url = route.request().url();
+      if (loads > 1 || /\/assets\/index-[^/]*\.js$/.test(url) || (failed && failed !== url)) return route.continue();
+      failed = url;
+      return route.abort('connectionreset');
+    });
+    await page.goto(base, { waitUntil: 'commit' });
+    await page.getByLabel('Username').waitFor({ timeout: 15_000 });
+    expect(failed).toMatch(/\/assets\/.+\.js$/);
+    expect(loads).toBe(2);
+  });
+
   it('lets an admin create a student, and shows it in the audit log', async () => {
     const page = await signIn('admin', 'admin-password');
     await page.getByRole('link', { name: 'Users', exact: true }).click();
