@@ -16,12 +16,38 @@ export interface Notifier {
   listen(handlers: ListenHandlers): Promise<() => Promise<void>>;
 }
 
-/** NOTIFY/LISTEN inside PGlite's own process. */
+/** The listeners of each channel of each embedded database. */
+const pgliteListeners = new WeakMap<PGlite, Map<string, Set<(payload: string) => void>>>();
+
+/**
+ * NOTIFY/LISTEN inside PGlite's own process. An embedded database has no other process to tell,
+ * so a payload goes straight to this process's listeners of the channel, without a query:
+ * PGlite runs one query at a time on this process's thread, and a class start announces
+ * hundreds of events a second. (Notifiers are not used inside transactions: every payload was
+ * sent after its change committed, as a `pg_notify` outside a transaction would be.)
+ */
 export function pgliteNotifier(pglite: PGlite, channel: string): Notifier {
+  const channels = pgliteListeners.get(pglite) ?? new Map<string, Set<(payload: string) => void>>();
+  pgliteListeners.set(pglite, channels);
+  const listeners = channels.get(channel) ?? new Set<(payload: string) => void>();
+  channels.set(channel, listeners);
   return {
-    notify: async (payload) => void (await pglite.query('select pg_notify($1, $2)', [channel, payload])),
-    // In-process: this connection cannot break.
-    listen: async (handlers) => pglite.listen(channel, (payload) => handlers.onPayload(payload)),
+    notify: async (payload) => {
+      for (const listener of [...listeners])
+        queueMicrotask(() => {
+          try {
+            listener(payload);
+          } catch {
+            // A listener's failure is its own; the others still hear the payload.
+          }
+        });
+    },
+    // In-process: this "connection" cannot break.
+    listen: async (handlers) => {
+      const listener = (payload: string) => handlers.onPayload(payload);
+      listeners.add(listener);
+      return async () => void listeners.delete(listener);
+    },
   };
 }
 

@@ -38,6 +38,8 @@ describe('event bus after a lost LISTEN connection', () => {
     const repository = new EventsRepository(database.db);
     const link = breakableNotifier();
     const bus = new EventBus(repository, database, () => {}, link.notifier);
+    // Another API instance: it publishes through the same channel and listens to nothing.
+    const other = new EventBus(repository, database, () => {}, link.notifier);
     const audience = { ownerId: crypto.randomUUID(), memberIds: [] };
     const labId = crypto.randomUUID();
     // Written before the bus started: never this instance's to deliver.
@@ -46,18 +48,18 @@ describe('event bus after a lost LISTEN connection', () => {
     const received: PublishedEvent[] = [];
     bus.subscribe((event) => received.push(event));
 
-    const before = await bus.publish(labId, 'before', {}, audience);
+    const before = await other.publish(labId, 'before', {}, audience);
     await vi.waitUntil(() => received.length === 1);
     link.lose();
     expect(bus.healthy).toBe(false);
     const missed = [];
-    for (let i = 0; i < 3; i++) missed.push(await bus.publish(labId, `missed-${i}`, { i }, audience));
+    for (let i = 0; i < 3; i++) missed.push(await other.publish(labId, `missed-${i}`, { i }, audience));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(received.map((e) => e.row.id)).toEqual([before.id]);
 
     link.restore();
     // Announced right after the restore, while the replay may still run: delivered once, after them.
-    const after = await bus.publish(labId, 'after', {}, audience);
+    const after = await other.publish(labId, 'after', {}, audience);
     await vi.waitUntil(() => received.some((e) => e.row.id === after.id), { timeout: 5000 });
     await vi.waitUntil(() => bus.healthy, { timeout: 5000 });
     expect(received.map((e) => e.row.type)).toEqual(['before', 'missed-0', 'missed-1', 'missed-2', 'after']);
@@ -70,6 +72,38 @@ describe('event bus after a lost LISTEN connection', () => {
     link.restore();
     await vi.waitUntil(() => bus.healthy, { timeout: 5000 });
     expect(received).toHaveLength(5);
+    await bus.stop();
+  });
+});
+
+describe('event bus: events published by this instance', () => {
+  beforeEach(() => resetDatabase());
+
+  it('delivers them here at once, even while deaf, each once, without reading them back', async () => {
+    const database = await testDatabase();
+    const repository = new EventsRepository(database.db);
+    const link = breakableNotifier();
+    const bus = new EventBus(repository, database, () => {}, link.notifier);
+    const audience = { ownerId: crypto.randomUUID(), memberIds: [crypto.randomUUID()] };
+    const labId = crypto.randomUUID();
+    await bus.start();
+    const received: PublishedEvent[] = [];
+    bus.subscribe((event) => received.push(event));
+    const reads = vi.spyOn(repository, 'findById');
+
+    const first = await bus.publish(labId, 'first', { n: 1 }, audience);
+    await vi.waitUntil(() => received.length === 1);
+    link.lose();
+    const second = await bus.publish(labId, 'second', { n: 2 }, audience);
+    await vi.waitUntil(() => received.length === 2);
+    link.restore();
+    const third = await bus.publish(labId, 'third', { n: 3 }, audience);
+    await vi.waitUntil(() => bus.healthy && received.length >= 3, { timeout: 5000 });
+    // The echoes of the announcements came back (or were replayed): still once each.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(received.map((e) => e.row.id)).toEqual([first.id, second.id, third.id]);
+    expect(received[1]).toMatchObject({ row: { type: 'second', data: { n: 2 } }, audience });
+    expect(reads).not.toHaveBeenCalled();
     await bus.stop();
   });
 });

@@ -34,6 +34,8 @@ export class EventBus {
   // Events delivered lately (id and time: ids restart when a backup is restored), so that an event
   // both replayed and announced is delivered once.
   private readonly recent = new Set<string>();
+  /** Ids this instance published whose announcement has not come back yet. */
+  private readonly ownEchoes = new Set<number>();
   private lost = false;
   private lostAt = 0;
   private stopped = false;
@@ -75,9 +77,17 @@ export class EventBus {
     return !this.lost;
   }
 
-  /** Records an event and announces it. */
+  /**
+   * Records an event and announces it. This instance's own listeners get the inserted row at
+   * once, and the announcement's echo here is not read back: the other instances read it.
+   */
   async publish(labId: string, type: string, data: Record<string, unknown>, audience: Audience): Promise<LabEventRow> {
     const row = await this.events.insert({ labId, type, data: { ...data, audience } });
+    if (this.unlisten) {
+      this.ownEchoes.add(row.id);
+      if (this.ownEchoes.size > RECENT_IDS) this.ownEchoes.delete(this.ownEchoes.values().next().value!);
+      this.enqueue(async () => (this.recent.has(keyOf(row)) ? undefined : this.dispatch(row)));
+    }
     await this.notifier.notify(String(row.id));
     return row;
   }
@@ -95,6 +105,8 @@ export class EventBus {
   private async deliver(payload: string): Promise<void> {
     const id = Number(payload);
     if (!Number.isInteger(id)) return;
+    // Published here and delivered already: a class start publishes hundreds of events a second.
+    if (this.ownEchoes.delete(id)) return;
     if (this.listeners.size === 0) return void (this.lastId = Math.max(this.lastId, id));
     let row: LabEventRow | undefined;
     try {
