@@ -76,9 +76,6 @@ class StepFailure extends Error {
  * is retried after a crash simply runs again from the start.
  */
 export class LabRunner {
-  /** Member ids by lab row: a run passes one row through all its steps. */
-  private readonly members = new WeakMap<LabRow, Promise<string[]>>();
-
   constructor(
     private readonly labs: LabsRepository,
     private readonly driver: HypervisorDriver,
@@ -494,14 +491,6 @@ export class LabRunner {
   }
 
   private async publish(lab: LabRow, type: string, data: Record<string, unknown>): Promise<void> {
-    // The lab's members once per run of an operation (a run publishes a dozen events or more, and
-    // a class starts dozens of labs at once); a member added meanwhile hears the next run's.
-    let members = this.members.get(lab);
-    if (!members) {
-      members = this.labs.memberIds(lab.id);
-      members.catch(() => this.members.delete(lab));
-      this.members.set(lab, members);
-    }
-    await this.events.publish(lab.id, type, data, { ownerId: lab.userId, memberIds: await members });
+    await this.events.publish(lab.id, type, data, { ownerId: lab.userId, memberIds: await this.labs.memberIds(lab.id) });
   }
 }
