@@ -5,14 +5,15 @@ import { createTestApp, signedIn, teach, type TestContext } from '../test-suppor
 import { resetDatabase } from '../test-support/test-database.js';
 import { tryUpgrade } from '../test-support/ws-client.js';
 
-/** Opens a console WebSocket and collects the bytes it receives as text. */
-function connect(url: string): Promise<{ socket: WebSocket; received: () => string }> {
+/** Opens a console WebSocket and collects the bytes it receives as text, and its close code. */
+function connect(url: string): Promise<{ socket: WebSocket; received: () => string; closed: Promise<number> }> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(url);
     socket.binaryType = 'arraybuffer';
     let text = '';
+    const closed = new Promise<number>((done) => socket.addEventListener('close', (event) => done(event.code)));
     socket.onmessage = (message) => (text += Buffer.from(message.data as ArrayBuffer).toString());
-    socket.onopen = () => resolve({ socket, received: () => text });
+    socket.onopen = () => resolve({ socket, received: () => text, closed });
     socket.onerror = () => reject(new Error('refused'));
   });
 }
@@ -135,6 +136,23 @@ describe('console tickets and sessions (memory driver)', () => {
     second.socket.close();
     third.socket.close();
     await vi.waitUntil(() => ctx.services.consoles.openSessions(vm.id) === 0, { timeout: 2000, interval: 20 });
+  });
+
+  it('closes a console the VM ended with 1000, or with 4403 when the lab is being deleted, whatever arrives first', async () => {
+    // Stopping: the VM's end is an ordinary end.
+    const stopping = await makeLab(ctx, alice.user.id);
+    const first = await connect(`${base}${(await ticket(stopping.vm.id, alice.headers)).json().url}`);
+    await ctx.services.repositories.labs.update(stopping.lab.id, { status: 'stopping' });
+    await ctx.driver.stopVm(stopping.vm.driverName);
+    expect(await first.closed).toBe(1000);
+    // Deleting: the VM is destroyed before any revocation is announced (the race a deletion runs),
+    // and the console still closes as revoked.
+    const deleting = await makeLab(ctx, alice.user.id);
+    const second = await connect(`${base}${(await ticket(deleting.vm.id, alice.headers)).json().url}`);
+    await ctx.services.repositories.labs.update(deleting.lab.id, { status: 'deleting' });
+    await ctx.driver.destroyVm(deleting.vm.driverName);
+    expect(await second.closed).toBe(4403);
+    await vi.waitUntil(() => ctx.services.consoles.openSessions(deleting.vm.id) === 0, { timeout: 2000, interval: 20 });
   });
 
   it('gives the slot back when the console cannot be opened', async () => {

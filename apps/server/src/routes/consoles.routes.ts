@@ -106,7 +106,13 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
           stream.pause();
         }
       });
-      stream.on('end', () => end('console closed by the VM'));
+      stream.on('end', () => {
+        const ended = session!;
+        void ended.ending().then(
+          ({ code, reason }) => end(reason, code),
+          () => end('console closed by the VM'),
+        );
+      });
       stream.on('error', () => end('console error', 1011));
       // What the browser typed while the console was being opened goes first.
       for (const bytes of early.splice(0)) forwardInput(session, stream, bytes);

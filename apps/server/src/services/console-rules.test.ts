@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Role } from '@ctp/contracts';
 import { AppError } from '../errors.js';
 import type { Actor } from '../policy/policy.js';
-import { concernsSession, consoleAccess, ConsoleSlots, forwardInput, type ConsoleTarget } from './console-rules.js';
+import { concernsSession, consoleAccess, ConsoleSlots, endedByRevocation, forwardInput, type ConsoleTarget } from './console-rules.js';
 
 // The console session rules without a database: who opens a console and how, the session
 // limits, and the read-only guard. consoles.routes.test.ts holds the same rules through HTTP.
@@ -68,6 +68,19 @@ describe('console access', () => {
 });
 
 describe('console sessions', () => {
+  it('calls the end of a stream a revocation when the lab is gone or going, or the viewer lost it, not when it stops', () => {
+    for (const status of ['running', 'stopping', 'stopped', 'resetting']) {
+      expect(endedByRevocation(actor(owner, 'student'), target({ status }))).toBe(false);
+      expect(endedByRevocation(actor('teacher', 'instructor'), target({ status }))).toBe(false);
+    }
+    for (const status of ['deleting', 'deleted']) expect(endedByRevocation(actor(owner, 'student'), target({ status }))).toBe(true);
+    expect(endedByRevocation(actor(owner, 'student'), undefined)).toBe(true);
+    // Removed from the lab, or the VM hidden from students meanwhile.
+    expect(endedByRevocation(actor(member, 'student'), target({ memberIds: [] }))).toBe(true);
+    expect(endedByRevocation(actor(member, 'student'), target({ studentVisible: false }))).toBe(true);
+    expect(endedByRevocation(actor('teacher', 'instructor'), target({ studentVisible: false }))).toBe(false);
+  });
+
   it('re-checks a session when its user or its own lab changes, not for another lab', () => {
     expect(concernsSession(undefined, 'lab-a')).toBe(true);
     expect(concernsSession('lab-a', 'lab-a')).toBe(true);

@@ -25,12 +25,29 @@ export interface ConsoleTarget {
  * existence is not revealed); a lab that is neither running nor stopped gets 409.
  */
 export function consoleAccess(actor: Actor, target: ConsoleTarget): { readOnly: boolean } {
-  const { lab, resource, vm } = target;
-  const inLab = lab.userId === actor.id || (resource.memberIds ?? []).includes(actor.id);
-  const staff = can(actor, 'lab.watchConsole', resource);
-  if ((!inLab && !staff) || (!vm.studentVisible && !can(actor, 'vm.seeHidden', resource))) throw notFound('VM');
+  const { lab } = target;
+  if (!seesConsole(actor, target)) throw notFound('VM');
   if (lab.status !== 'running' && lab.status !== 'stopped') throw conflict(`The lab is ${lab.status}`);
-  return { readOnly: !inLab };
+  return { readOnly: !inLab(actor, target) };
+}
+
+/**
+ * Whether a console whose stream the VM ended was ended by a revocation: its lab is gone or going,
+ * or the actor may no longer see the VM. A lab merely stopping or resetting is not one.
+ */
+export function endedByRevocation(actor: Actor, target: ConsoleTarget | undefined): boolean {
+  if (!target || target.lab.status === 'deleting' || target.lab.status === 'deleted') return true;
+  return !seesConsole(actor, target);
+}
+
+function inLab(actor: Actor, { lab, resource }: ConsoleTarget): boolean {
+  return lab.userId === actor.id || (resource.memberIds ?? []).includes(actor.id);
+}
+
+function seesConsole(actor: Actor, target: ConsoleTarget): boolean {
+  const { resource, vm } = target;
+  const staff = can(actor, 'lab.watchConsole', resource);
+  return (inLab(actor, target) || staff) && (vm.studentVisible || can(actor, 'vm.seeHidden', resource));
 }
 
 /** Whether a change to `changedLabId` (undefined: the user changed) concerns a session on `labId`. */

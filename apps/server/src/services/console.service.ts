@@ -5,10 +5,10 @@ import { AppError, notFound } from '../errors.js';
 import type { Actor } from '../policy/policy.js';
 import type { LabsRepository, LabWithOwner, VmRow } from '../repositories/labs.repository.js';
 import type { AuditService } from './audit.service.js';
-import { concernsSession, consoleAccess, ConsoleSlots, type ConsoleLimits } from './console-rules.js';
+import { concernsSession, consoleAccess, ConsoleSlots, endedByRevocation, type ConsoleLimits } from './console-rules.js';
 import type { EventBus } from './event-bus.js';
 import type { LabAccess } from './lab-access.js';
-import type { SessionsService } from './sessions.service.js';
+import { CLOSE_ACCESS_REVOKED, type SessionsService } from './sessions.service.js';
 import type { TicketHolder, TicketService } from './ticket.service.js';
 
 export type { ConsoleLimits } from './console-rules.js';
@@ -27,6 +27,8 @@ export interface ConsoleSession {
   readOnly: boolean;
   /** Ends the session: closes the stream, frees the slot, records the end. */
   close(reason: string): Promise<void>;
+  /** The close code and reason for a stream the VM ended: revoked access when its lab is going. */
+  ending(): Promise<{ code: number; reason: string }>;
 }
 
 /**
@@ -126,7 +128,18 @@ export class ConsoleService {
       await close('failed to open');
       throw error;
     }
-    return { stream, readOnly, close };
+    return { stream, readOnly, close, ending: () => this.ending(actor, vm.id) };
+  }
+
+  // A deleted lab's VMs are destroyed right after the revocation is announced, so their streams
+  // may end before the announcement's re-check closes the socket: the code must not depend on that race.
+  private async ending(actor: Actor, vmId: string): Promise<{ code: number; reason: string }> {
+    const vm = await this.labs.findVm(vmId);
+    const lab = vm && (await this.labs.findById(vm.labId));
+    const target = vm && lab ? { vm, lab, resource: await this.labAccess.resourceOf(lab) } : undefined;
+    return endedByRevocation(actor, target)
+      ? { code: CLOSE_ACCESS_REVOKED, reason: 'access revoked' }
+      : { code: 1000, reason: 'console closed by the VM' };
   }
 
   /** Sessions open on this instance for a VM (tests and diagnostics). */
