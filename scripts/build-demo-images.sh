@@ -4,8 +4,8 @@
 # virtio network and console modules and Debian's QEMU guest agent (qemu-ga from the
 # qemu-guest-agent package, with the shared libraries it links), which serves the private guest
 # channel (virtio-serial port org.qemu.guest_agent.0). Guests read their non-secret settings from
-# the kernel command line (ctp.hostname=, ctp.ip=ADDR/BITS, ctp.lab=); a guest resumed from a saved
-# state gets its lab's values later in /etc/ctp/identity and runs /sbin/ctp-identity; per-lab secrets arrive
+# the kernel command line (ctp.hostname=, ctp.ip=ADDR/BITS, ctp.lab=) and keep them in /etc/ctp/identity;
+# a guest resumed from a saved state gets its lab's values later in that file; per-lab secrets arrive
 # later through the guest agent, never on the command line or the console. Guests print
 # "CTP-READY <role> <hostname>" on the serial console once up. Idempotent: does nothing when the
 # images were built by this same recipe (this script and scripts/demo-images/); --force rebuilds.
@@ -87,8 +87,7 @@ for role in attacker target; do
   cp "$src/init" "$rd/init"
   cp "$src/$role.sh" "$rd/role.sh"
   cp "$src/guest-agent.sh" "$rd/sbin/guest-agent"
-  cp "$src/identity.sh" "$rd/sbin/ctp-identity"
-  chmod +x "$rd/sbin/guest-agent" "$rd/sbin/ctp-identity"
+  chmod +x "$rd/sbin/guest-agent"
   echo "$role" > "$rd/etc/role"
   # Accounts, so that files delivered over the guest agent can be given an owner (chown user:group).
   printf 'root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > "$rd/etc/passwd"

@@ -4,17 +4,16 @@
 #   /var/www/flag.txt  served as http://<target>/flag.txt (absent until written: 404)
 #   /etc/ctp/banner    what port 4444 prints, read again at every connection
 mkdir -p /var/www /etc/ctp
-# The home page names the guest's lab; /sbin/ctp-identity writes it again when the lab changes.
-cat > /usr/bin/ctp-on-identity <<'SH'
+# The home page names the guest and its lab, read at every request: a guest resumed from a saved
+# state learns its lab after it resumed (/etc/ctp/identity), and nothing has to run then.
+mkdir -p /var/www/cgi-bin
+cat > /var/www/cgi-bin/index.cgi <<'SH'
 #!/bin/sh
-# Shell builtins only (it runs in a freshly resumed guest, see /sbin/ctp-identity).
-lab=
-[ -r /etc/ctp/lab ] && read -r lab < /etc/ctp/lab
-read -r host < /proc/sys/kernel/hostname
-printf '%s\n' "<html><body><h1>Welcome to $host</h1><p>Lab ${lab:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>" > /var/www/index.html
+lab=$(sed -n 's/^lab=//p' /etc/ctp/identity 2>/dev/null)
+printf 'Content-Type: text/html\r\n\r\n'
+printf '%s\n' "<html><body><h1>Welcome to $(hostname)</h1><p>Lab ${lab:-none}</p><p>Nothing to see here. Or is there? Try port 4444.</p></body></html>"
 SH
-chmod 755 /usr/bin/ctp-on-identity
-/usr/bin/ctp-on-identity
+chmod 755 /var/www/cgi-bin/index.cgi
 cat > /usr/bin/ctp-banner <<'SH'
 #!/bin/sh
 cat /etc/ctp/banner 2>/dev/null || echo "SecretService 1.0 ready."

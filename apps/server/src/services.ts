@@ -187,6 +187,9 @@ export function createServices(config: Config, database: Database, infra: Infras
     enabled: config.savedStates,
     hostId: localHost,
     ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
+    // Preparing a state's files needs no secret.
+    prepareFiles: (vmDriverName, vmConfig, vmName) =>
+      new LabContentDelivery(hostDriver, () => ({})).prepareFiles(vmDriverName, vmConfig, vmName),
   });
   const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareEverywhere : undefined);
   const dispatch: LabDispatch = new LabDispatch(repositories.labs, jobs, eventBus, localHost, () => admission.admit());

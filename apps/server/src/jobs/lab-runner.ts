@@ -19,7 +19,8 @@ export interface LabSecretsRegistry {
 export const INITIAL_SNAPSHOT = 'initial';
 
 /** One recorded step; `rename` changes its recorded name (when a VM took another path than planned). */
-type Step = { name: string; parallel?: boolean; run: (rename: (name: string) => Promise<void>) => Promise<void> };
+/** `parallel`: consecutive steps of the same group (one per VM) run at once. */
+type Step = { name: string; parallel?: 'create' | 'start'; run: (rename: (name: string) => Promise<void>) => Promise<void> };
 
 /** The name of a VM's start step: which path it takes and why. */
 function startStepName(vm: VmRow, choice: BootChoice): string {
@@ -104,9 +105,10 @@ export class LabRunner {
       for (let seq = 0; seq < plan.length;) {
         // A lab being deleted stops whatever else was under way.
         if (operation !== 'delete' && (await this.labs.findById(labId))?.status === 'deleting') return;
-        // Consecutive parallel steps (one per VM) run at once, each recorded on its own.
+        // Consecutive parallel steps of one group (one per VM) run at once, each recorded on its own;
+        // a group starts once the one before it has finished (a VM starts once every VM was made).
         let end = seq + 1;
-        while (plan[seq]!.parallel && plan[end]?.parallel) end++;
+        while (plan[seq]!.parallel && plan[end]?.parallel === plan[seq]!.parallel) end++;
         const group = plan.slice(seq, end);
         const results = await Promise.allSettled(group.map((step, i) => this.runStep(lab, seq + i, plan.length, step.name, step.run)));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -204,7 +206,7 @@ export class LabRunner {
           // first boot (or restore), so that reset means a clean boot (or the saved state again).
           ...machines.map((vm) => ({
             name: `Create VM ${vm.name}`,
-            parallel: true,
+            parallel: 'create' as const,
             run: async () => {
               // A VM made by an earlier attempt of this job may have its snapshot already.
               const fresh = !(await this.driver.getVm(vm.driverName));
@@ -219,20 +221,31 @@ export class LabRunner {
             const planned = startStepName(vm, choice);
             return {
               name: planned,
-              parallel: true,
+              parallel: 'start' as const,
               run: async (rename: (name: string) => Promise<void>) => {
                 // The path changed since planning (the state vanished before the VM was made).
                 if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
-                await this.startChosen(lab, config, vm, choice, rename);
+                const restored = await this.startChosen(lab, config, vm, choice, rename);
                 // Each VM gets its lab's files as soon as it runs, not once every VM of the lab does.
-                if (!lab.pool) await this.deliverContent(lab, [vm], vm.id === firstWithContent?.id);
+                if (!lab.pool) await this.deliverContent(lab, [vm], { report: vm.id === firstWithContent?.id, prepared: restored });
               },
             };
           }),
         ];
       }
       case 'handover':
-        return [secrets, ...deliver];
+        // A pool lab's VMs waited untouched since they resumed: the files of those restored are still as prepared.
+        return [
+          secrets,
+          ...(deliver.length
+            ? [
+                {
+                  name: deliver[0]!.name,
+                  run: async () => this.deliverContent(lab, machines, { prepared: await this.restoredVms(machines) }),
+                },
+              ]
+            : []),
+        ];
       case 'start':
         return [startAll, ...deliver];
       case 'stop':
@@ -325,7 +338,7 @@ export class LabRunner {
     vm: VmRow,
     choice: BootChoice,
     rename: (name: string) => Promise<void>,
-  ) {
+  ): Promise<boolean> {
     let restored = Boolean(choice.savedState);
     try {
       await this.driver.startVm(vm.driverName);
@@ -346,6 +359,13 @@ export class LabRunner {
     if (restored) await this.content.deliverIdentity(vm.driverName, this.kernelArgs(lab, config, vm));
     await this.labs.setVmStatus(vm.id, 'running');
     await this.publish(lab, 'vm.status', { vmId: vm.id, name: vm.name, status: 'running' });
+    return restored;
+  }
+
+  /** Which of these VMs were made from a saved state (and not booted after it failed to load). */
+  private async restoredVms(machines: VmRow[]): Promise<Set<string>> {
+    const states = await Promise.all(machines.map(async (vm) => ((await this.states?.vmState(vm.id)) ? vm.id : null)));
+    return new Set(states.filter((id): id is string => id !== null));
   }
 
   private async createVm(lab: LabRow, config: LabTemplateConfig, vm: VmRow, choice?: BootChoice): Promise<void> {
@@ -407,10 +427,16 @@ export class LabRunner {
 
   /**
    * Writes the lab's inject files into these VMs over the guest channel (never the command line
-   * or console); `report`: this call tells staff when there is no guest channel (once per lab).
+   * or console); `report`: this call tells staff when there is no guest channel (once per lab);
+   * `prepared`: the VMs (all, or these ids) whose files are still as their saved state prepared them.
    */
-  private async deliverContent(lab: LabRow, machines: VmRow[], report = true): Promise<void> {
-    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm)));
+  private async deliverContent(
+    lab: LabRow,
+    machines: VmRow[],
+    { report = true, prepared = false }: { report?: boolean; prepared?: boolean | Set<string> } = {},
+  ): Promise<void> {
+    const isPrepared = (vm: VmRow) => (typeof prepared === 'boolean' ? prepared : prepared.has(vm.id));
+    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm, isPrepared(vm))));
     if (report && written.includes(null)) {
       // Staff learn that tasks depending on injected files cannot be solved here.
       await this.events.publish(

@@ -92,7 +92,7 @@ describe('labs from saved template states on real QEMU', { timeout: 240_000 }, (
       [b, attackerB],
     ] as const) {
       const other = labPrefix((lab === a ? b : a).id);
-      const own = await attacker.run('echo lab=$(cat /etc/ctp/lab)');
+      const own = await attacker.run("echo lab=$(sed -n 's/^lab=//p' /etc/ctp/identity)");
       expect(own).toContain(`lab=${labPrefix(lab.id)}`);
       const page = await attacker.run('wget -qO- http://10.0.0.20/');
       expect(page).toContain(`Lab ${labPrefix(lab.id)}`);
@@ -102,9 +102,14 @@ describe('labs from saved template states on real QEMU', { timeout: 240_000 }, (
       flags.push(flag);
     }
     expect(flags[0]).not.toBe(flags[1]);
-    expect(await targetB.run('echo lab=$(cat /etc/ctp/lab) host=$(hostname)')).toContain(`lab=${labPrefix(b.id)} host=target`);
-    // The identity program kept what it was given on stdin (one guest command for file and program).
-    expect(await targetB.run('cat /etc/ctp/identity')).toContain(`lab=${labPrefix(b.id)}`);
+    expect(await targetB.run("echo lab=$(sed -n 's/^lab=//p' /etc/ctp/identity) host=$(hostname)")).toContain(
+      `lab=${labPrefix(b.id)} host=target`,
+    );
+    // The identity and the flag were filled into the files the saved state prepared: their modes
+    // are the prepared ones (the agent alone would have made new files 0644 or left remnants).
+    expect(await targetB.run('stat -c "%a %U:%G %n" /etc/ctp/identity /var/www/flag.txt')).toMatch(
+      /644 root:root \/etc\/ctp\/identity\s+644 root:root \/var\/www\/flag.txt/,
+    );
     expect(await attackerA.run('wget -qO- http://10.0.0.20/')).toContain('Welcome to target');
     expect(await attackerB.run('wget -qO- http://10.0.0.20/mark.html')).toContain('only-in-b');
     expect(await attackerA.run('wget -qO- http://10.0.0.20/mark.html; echo rc=$?')).not.toContain('only-in-b');

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LabDetail } from '@ctp/contracts';
 import { labPrefix } from '../labs/lab-operation.js';
 import { DEMO_TEMPLATE } from '../services/template.service.js';
@@ -20,7 +20,7 @@ describe('labs from saved template states (memory driver)', () => {
   let templateId: string;
 
   beforeAll(async () => {
-    ctx = await createTestApp({ savedStates: true, maxLabsPerUser: 20 }, { background: true });
+    ctx = await createTestApp({ savedStates: true, maxLabsPerUser: 20, warmPoolReserveMiB: 0 }, { background: true });
   });
   afterAll(() => ctx.close());
   beforeEach(async () => {
@@ -51,13 +51,28 @@ describe('labs from saved template states (memory driver)', () => {
     [...ctx.driver.vms.keys()].find((k) => k.endsWith(`-${name}`) && k.includes(lab.id.replaceAll('-', '').slice(0, 16)))!;
 
   it('boots the first lab, prepares the states in the background, and restores the next labs from them', async () => {
+    // What the reference VMs get written before they are saved.
+    const prepared: string[] = [];
+    const write = ctx.driver.guestWriteFile.bind(ctx.driver);
+    const spy = vi.spyOn(ctx.driver, 'guestWriteFile').mockImplementation(async (vm, file) => {
+      if (vm.startsWith('ts')) prepared.push(`${vm.split('-').pop()} ${file.path} ${file.content.length} ${file.mode?.toString(8)}`);
+      return write(vm, file);
+    });
     const first = await startLab();
     expect(first.status).toBe('running');
     expect(startSteps(first)).toEqual(['Start attacker (cold boot: no saved state yet)', 'Start target (cold boot: no saved state yet)']);
     const states = await statesReady(2);
+    spy.mockRestore();
     expect(states.map((s) => [s.vmName, s.templateVersion, s.status]).sort()).toEqual([
       ['attacker', 1, 'ready'],
       ['target', 1, 'ready'],
+    ]);
+    // Each reference VM was saved with its identity file and its own lab files empty, in their modes.
+    expect(prepared.sort()).toEqual([
+      'ref /etc/ctp/banner 0 644',
+      'ref /etc/ctp/identity 0 644',
+      'ref /etc/ctp/identity 0 644',
+      'ref /var/www/flag.txt 0 644',
     ]);
     // The reference VMs and their networks are gone; only the labs' are left.
     expect([...ctx.driver.vms.keys()].every((k) => !k.startsWith('ts'))).toBe(true);
@@ -79,6 +94,12 @@ describe('labs from saved template states (memory driver)', () => {
     }
     // A booted guest has it on its command line: nothing is written.
     expect(ctx.driver.vms.get(driverVm(first, 'attacker'))!.files.has('/etc/ctp/identity')).toBe(false);
+    // A restored guest's files are filled in place (prepared by its state); a booted one's are written whole.
+    const files = (lab: LabDetail, vm: string) => ctx.driver.vms.get(driverVm(lab, vm))!.files;
+    expect(files(second, 'attacker').get('/etc/ctp/identity')?.prepared).toBe(true);
+    expect(files(second, 'target').get('/var/www/flag.txt')).toMatchObject({ mode: 0o644, prepared: true });
+    expect(files(first, 'target').get('/var/www/flag.txt')).toMatchObject({ mode: 0o644 });
+    expect(files(first, 'target').get('/var/www/flag.txt')?.prepared).toBeUndefined();
     // The lab's addresses are the template's either way.
     expect(second.vms.map((vm) => vm.addresses[0]?.address)).toEqual(['10.0.0.10', '10.0.0.20']);
     // Nothing of the states reaches a student.
@@ -144,6 +165,36 @@ describe('labs from saved template states (memory driver)', () => {
     const report = await ctx.services.maintenance.reconcile();
     expect(report.orphansDestroyed).toEqual([`${stateName}-ref`]);
     expect(report.networksDestroyed).toEqual([`${stateName}-n0`]);
+  });
+
+  it("hands over a pool lab that resumed saved states with its files filled in place, and no other lab's", async () => {
+    await startLab();
+    await statesReady(2);
+    const pool = (size?: number) =>
+      ctx.app.inject({
+        method: size === undefined ? 'GET' : 'PUT',
+        url: `/api/v1/templates/${templateId}/warm-pool`,
+        headers: admin.headers,
+        ...(size === undefined ? {} : { payload: { size } }),
+      });
+    expect((await pool(1)).statusCode).toBe(200);
+    await expect.poll(async () => (await pool()).json().ready, { timeout: 20_000 }).toBe(1);
+    const [pooled] = (await pool()).json().labs as { id: string }[];
+    const created = await ctx.app.inject({ method: 'POST', url: '/api/v1/labs', headers: alice.headers, payload: { templateId } });
+    expect(created.json().id).toBe(pooled!.id);
+    const lab = await waitForLab(
+      ctx,
+      alice.headers,
+      pooled!.id,
+      (l) => l.steps[0]?.name === 'Generate lab secrets' && l.steps.every((s) => s.status === 'done'),
+    );
+    expect(ctx.driver.lastStart(driverVm(lab, 'target'))).toBe('saved-state');
+    const flag = ctx.services.tasks.secretValues(lab.id, DEMO_TEMPLATE).web_flag!;
+    expect(ctx.driver.vms.get(driverVm(lab, 'target'))!.files.get('/var/www/flag.txt')).toMatchObject({
+      content: Buffer.from(`${flag}\n`),
+      prepared: true,
+    });
+    expect((await pool(0)).statusCode).toBe(200);
   });
 
   it('makes new states for a new template version, and boots VMs the template marks cold', async () => {

@@ -1,18 +1,30 @@
-import { FakeDriver, type GuestCommand } from '@ctp/hypervisor';
+import type { LabTemplateConfig } from '@ctp/contracts';
+import { FakeDriver, type GuestCommand, type GuestFile } from '@ctp/hypervisor';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { IDENTITY_FILE, IDENTITY_PROGRAM, LabContentDelivery, identityFile } from './lab-content.js';
+import { IDENTITY_FILE, LabContentDelivery, identityFile } from './lab-content.js';
 
 const KERNEL_ARGS = 'console=ttyS0 ctp.hostname=target ctp.lab=lab1 ctp.ip=10.0.0.20/24';
+const CONFIG = {
+  networks: [],
+  vms: [{ name: 'target' }, { name: 'attacker' }],
+  inject: [
+    { vm: 'target', path: '/var/www/flag.txt', content: 'FLAG{{{flag}}}\n', mode: '0640', owner: 'root:www-data' },
+    { vm: 'target', path: '/etc/ctp/banner', content: 'hello\n' },
+    { vm: 'attacker', path: '/root/notes.txt', content: 'notes\n' },
+  ],
+} as unknown as LabTemplateConfig;
 
-describe('LabContentDelivery.deliverIdentity (a guest resumed from a saved state learns its lab)', () => {
+// Content delivery on the fake driver: which files, with which mode and owner, and whether the
+// driver may fill them in place (prepared). The real guest's side is in guest-channel.qemu.test.ts.
+describe('LabContentDelivery', () => {
   let driver: FakeDriver;
   let delivery: LabContentDelivery;
   let commands: GuestCommand[];
-  let writes: string[];
+  let writes: GuestFile[];
 
   beforeEach(async () => {
     driver = new FakeDriver();
-    delivery = new LabContentDelivery(driver, () => ({}));
+    delivery = new LabContentDelivery(driver, () => ({ flag: 's3cret' }));
     await driver.createVm({
       name: 'vm1',
       image: { kind: 'kernel', kernel: '/k', initrd: '/i', cmdline: '' },
@@ -23,43 +35,55 @@ describe('LabContentDelivery.deliverIdentity (a guest resumed from a saved state
     await driver.startVm('vm1');
     commands = [];
     writes = [];
+    driver.onGuestExec('vm1', (command) => {
+      commands.push(command);
+      return { exitCode: 0, stdout: '', stderr: '' };
+    });
     const write = driver.guestWriteFile.bind(driver);
     driver.guestWriteFile = async (vm, file) => {
-      writes.push(file.path);
+      writes.push(file);
       return write(vm, file);
     };
   });
 
-  it('is one guest command where the image has the identity program: the identity on its stdin', async () => {
-    driver.onGuestExec('vm1', (command, files) => {
-      commands.push(command);
-      if (command.argv.join(' ') !== `${IDENTITY_PROGRAM} -`) return { exitCode: 127, stdout: '', stderr: 'not found\n' };
-      files.set(IDENTITY_FILE, { content: Buffer.from(command.input ?? '') });
-      return { exitCode: 0, stdout: '', stderr: '' };
-    });
+  it("gives a resumed guest its lab's identity in its prepared identity file, running no guest command", async () => {
     await expect(delivery.deliverIdentity('vm1', KERNEL_ARGS)).resolves.toBe(true);
-    expect(commands).toHaveLength(1);
-    expect(commands[0]!.input).toBe('hostname=target\nlab=lab1\nip=10.0.0.20/24\n');
-    expect(writes).toEqual([]);
-    expect(driver.guestFiles('vm1').get(IDENTITY_FILE)?.content.toString()).toBe(identityFile(KERNEL_ARGS));
+    expect(commands).toEqual([]);
+    expect(writes).toEqual([{ path: IDENTITY_FILE, content: 'hostname=target\nlab=lab1\nip=10.0.0.20/24\n', mode: 0o644, prepared: true }]);
+    expect(identityFile(KERNEL_ARGS)).toBe('hostname=target\nlab=lab1\nip=10.0.0.20/24\n');
   });
 
-  it('writes the identity file only where the image has no identity program', async () => {
-    await expect(delivery.deliverIdentity('vm1', KERNEL_ARGS)).resolves.toBe(true);
-    expect(writes).toEqual([IDENTITY_FILE]);
-    expect(driver.guestFiles('vm1').get(IDENTITY_FILE)).toMatchObject({ mode: 0o644 });
-    expect(driver.guestFiles('vm1').get(IDENTITY_FILE)?.content.toString()).toBe('hostname=target\nlab=lab1\nip=10.0.0.20/24\n');
+  it('prepares a reference VM: its identity file and its own inject files, empty, with their modes and owners', async () => {
+    await delivery.prepareFiles('vm1', CONFIG, 'target');
+    expect(writes).toEqual([
+      { path: IDENTITY_FILE, content: '', mode: 0o644 },
+      { path: '/var/www/flag.txt', content: '', mode: 0o640, owner: 'root:www-data' },
+      { path: '/etc/ctp/banner', content: '' },
+    ]);
+    expect(commands).toEqual([]);
   });
 
-  it('fails when the identity program fails, and does nothing without a guest channel', async () => {
-    driver.onGuestExec('vm1', () => ({ exitCode: 1, stdout: '', stderr: 'no /etc/ctp/identity\n' }));
-    await expect(delivery.deliverIdentity('vm1', KERNEL_ARGS)).rejects.toThrow('exit code 1');
-    expect(writes).toEqual([]);
+  it('fills inject files in place only when told they are prepared, with the same mode and owner either way', async () => {
+    await expect(delivery.deliverLabContent({ id: 'lab1', config: CONFIG }, { name: 'target', driverName: 'vm1' })).resolves.toBe(2);
+    await expect(delivery.deliverLabContent({ id: 'lab1', config: CONFIG }, { name: 'target', driverName: 'vm1' }, true)).resolves.toBe(2);
+    const flag = { path: '/var/www/flag.txt', content: 'FLAG{s3cret}\n', mode: 0o640, owner: 'root:www-data' };
+    expect(writes).toEqual([
+      flag,
+      { path: '/etc/ctp/banner', content: 'hello\n' },
+      { ...flag, prepared: true },
+      { path: '/etc/ctp/banner', content: 'hello\n', prepared: true },
+    ]);
+  });
+
+  it('does nothing without a guest channel', async () => {
     const probe = driver.probe.bind(driver);
     driver.probe = async () => {
       const host = await probe();
       return { ...host, capabilities: { ...host.capabilities, guestAgent: false } };
     };
     await expect(delivery.deliverIdentity('vm1', KERNEL_ARGS)).resolves.toBe(false);
+    await delivery.prepareFiles('vm1', CONFIG, 'target');
+    await expect(delivery.deliverLabContent({ id: 'lab1', config: CONFIG }, { name: 'target', driverName: 'vm1' })).resolves.toBeNull();
+    expect(writes).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import type { LabTemplateConfig } from '@ctp/contracts';
-import type { HypervisorDriver } from '@ctp/hypervisor';
+import type { GuestFile, HypervisorDriver } from '@ctp/hypervisor';
 import { fillPlaceholders } from './secrets.js';
 
 /** What delivery needs to know about a lab and one of its VMs. */
@@ -10,9 +10,8 @@ export interface DeliveryTarget {
 
 const AGENT_TIMEOUT_MS = 60_000;
 
-/** Where a resumed guest finds its lab's identity, and the program in the guest that applies it (run when present). */
+/** Where a guest resumed from a saved state finds its lab's identity (the demo guests keep a booted one's there too). */
 export const IDENTITY_FILE = '/etc/ctp/identity';
-export const IDENTITY_PROGRAM = '/sbin/ctp-identity';
 
 /**
  * The identity file of a VM: the `ctp.KEY=VALUE` values of its kernel command line (hostname,
@@ -43,32 +42,52 @@ export class LabContentDelivery {
   }
 
   /**
+   * The files a template's saved state holds empty, each with its mode and owner, for a VM: its
+   * identity file and its inject files. A guest resumed from that state then gets its lab's
+   * values in place, without starting a guest program (see `GuestFile.prepared`).
+   */
+  preparedFiles(config: LabTemplateConfig, vmName: string): GuestFile[] {
+    return [
+      { path: IDENTITY_FILE, content: '', mode: 0o644 },
+      ...(config.inject ?? [])
+        .filter((i) => i.vm === vmName)
+        .map((file) => ({
+          path: file.path,
+          content: '',
+          ...(file.mode ? { mode: parseInt(file.mode, 8) } : {}),
+          ...(file.owner ? { owner: file.owner } : {}),
+        })),
+    ];
+  }
+
+  /** Empties a reference VM's prepared files before its state is saved (nothing of any lab is in them). */
+  async prepareFiles(vmDriverName: string, config: LabTemplateConfig, vmName: string): Promise<void> {
+    if (!(await this.driver.probe()).capabilities.guestAgent) return;
+    await this.driver.waitForGuestAgent(vmDriverName, AGENT_TIMEOUT_MS);
+    for (const file of this.preparedFiles(config, vmName)) await this.driver.guestWriteFile(vmDriverName, file);
+  }
+
+  /**
    * Gives a guest resumed from a template's saved state its own lab's identity: the reference VM
-   * it was saved from booted with the template's values only. One guest command where the image
-   * has an identity program: it takes the identity on stdin, keeps it in the identity file and
-   * applies it (every guest command costs a freshly resumed TCG guest a few hundred ms of CPU,
-   * and a class starts dozens at once). An image without the program gets the file only.
-   * Returns false when this hypervisor has no guest channel (the guest keeps the template's identity).
+   * it was saved from booted with the template's values only, which differ from a lab's in the lab
+   * alone. The identity file is filled in place (prepared), so no guest program runs: under TCG,
+   * the first one a freshly resumed guest starts costs it ~200 ms of host CPU, and a class starts
+   * dozens at once. Returns false when this hypervisor has no guest channel.
    */
   async deliverIdentity(vmDriverName: string, kernelArgs: string): Promise<boolean> {
     if (!(await this.driver.probe()).capabilities.guestAgent) return false;
     await this.driver.waitForGuestAgent(vmDriverName, AGENT_TIMEOUT_MS);
-    const identity = identityFile(kernelArgs);
-    const applied = await this.driver.guestExec(vmDriverName, { argv: [IDENTITY_PROGRAM, '-'], input: identity, timeoutMs: 10_000 });
-    if (applied.exitCode === 127) {
-      await this.driver.guestWriteFile(vmDriverName, { path: IDENTITY_FILE, content: identity, mode: 0o644 });
-      return true;
-    }
-    if (applied.exitCode !== 0) throw new Error(`the guest could not apply its lab identity (exit code ${applied.exitCode})`);
+    await this.driver.guestWriteFile(vmDriverName, { path: IDENTITY_FILE, content: identityFile(kernelArgs), mode: 0o644, prepared: true });
     return true;
   }
 
   /**
    * Writes every inject file of the VM; waits for the guest agent first. Idempotent (files are
-   * overwritten). Returns how many files were written, or null when this hypervisor has no guest
-   * channel (the lab then runs without them, and the caller reports it).
+   * overwritten). `prepared`: the VM resumed a template's saved state and nobody used it since, so
+   * its files are still as `preparedFiles` left them. Returns how many files were written, or null
+   * when this hypervisor has no guest channel (the lab then runs without them, and the caller reports it).
    */
-  async deliverLabContent(lab: DeliveryTarget['lab'], vm: DeliveryTarget['vm']): Promise<number | null> {
+  async deliverLabContent(lab: DeliveryTarget['lab'], vm: DeliveryTarget['vm'], prepared = false): Promise<number | null> {
     const config = lab.config as LabTemplateConfig;
     const files = (config.inject ?? []).filter((i) => i.vm === vm.name);
     if (!files.length) return 0;
@@ -82,6 +101,7 @@ export class LabContentDelivery {
         content: fillPlaceholders(file.content, values),
         ...(file.mode ? { mode: parseInt(file.mode, 8) } : {}),
         ...(file.owner ? { owner: file.owner } : {}),
+        ...(prepared ? { prepared: true } : {}),
       });
     }
     return files.length;

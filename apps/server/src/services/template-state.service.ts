@@ -17,6 +17,8 @@ export interface BootChoice {
 export type GuestReady = (driver: HypervisorDriver, vmName: string, timeoutMs: number) => Promise<void>;
 
 export const RESTORED = 'restored from saved state';
+/** Changes whenever what `prepareFiles` leaves in a reference VM changes (older states are then made again). */
+const PREPARED_RECIPE = 'identity+inject files, empty, v1';
 const READY_TIMEOUT_MS = 180_000;
 // A preparation that has not finished in this time died with its server.
 const ABANDONED_AFTER_MS = 15 * 60_000;
@@ -60,8 +62,16 @@ export class TemplateStateService {
     private readonly driver: HypervisorDriver,
     private readonly images: ImageCatalog,
     private readonly enqueuePrepare: (templateId: string, version: number) => Promise<void>,
-    /** `hostId`: the host whose disk holds the states this process makes (each host prepares its own). */
-    private readonly options: { enabled: boolean; guestReady?: GuestReady; hostId?: () => Promise<string | null> },
+    /**
+     * `hostId`: the host whose disk holds the states this process makes (each host prepares its own).
+     * `prepareFiles`: empties the files a lab's values go into, in the reference VM before it is saved (LabContentDelivery).
+     */
+    private readonly options: {
+      enabled: boolean;
+      guestReady?: GuestReady;
+      hostId?: () => Promise<string | null>;
+      prepareFiles?: (vmDriverName: string, config: LabTemplateConfig, vmName: string) => Promise<void>;
+    },
   ) {}
 
   /** Decides how a lab's VM starts, and starts preparing a state in the background where one is missing. */
@@ -180,6 +190,7 @@ export class TemplateStateService {
       });
       await this.driver.startVm(ref);
       await (this.options.guestReady ?? consoleReady)(this.driver, ref, READY_TIMEOUT_MS);
+      await this.options.prepareFiles?.(ref, config, vm.name);
       const saved = await this.driver.saveState(ref, stateName);
       await this.states.update(row.id, { status: 'ready', sizeBytes: saved.sizeBytes, prepareMs: Date.now() - started });
     } catch (error) {
@@ -233,6 +244,11 @@ export class TemplateStateService {
       accelerator: host.accelerator,
       machine: host.machine ?? '',
       deviceLayout: host.deviceLayout ?? '',
+      // The files the reference VM holds empty for a lab's values (prepareFiles): a state made
+      // with other ones, or before they were prepared, is not filled in place.
+      preparedFiles: this.options.prepareFiles
+        ? [PREPARED_RECIPE, ...(config.inject ?? []).filter((i) => i.vm === vmName).map(({ path, mode, owner }) => ({ path, mode, owner }))]
+        : null,
     };
     const key = createHash('sha256').update(JSON.stringify(material)).digest('hex');
     return { key, image, imageName: vm.image, version: host.version, machine: host.machine ?? '' };

@@ -36,6 +36,8 @@ export interface FakeGuestFile {
   content: Buffer;
   mode?: number;
   owner?: string;
+  /** Written with `prepared: true` (see GuestFile). */
+  prepared?: boolean;
 }
 
 /** Answers `guestExec` for one fake VM; `files` is the VM's current file map (the handler may change it). */
@@ -306,6 +308,7 @@ export class FakeDriver implements HypervisorDriver {
       content,
       ...(file.mode !== undefined ? { mode: file.mode } : {}),
       ...(file.owner ? { owner: file.owner } : {}),
+      ...(file.prepared ? { prepared: true } : {}),
     });
   }
 

@@ -179,6 +179,53 @@ describe('guest agent client', () => {
     expect(identity!.arg.slice(5)).toEqual(['/etc/ctp/identity']);
   });
 
+  it('fills a prepared file in place with file calls alone, and writes it the ordinary way when it is missing or not empty', async () => {
+    // The guest's files: sizes by path (a missing path cannot be opened with 'r+').
+    const sizes = new Map([
+      ['/var/www/flag.txt', 0],
+      ['/etc/ctp/banner', 3],
+    ]);
+    const opened = new Map<number, string>();
+    const writes: { path: string; text: string }[] = [];
+    const { socketPath, seen } = await agent((command) => {
+      const args = command.arguments ?? {};
+      if (command.execute === 'guest-file-open') {
+        const size = sizes.get(args.path as string);
+        if (args.mode === 'r+' && size === undefined) return { error: { class: 'GenericError', desc: 'No such file or directory' } };
+        opened.set(opened.size + 1, args.path as string);
+        return { return: opened.size };
+      }
+      if (command.execute === 'guest-file-seek')
+        return { return: { position: sizes.get(opened.get(args.handle as number)!) ?? 0, eof: false } };
+      if (command.execute === 'guest-file-write') {
+        const text = Buffer.from(args['buf-b64'] as string, 'base64').toString('utf8');
+        writes.push({ path: opened.get(args.handle as number)!, text });
+        return { return: { count: Buffer.byteLength(text), eof: false } };
+      }
+      if (command.execute === 'guest-exec') return { return: { pid: 8 } };
+      if (command.execute === 'guest-exec-status') return { return: { exited: true, exitcode: 0 } };
+      return { return: {} };
+    });
+    const client = await GuestAgentClient.connect(socketPath);
+    const after = () => seen.splice(0).map((c) => `${c.execute}${c.arguments?.mode ? ` ${c.arguments.mode}` : ''}`);
+    try {
+      after();
+      await client.writeFile({ path: '/var/www/flag.txt', content: 'FLAG{a}\n', mode: 0o644, prepared: true });
+      // No guest program ran.
+      expect(after()).toEqual(['guest-file-open r+', 'guest-file-seek', 'guest-file-write', 'guest-file-close']);
+      expect(writes).toEqual([{ path: '/var/www/flag.txt', text: 'FLAG{a}\n' }]);
+      // Not empty: closed untouched, then the ordinary write (one guest command).
+      await client.writeFile({ path: '/etc/ctp/banner', content: 'hi\n', prepared: true });
+      expect(after()).toEqual(['guest-file-open r+', 'guest-file-seek', 'guest-file-close', 'guest-exec', 'guest-exec-status']);
+      // Missing: the ordinary write, which gives it its mode.
+      await client.writeFile({ path: '/root/new.txt', content: 'x\n', mode: 0o600, prepared: true });
+      expect(after()).toEqual(['guest-file-open r+', 'guest-exec', 'guest-exec-status']);
+      expect(writes).toHaveLength(1);
+    } finally {
+      client.close();
+    }
+  });
+
   it('reports an agent error as command_failed and a silent agent as timeout', async () => {
     const { socketPath } = await agent((command) =>
       command.execute === 'guest-ping' ? undefined : { error: { class: 'GenericError', desc: 'Guest agent command failed' } },

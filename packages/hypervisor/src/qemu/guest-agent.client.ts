@@ -127,9 +127,13 @@ export class GuestAgentClient {
     }
   }
 
-  /** Writes a file the way `writePlan` describes, the content in chunks of `guest-file-write`. */
+  /**
+   * Writes a file the way `writePlan` describes, the content in chunks of `guest-file-write`; a
+   * prepared file (see GuestFile) is filled in place with file calls alone where it is still empty.
+   */
   async writeFile(file: GuestFile): Promise<void> {
     const plan = writePlan(file);
+    if (file.prepared && (await this.fillPrepared(file))) return;
     if (typeof file.content === 'string' && Buffer.byteLength(file.content) <= WRITE_CHUNK) {
       // A small text file (identity, flags, configs) in one guest command, the content on its
       // stdin over this same channel: one round of guest work instead of five.
@@ -139,13 +143,7 @@ export class GuestAgentClient {
     try {
       const handle = await this.execute<number>('guest-file-open', { path: plan.temporary, mode: 'w' });
       try {
-        const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
-        for (let offset = 0; offset < content.length; offset += WRITE_CHUNK) {
-          const chunk = content.subarray(offset, offset + WRITE_CHUNK);
-          const { count } = await this.execute<{ count: number }>('guest-file-write', { handle, 'buf-b64': chunk.toString('base64') });
-          if (count !== chunk.length)
-            throw new HypervisorError('command_failed', `guest wrote ${count} of ${chunk.length} bytes to ${file.path}`);
-        }
+        await this.writeChunks(handle, file);
       } finally {
         await this.execute('guest-file-close', { handle });
       }
@@ -153,6 +151,40 @@ export class GuestAgentClient {
     } catch (error) {
       await this.shell(['rm -f -- "$1"', 'sh', plan.temporary]).catch(() => {});
       throw error;
+    }
+  }
+
+  /**
+   * Fills a prepared file in place, starting no guest program: false, with nothing written, when
+   * the file is missing or not empty. It keeps the mode and owner it was prepared with.
+   */
+  private async fillPrepared(file: GuestFile): Promise<boolean> {
+    let handle: number;
+    try {
+      // 'r+' never creates a file: one created here would get the agent's mode, not the file's.
+      handle = await this.execute<number>('guest-file-open', { path: file.path, mode: 'r+' });
+    } catch (error) {
+      if (error instanceof HypervisorError && error.code === 'command_failed') return false;
+      throw error;
+    }
+    try {
+      const end = await this.execute<{ position: number }>('guest-file-seek', { handle, offset: 0, whence: 'end' });
+      // Not what was prepared (the image or the guest wrote it since): the ordinary write replaces it.
+      if (end.position !== 0) return false;
+      await this.writeChunks(handle, file);
+      return true;
+    } finally {
+      await this.execute('guest-file-close', { handle });
+    }
+  }
+
+  private async writeChunks(handle: number, file: GuestFile): Promise<void> {
+    const content = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
+    for (let offset = 0; offset < content.length; offset += WRITE_CHUNK) {
+      const chunk = content.subarray(offset, offset + WRITE_CHUNK);
+      const { count } = await this.execute<{ count: number }>('guest-file-write', { handle, 'buf-b64': chunk.toString('base64') });
+      if (count !== chunk.length)
+        throw new HypervisorError('command_failed', `guest wrote ${count} of ${chunk.length} bytes to ${file.path}`);
     }
   }
 

@@ -62,8 +62,8 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
       (await driver.guestExec(vm, { argv: ['sh', '-c', 'wc -c < "$1"; od -An -tx1 -N2 "$1"', 'sh', '/root/deep/new/dir/blob.bin'] }))
         .stdout,
     ).toMatch(/^200000\n ab ab\n$/);
-    // No temporary file is left beside the target (the guest's own /etc/ctp/lab is there from boot).
-    expect((await driver.guestExec(vm, { argv: ['ls', '-A', '/etc/ctp'] })).stdout).toBe('banner\nlab\n');
+    // No temporary file is left beside the target (the guest's own identity file is there from boot).
+    expect((await driver.guestExec(vm, { argv: ['ls', '-A', '/etc/ctp'] })).stdout).toBe('banner\nidentity\n');
     expect((await driver.guestExec(vm, { argv: ['wget', '-qO-', 'http://127.0.0.1/flag.txt'] })).stdout).toBe(`${flag}\n`);
     expect((await driver.guestExec(vm, { argv: ['nc', '127.0.0.1', '4444'], timeoutMs: 10_000 })).stdout).toBe(`${banner}\n`);
   });
@@ -120,6 +120,27 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
       'restored lab banner\n',
     );
     for (const secret of [flag, banner, 'restored lab banner']) expect(readFileSync(restoredPaths.serialLog, 'utf8')).not.toContain(secret);
+  });
+
+  it('fills a prepared file in place, keeping its mode, owner and inode; a missing or non-empty one is written the ordinary way', async () => {
+    const file = '/root/prepared/flag.txt';
+    const stat = async () => (await driver.guestExec(restored, { argv: ['stat', '-c', '%a %U:%G %s %i', file] })).stdout.trim().split(' ');
+    const cat = async () => (await driver.guestExec(restored, { argv: ['cat', file] })).stdout;
+    // Prepared as a template's saved state prepares a lab's files: empty, with the file's mode and owner.
+    await driver.guestWriteFile(restored, { path: file, content: '', mode: 0o640, owner: 'root:www-data' });
+    const [, , , inode] = await stat();
+    await driver.guestWriteFile(restored, { path: file, content: `${flag}\n`, mode: 0o640, owner: 'root:www-data', prepared: true });
+    expect(await cat()).toBe(`${flag}\n`);
+    // The same file (in place, not renamed over), its mode and owner as prepared.
+    expect(await stat()).toEqual(['640', 'root:www-data', String(flag.length + 1), inode]);
+    // Not empty any more: replaced whole (not overwritten from its start), with the mode asked for.
+    await driver.guestWriteFile(restored, { path: file, content: 'short\n', mode: 0o600, prepared: true });
+    expect(await cat()).toBe('short\n');
+    expect((await stat()).slice(0, 3)).toEqual(['600', 'root:root', '6']);
+    // Missing: created the ordinary way, with its mode (the agent alone would give it its own).
+    await driver.guestWriteFile(restored, { path: '/root/prepared/new.txt', content: 'new\n', mode: 0o600, prepared: true });
+    expect((await driver.guestExec(restored, { argv: ['stat', '-c', '%a', '/root/prepared/new.txt'] })).stdout).toBe('600\n');
+    expect((await driver.guestExec(restored, { argv: ['ls', '-A', '/root/prepared'] })).stdout).toBe('flag.txt\nnew.txt\n');
   });
 
   it('refuses a VM created without the channel, and one that is not running', async () => {
