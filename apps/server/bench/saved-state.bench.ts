@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,27 @@ async function shellAnswers(driver: HypervisorDriver, vmName: string): Promise<v
  * libraries and the kernel file it maps, each shared page divided among the processes sharing it.
  * `parts` splits "own" by kind of mapping, for docs/benchmarks.md.
  */
+/** CPU time a process has used so far, in ms, with that of its children it has reaped (USER_HZ is 100). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) * 10;
+}
+
+/** The command helper this process starts commands from (packages/hypervisor/command-helper.mjs), if it runs. */
+function helperPid(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.split(') ')[1]!.split(' ')[1]) !== process.pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('command-helper')) return Number(entry);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return undefined;
+}
+
 function memoryOf(pid: number, guestMiB = 128): { rss: number; pss: number; overhead: number; parts: Record<string, number> } {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (field: string, from = text) => Number(from.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
@@ -178,6 +199,10 @@ async function platform(tbMiB: number) {
       if (status === 'running') running.get(row.labId)?.();
       if (status === 'error') failed.get(row.labId)?.(new Error(`lab failed: ${JSON.stringify(row.data)}`));
     });
+    // Who spent the CPU until the last lab answered: the platform's process (with PGlite), the
+    // processes its commands started, the QEMUs.
+    const helper = helperPid();
+    const cpuBefore = { platform: process.cpuUsage(), commands: helper ? cpuMs(helper) : 0 };
     const labs = await Promise.all(
       Array.from({ length: n }, async () => {
         const started = Date.now();
@@ -220,6 +245,13 @@ async function platform(tbMiB: number) {
       }),
     );
     unsubscribe();
+    const platformMs = Math.round(process.cpuUsage(cpuBefore.platform).user / 1000 + process.cpuUsage(cpuBefore.platform).system / 1000);
+    const commandsMs = helper ? cpuMs(helper) - cpuBefore.commands : 0;
+    const qemuMs = labs.flatMap((l) => l.vms).map((vm) => cpuMs(Number(readFileSync(path.join(vmsDir, vm, 'qemu.pid'), 'utf8'))));
+    const qemuTotal = qemuMs.reduce((a, b) => a + b, 0);
+    console.log(
+      `  CPU ms until the last lab answered: platform ${platformMs}, commands ${commandsMs}, QEMU ${qemuTotal} (median ${median(qemuMs)} per VM, since its start)`,
+    );
     const byStep = new Map<string, number[]>();
     for (const lab of labs) for (const [name, ms] of lab.timeline) byStep.set(name, [...(byStep.get(name) ?? []), ms]);
     console.log(`  steps (median ms over ${n} lab(s)): ${[...byStep].map(([name, ms]) => `${name} ${median(ms)}`).join('; ')}`);
