@@ -95,7 +95,9 @@ export class LabRunner {
     const lab = await this.labs.findById(labId);
     if (!lab || lab.status === 'deleted') return;
     const started = Date.now();
-    const plan = await this.plan(lab, operation);
+    // VMs whose guest agent answered during this run (restored ones got their identity through it).
+    const answered = new Set<string>();
+    const plan = await this.plan(lab, operation, answered);
     await this.labs.replaceSteps(
       labId,
       operation,
@@ -142,7 +144,7 @@ export class LabRunner {
       const template = (lab.config as LabTemplateConfig).title ?? lab.name;
       this.observer.running(template, (Date.now() - new Date(lab.createdAt).getTime()) / 1000);
       // Not a step: the lab is usable (consoles) while its guests finish booting.
-      void this.watchReadiness(lab, template);
+      void this.watchReadiness(lab, template, answered);
     }
   }
 
@@ -150,12 +152,14 @@ export class LabRunner {
    * Time-to-ready: when every VM of the lab answers on its private guest channel (its system is
    * up), measured from the request. Only where the hypervisor has that channel.
    */
-  private async watchReadiness(lab: LabRow, template: string): Promise<void> {
+  private async watchReadiness(lab: LabRow, template: string, answered: ReadonlySet<string>): Promise<void> {
     try {
       if (!(await this.driver.probe()).capabilities.guestAgent) return;
       const deadline = Date.now() + READY_TIMEOUT_MS;
       // One VM after the other: those already up answer at once, so the end is when the last one did.
       for (const vm of await this.labs.vmsOf(lab.id)) {
+        // Asking again would cost a freshly restored guest CPU that a class start is short of.
+        if (answered.has(vm.id)) continue;
         for (;;) {
           try {
             await this.driver.waitForGuestAgent(vm.driverName, Math.max(1, Math.min(READY_POLL_MS, deadline - Date.now())));
@@ -177,7 +181,7 @@ export class LabRunner {
     }
   }
 
-  private async plan(lab: LabRow, operation: LabOperation): Promise<Step[]> {
+  private async plan(lab: LabRow, operation: LabOperation, answered: Set<string>): Promise<Step[]> {
     const config = lab.config as LabTemplateConfig;
     const networks = await this.labs.networksOf(lab.id);
     const machines = await this.labs.vmsOf(lab.id);
@@ -226,6 +230,7 @@ export class LabRunner {
                 // The path changed since planning (the state vanished before the VM was made).
                 if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
                 const restored = await this.startChosen(lab, config, vm, choice, rename);
+                if (restored) answered.add(vm.id);
                 // Each VM gets its lab's files as soon as it runs, not once every VM of the lab does.
                 if (!lab.pool) await this.deliverContent(lab, [vm], { report: vm.id === firstWithContent?.id, prepared: restored });
               },

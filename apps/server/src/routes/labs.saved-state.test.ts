@@ -78,7 +78,18 @@ describe('labs from saved template states (memory driver)', () => {
     expect([...ctx.driver.vms.keys()].every((k) => !k.startsWith('ts'))).toBe(true);
     expect(ctx.driver.savedStates.size).toBe(2);
 
+    const waits: string[] = [];
+    const waitForAgent = ctx.driver.waitForGuestAgent.bind(ctx.driver);
+    const waitSpy = vi.spyOn(ctx.driver, 'waitForGuestAgent').mockImplementation(async (vm, timeoutMs) => {
+      waits.push(vm.split('-').pop()!);
+      return waitForAgent(vm, timeoutMs);
+    });
     const second = await startLab();
+    // Ready as soon as it runs: the restored guests answered their agent for their identity, and
+    // are not asked again (the attacker once, the target once more for its files).
+    await expect.poll(async () => (await ctx.services.repositories.labs.findById(second.id))?.readyAt, { timeout: 5000 }).toBeTruthy();
+    waitSpy.mockRestore();
+    expect(waits.sort()).toEqual(['attacker', 'target', 'target']);
     expect(startSteps(second)).toEqual(['Start attacker (restored from saved state)', 'Start target (restored from saved state)']);
     expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('saved-state');
     expect(ctx.driver.lastStart(driverVm(first, 'attacker'))).toBe('boot');
