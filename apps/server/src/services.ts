@@ -187,9 +187,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     enabled: config.savedStates,
     hostId: localHost,
     ...(infra.guestReady ? { guestReady: infra.guestReady } : {}),
-    // Preparing a state's files needs no secret.
-    prepareFiles: (vmDriverName, vmConfig, vmName) =>
-      new LabContentDelivery(hostDriver, () => ({})).prepareFiles(vmDriverName, vmConfig, vmName),
+    prepareFiles: (vmDriverName, vmConfig, vmName) => hostContent.prepareFiles(vmDriverName, vmConfig, vmName),
   });
   const templates = new TemplateService(repositories.templates, images, undefined, config.savedStates ? prepareEverywhere : undefined);
   const dispatch: LabDispatch = new LabDispatch(repositories.labs, jobs, eventBus, localHost, () => admission.admit());
@@ -244,6 +242,7 @@ export function createServices(config: Config, database: Database, infra: Infras
   );
   const secretValues: ConstructorParameters<typeof LabContentDelivery>[1] = (labId, labConfig) => tasks.secretValues(labId, labConfig);
   const content = new LabContentDelivery(driver, secretValues);
+  const hostContent = new LabContentDelivery(hostDriver, secretValues);
   // Lab operations (jobs) run on the lab's own host, whose driver is this process's.
   const runner = new LabRunner(
     repositories.labs,
@@ -251,7 +250,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     eventBus,
     images,
     tasks,
-    new LabContentDelivery(hostDriver, secretValues),
+    hostContent,
     {
       finished: (operation, outcome, seconds) => {
         metrics.labOperations.inc({ operation, outcome });

@@ -187,9 +187,11 @@ export class LabRunner {
     const machines = await this.labs.vmsOf(lab.id);
     const startAll = { name: 'Start VMs', run: () => this.eachVm(lab, machines, (vm) => this.startVm(vm)) };
     // Guests forget what was written into them when they boot again: deliver after every start.
-    const deliver = machines.some((vm) => this.content.hasContentFor(lab, vm.name))
-      ? [{ name: 'Deliver lab content', run: () => this.deliverContent(lab, machines) }]
-      : [];
+    // `prepared`: which VMs' files are still as their saved state prepared them (asked when the step runs).
+    const deliver = (prepared?: () => Promise<Set<string>>) =>
+      machines.some((vm) => this.content.hasContentFor(lab, vm.name))
+        ? [{ name: 'Deliver lab content', run: async () => this.deliverContent(lab, machines, { prepared: await prepared?.() }) }]
+        : [];
     const firstWithContent = machines.find((vm) => this.content.hasContentFor(lab, vm.name));
     const secrets = { name: 'Generate lab secrets', run: async () => void (await this.secrets.registerSecrets(lab.id, config)) };
     switch (operation) {
@@ -232,7 +234,11 @@ export class LabRunner {
                 const restored = await this.startChosen(lab, config, vm, choice, rename);
                 if (restored) answered.add(vm.id);
                 // Each VM gets its lab's files as soon as it runs, not once every VM of the lab does.
-                if (!lab.pool) await this.deliverContent(lab, [vm], { report: vm.id === firstWithContent?.id, prepared: restored });
+                if (!lab.pool)
+                  await this.deliverContent(lab, [vm], {
+                    report: vm.id === firstWithContent?.id,
+                    prepared: new Set(restored ? [vm.id] : []),
+                  });
               },
             };
           }),
@@ -240,25 +246,15 @@ export class LabRunner {
       }
       case 'handover':
         // A pool lab's VMs waited untouched since they resumed: the files of those restored are still as prepared.
-        return [
-          secrets,
-          ...(deliver.length
-            ? [
-                {
-                  name: deliver[0]!.name,
-                  run: async () => this.deliverContent(lab, machines, { prepared: await this.restoredVms(machines) }),
-                },
-              ]
-            : []),
-        ];
+        return [secrets, ...deliver(() => this.restoredVms(machines))];
       case 'start':
-        return [startAll, ...deliver];
+        return [startAll, ...deliver()];
       case 'stop':
         return [{ name: 'Stop VMs', run: () => this.eachVm(lab, machines, (vm) => this.stopVm(vm)) }];
       case 'reset':
         return [
           ...machines.map((vm) => ({ name: `Revert ${vm.name} to its initial snapshot`, run: () => this.revertVm(lab, vm) })),
-          ...deliver,
+          ...deliver(),
         ];
       case 'delete':
         return [
@@ -433,15 +429,14 @@ export class LabRunner {
   /**
    * Writes the lab's inject files into these VMs over the guest channel (never the command line
    * or console); `report`: this call tells staff when there is no guest channel (once per lab);
-   * `prepared`: the VMs (all, or these ids) whose files are still as their saved state prepared them.
+   * `prepared`: the VMs whose files are still as their saved state prepared them.
    */
   private async deliverContent(
     lab: LabRow,
     machines: VmRow[],
-    { report = true, prepared = false }: { report?: boolean; prepared?: boolean | Set<string> } = {},
+    { report = true, prepared = new Set<string>() }: { report?: boolean; prepared?: ReadonlySet<string> } = {},
   ): Promise<void> {
-    const isPrepared = (vm: VmRow) => (typeof prepared === 'boolean' ? prepared : prepared.has(vm.id));
-    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm, isPrepared(vm))));
+    const written = await Promise.all(machines.map((vm) => this.content.deliverLabContent(lab, vm, prepared.has(vm.id))));
     if (report && written.includes(null)) {
       // Staff learn that tasks depending on injected files cannot be solved here.
       await this.events.publish(

@@ -107,8 +107,7 @@ export const consolesRoutes: FastifyPluginAsyncTypebox<{ consoles: ConsoleServic
         }
       });
       stream.on('end', () => {
-        const ended = session!;
-        void ended.ending().then(
+        void session!.ending().then(
           ({ code, reason }) => end(reason, code),
           () => end('console closed by the VM'),
         );

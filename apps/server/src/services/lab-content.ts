@@ -42,29 +42,15 @@ export class LabContentDelivery {
   }
 
   /**
-   * The files a template's saved state holds empty, each with its mode and owner, for a VM: its
-   * identity file and its inject files. A guest resumed from that state then gets its lab's
-   * values in place, without starting a guest program (see `GuestFile.prepared`).
+   * Empties a reference VM's identity file and its own inject files, each in its mode and owner,
+   * before its state is saved (nothing of any lab is in them). A guest resumed from that state then
+   * gets its lab's values in place, without starting a guest program (see `GuestFile.prepared`).
    */
-  preparedFiles(config: LabTemplateConfig, vmName: string): GuestFile[] {
-    return [
-      { path: IDENTITY_FILE, content: '', mode: 0o644 },
-      ...(config.inject ?? [])
-        .filter((i) => i.vm === vmName)
-        .map((file) => ({
-          path: file.path,
-          content: '',
-          ...(file.mode ? { mode: parseInt(file.mode, 8) } : {}),
-          ...(file.owner ? { owner: file.owner } : {}),
-        })),
-    ];
-  }
-
-  /** Empties a reference VM's prepared files before its state is saved (nothing of any lab is in them). */
   async prepareFiles(vmDriverName: string, config: LabTemplateConfig, vmName: string): Promise<void> {
     if (!(await this.driver.probe()).capabilities.guestAgent) return;
     await this.driver.waitForGuestAgent(vmDriverName, AGENT_TIMEOUT_MS);
-    for (const file of this.preparedFiles(config, vmName)) await this.driver.guestWriteFile(vmDriverName, file);
+    const files = [{ path: IDENTITY_FILE, content: '', mode: 0o644 }, ...injectFiles(config, vmName, () => '')];
+    for (const file of files) await this.driver.guestWriteFile(vmDriverName, file);
   }
 
   /**
@@ -84,26 +70,28 @@ export class LabContentDelivery {
   /**
    * Writes every inject file of the VM; waits for the guest agent first. Idempotent (files are
    * overwritten). `prepared`: the VM resumed a template's saved state and nobody used it since, so
-   * its files are still as `preparedFiles` left them. Returns how many files were written, or null
+   * its files are still as `prepareFiles` left them. Returns how many files were written, or null
    * when this hypervisor has no guest channel (the lab then runs without them, and the caller reports it).
    */
   async deliverLabContent(lab: DeliveryTarget['lab'], vm: DeliveryTarget['vm'], prepared = false): Promise<number | null> {
-    const config = lab.config as LabTemplateConfig;
-    const files = (config.inject ?? []).filter((i) => i.vm === vm.name);
-    if (!files.length) return 0;
+    if (!this.hasContentFor(lab, vm.name)) return 0;
     if (!(await this.driver.probe()).capabilities.guestAgent) return null;
-    const channel = this.driver;
-    await channel.waitForGuestAgent(vm.driverName, AGENT_TIMEOUT_MS);
-    const values = this.secretValues(lab.id, config);
-    for (const file of files) {
-      await channel.guestWriteFile(vm.driverName, {
-        path: file.path,
-        content: fillPlaceholders(file.content, values),
-        ...(file.mode ? { mode: parseInt(file.mode, 8) } : {}),
-        ...(file.owner ? { owner: file.owner } : {}),
-        ...(prepared ? { prepared: true } : {}),
-      });
-    }
+    await this.driver.waitForGuestAgent(vm.driverName, AGENT_TIMEOUT_MS);
+    const values = this.secretValues(lab.id, lab.config as LabTemplateConfig);
+    const files = injectFiles(lab.config as LabTemplateConfig, vm.name, (content) => fillPlaceholders(content, values));
+    for (const file of files) await this.driver.guestWriteFile(vm.driverName, prepared ? { ...file, prepared: true } : file);
     return files.length;
   }
+}
+
+/** A VM's inject files as guest files, their content made by `content` from the template's. */
+function injectFiles(config: LabTemplateConfig, vmName: string, content: (template: string) => string): GuestFile[] {
+  return (config.inject ?? [])
+    .filter((file) => file.vm === vmName)
+    .map((file) => ({
+      path: file.path,
+      content: content(file.content),
+      ...(file.mode ? { mode: parseInt(file.mode, 8) } : {}),
+      ...(file.owner ? { owner: file.owner } : {}),
+    }));
 }
