@@ -1,56 +1,21 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HypervisorError } from '../errors.js';
 import { checkGuestPath } from '../guest-file.js';
+import { type AgentCommand, type ScriptedGuestAgent, scriptedGuestAgent } from '../test-support/scripted-guest-agent.js';
 import { GuestAgentClient } from './guest-agent.client.js';
 
-type Command = { execute: string; arguments?: Record<string, unknown> };
-
-/**
- * A scripted peer on a unix socket speaking qemu-ga's wire format, for what a real guest cannot be
- * made to do on demand: stale answers of an earlier client in the stream, a lost answer. The real
- * agent is exercised by guest-channel.qemu.test.ts.
- */
-async function agent(
-  answer: (command: Command, socket: net.Socket) => unknown,
-  stale = '',
-): Promise<{ socketPath: string; seen: Command[] }> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'ctp-qga-'));
-  dirs.push(dir);
-  const socketPath = path.join(dir, 'qga.sock');
-  const seen: Command[] = [];
-  const server = net.createServer((socket) => {
-    if (stale) socket.write(Buffer.concat([Buffer.from(stale), Buffer.from([0xff]), Buffer.from('{"return": 7}\n')]));
-    let buffer = '';
-    socket.on('data', (chunk) => {
-      buffer += chunk.toString('latin1').replace(/\xff/g, '');
-      let newline: number;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        const command = JSON.parse(buffer.slice(0, newline)) as Command;
-        buffer = buffer.slice(newline + 1);
-        seen.push(command);
-        if (command.execute === 'guest-sync-delimited') {
-          socket.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(JSON.stringify({ return: command.arguments!.id }) + '\n')]));
-          continue;
-        }
-        const reply = answer(command, socket);
-        if (reply !== undefined) socket.write(JSON.stringify(reply) + '\n');
-      }
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  return { socketPath, seen };
-}
-
+const peers: ScriptedGuestAgent[] = [];
 const servers: net.Server[] = [];
-const dirs: string[] = [];
-afterEach(() => {
+async function agent(answer: (command: AgentCommand, socket: net.Socket) => unknown, stale = '') {
+  const peer = await scriptedGuestAgent(answer, stale);
+  peers.push(peer);
+  return peer;
+}
+afterEach(async () => {
   for (const server of servers.splice(0)) server.close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const peer of peers.splice(0)) await peer.close();
 });
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -188,6 +188,11 @@ export class GuestAgentClient {
     }
   }
 
+  /** Whether the connection can still carry commands (not closed by either side, not out of step after a timeout). */
+  get open(): boolean {
+    return !this.closed;
+  }
+
   close(): void {
     this.closed = true;
     this.socket.destroy();

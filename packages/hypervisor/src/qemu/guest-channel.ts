@@ -3,15 +3,22 @@ import { HypervisorError } from '../errors.js';
 import { GuestAgentClient } from './guest-agent.client.js';
 
 /**
- * The private guest channel of QEMU VMs: one guest agent connection per operation, and one
- * operation at a time per VM (QEMU's socket serves one client; a second would wait unanswered).
- * Each operation connects afresh and resynchronises, so it works the same after a boot, a RAM
- * snapshot revert or a restore from a saved state.
+ * The private guest channel of QEMU VMs: one guest agent connection per VM, kept open between
+ * operations, and one operation at a time per VM (QEMU's socket serves one client; a second would
+ * wait unanswered). A connection resynchronises once, when it opens; the driver drops it whenever
+ * the guest may have lost track of the stream (a new QEMU, a stop, a reset, a snapshot revert), and
+ * a connection that timed out closes itself, so the next operation starts on a fresh one.
+ *
+ * Why kept open: qemu-ga polls its port ten times a second while no host client is connected
+ * (QEMU's qga/main.c sleeps 100 ms and retries), which under TCG costs an idle demo guest
+ * 14–16 ms of host CPU per second instead of 2–4. And each connection costs the guest a
+ * port-open and a port-close event and a sync round trip.
  */
 export class QemuGuestChannel {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly connections = new Map<string, GuestAgentClient>();
 
-  /** Polls until the agent behind `socketPath` answers a ping, or throws `timeout`. */
+  /** Polls until the agent behind `socketPath` answers (a sync on a new connection, a ping on a kept one), or throws `timeout`. */
   async waitForAgent(socketPath: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
@@ -19,7 +26,9 @@ export class QemuGuestChannel {
       const left = deadline - Date.now();
       if (left <= 0) break;
       try {
-        await this.session(socketPath, Math.min(left, 3000), (agent) => agent.ping(Math.min(left, 3000)));
+        await this.session(socketPath, Math.min(left, 3000), (agent, kept) =>
+          kept ? agent.ping(Math.min(left, 3000)) : Promise.resolve(),
+        );
         return;
       } catch (error) {
         last = (error as Error).message;
@@ -40,22 +49,35 @@ export class QemuGuestChannel {
     return this.session(socketPath, 5000, (agent) => agent.writeFile(file), ready);
   }
 
-  /** Runs `ready`, then `use` on a fresh connection, once every earlier operation on this socket has finished. */
+  /** Closes the kept connection of one socket: its guest (or its QEMU) is about to change under it. */
+  forget(socketPath: string): void {
+    this.connections.get(socketPath)?.close();
+    this.connections.delete(socketPath);
+  }
+
+  /** Closes every kept connection (the guests go back to polling their port). */
+  close(): void {
+    for (const socketPath of [...this.connections.keys()]) this.forget(socketPath);
+  }
+
+  /** Runs `ready`, then `use` on the socket's connection (opened if needed), once every earlier operation on this socket has finished. */
   private session<T>(
     socketPath: string,
     connectTimeoutMs: number,
-    use: (agent: GuestAgentClient) => Promise<T>,
+    use: (agent: GuestAgentClient, kept: boolean) => Promise<T>,
     ready?: () => Promise<void>,
   ): Promise<T> {
     const previous = this.queues.get(socketPath) ?? Promise.resolve();
     const run = previous.then(async () => {
       await ready?.();
-      const agent = await GuestAgentClient.connect(socketPath, connectTimeoutMs);
-      try {
-        return await use(agent);
-      } finally {
-        agent.close();
+      let agent = this.connections.get(socketPath);
+      const kept = agent !== undefined && agent.open;
+      if (!kept) {
+        this.forget(socketPath);
+        agent = await GuestAgentClient.connect(socketPath, connectTimeoutMs);
+        this.connections.set(socketPath, agent);
       }
+      return use(agent!, kept);
     });
     const settled = run.catch(() => {});
     this.queues.set(socketPath, settled);

@@ -188,6 +188,7 @@ export class QemuDriver implements HypervisorDriver {
     if (state === 'running') return;
     if (state === 'paused') return this.resumeVm(name);
     const host = await this.probe();
+    this.forgetGuest(name);
     this.store.removeRunFiles(name);
     const restore =
       stored.restorePending && stored.savedState !== undefined && extraArgs.length === 0 ? this.saved.paths(stored.savedState) : undefined;
@@ -256,12 +257,14 @@ export class QemuDriver implements HypervisorDriver {
       await waitForExit(pid, 3000);
     }
     this.closeHub(name);
+    this.forgetGuest(name);
     this.store.removeRunFiles(name);
     await this.detachNics(name, stored);
   }
 
   async rebootVm(name: string): Promise<void> {
     await this.requireRunning(name);
+    this.forgetGuest(name);
     await this.qmp(name, (q) => q.execute('system_reset'));
   }
 
@@ -325,6 +328,7 @@ export class QemuDriver implements HypervisorDriver {
     const state = await this.state(vmName);
     const running = state === 'running' || state === 'paused';
     if (snapshot.withMemory && running) {
+      this.forgetGuest(vmName);
       const output = await this.qmp(vmName, (q) => q.hmp(`loadvm ${snapshotName}`));
       if (output.trim()) throw new HypervisorError('command_failed', `loadvm failed: ${output.trim()}`, { stderr: output });
       if (state === 'paused') await this.qmp(vmName, (q) => q.execute('cont'));
@@ -420,9 +424,10 @@ export class QemuDriver implements HypervisorDriver {
     return (await hub).open();
   }
 
-  /** Lets go of console connections; VMs keep running (they outlive the driver by design). */
+  /** Lets go of console and guest agent connections; VMs keep running (they outlive the driver by design). */
   close(): void {
     for (const name of [...this.hubs.keys()]) this.closeHub(name);
+    this.guest.close();
   }
 
   async waitForGuestAgent(vmName: string, timeoutMs = 60_000): Promise<void> {
@@ -552,6 +557,11 @@ export class QemuDriver implements HypervisorDriver {
 
   private async detachNics(name: string, stored: StoredVm): Promise<void> {
     for (const [i, nic] of stored.spec.nics.entries()) await this.options.network.detachNic(nic.network, name, i).catch(() => {});
+  }
+
+  /** Drops the VM's kept guest agent connection: its guest or its QEMU is about to change under it. */
+  private forgetGuest(name: string): void {
+    this.guest.forget(this.store.paths(name).guestAgentSocket);
   }
 
   private closeHub(name: string): void {
