@@ -55,8 +55,7 @@ export class GuestAgentClient {
 
   /** Connects to the agent socket and resynchronises; throws `timeout` when the agent does not answer in time. */
   static async connect(socketPath: string, timeoutMs = 5000): Promise<GuestAgentClient> {
-    const socket = await connectUnix(socketPath, timeoutMs, 'guest agent socket');
-    const client = new GuestAgentClient(socket);
+    const client = await GuestAgentClient.open(socketPath, timeoutMs);
     try {
       await client.sync(timeoutMs);
     } catch (error) {
@@ -66,8 +65,13 @@ export class GuestAgentClient {
     return client;
   }
 
+  /** Connects to the agent socket without a word to the agent: `sync` before the first command. */
+  static async open(socketPath: string, timeoutMs = 5000): Promise<GuestAgentClient> {
+    return new GuestAgentClient(await connectUnix(socketPath, timeoutMs, 'guest agent socket'));
+  }
+
   /** Drops whatever an earlier client left in the stream and waits for our own sync answer. */
-  private async sync(timeoutMs: number): Promise<void> {
+  async sync(timeoutMs: number): Promise<void> {
     this.syncId = randomInt(1, 2 ** 31);
     this.synced = false;
     // A leading 0xFF makes the agent throw away a half-read command of an earlier client.

@@ -6,6 +6,7 @@ import { HypervisorError } from '../errors.js';
 import { demoImages } from '../test-support/demo-images.js';
 import { SocketNetworkBackend } from './network/socket.network.js';
 import { QemuDriver } from './qemu.driver.js';
+import { QmpClient } from './qmp.client.js';
 import { VmStateStore } from './vm-state.store.js';
 
 /**
@@ -91,6 +92,41 @@ describe('QEMU guest channel with a real guest agent', { timeout: 180_000 }, () 
   it('serialises concurrent callers on the one agent socket', async () => {
     const results = await Promise.all(Array.from({ length: 5 }, (_, i) => driver.guestExec(vm, { argv: ['sh', '-c', `echo call-${i}`] })));
     expect(results.map((r) => r.stdout)).toEqual([0, 1, 2, 3, 4].map((i) => `call-${i}\n`));
+  });
+
+  it('keeps its agent port connected between operations; a driver started anew connects again once it probes', async () => {
+    // qemu-ga polls its port ten times a second while nobody is connected: QEMU names such a socket "disconnected:".
+    const connected = async () => {
+      const qmp = await QmpClient.connect(paths.qmpSocket);
+      try {
+        const chardevs = await qmp.execute<{ label: string; filename: string }[]>('query-chardev');
+        return !chardevs.find((c) => c.label === 'qga0')!.filename.startsWith('disconnected:');
+      } finally {
+        qmp.close();
+      }
+    };
+    const until = async (want: boolean) => {
+      for (let i = 0; i < 50 && (await connected()) !== want; i++) await new Promise((r) => setTimeout(r, 100));
+      return connected();
+    };
+    await driver.guestExec(vm, { argv: ['true'] });
+    expect(await connected()).toBe(true);
+    driver.close();
+    expect(await until(false)).toBe(false);
+    const again = new QemuDriver({
+      stateDir,
+      network: new SocketNetworkBackend(path.join(stateDir, '.net')),
+      probeKernel: images.target.kernel,
+    });
+    try {
+      await again.probe();
+      expect(await until(true)).toBe(true);
+      // The connection it made is synced by its first operation.
+      expect(await again.guestExec(vm, { argv: ['echo', 'kept'] })).toEqual({ exitCode: 0, stdout: 'kept\n', stderr: '' });
+    } finally {
+      again.close();
+    }
+    await driver.waitForGuestAgent(vm, 10_000);
   });
 
   it('answers again after a RAM snapshot revert, without what was written after the snapshot', async () => {

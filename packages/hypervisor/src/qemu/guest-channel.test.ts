@@ -59,6 +59,22 @@ describe('QEMU guest channel (scripted agent)', () => {
     expect(names().filter((n) => n === 'guest-sync-delimited')).toHaveLength(3);
   });
 
+  it('keep connects without a word to the agent, once; the first operation on it syncs', async () => {
+    const { peer, channel, write, names } = await setup();
+    await channel.keep(peer.socketPath);
+    await channel.keep(peer.socketPath);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect([peer.connections(), names()]).toEqual([1, []]);
+    await write('x');
+    await channel.keep(peer.socketPath);
+    expect(peer.connections()).toBe(1);
+    expect(names()[0]).toBe('guest-sync-delimited');
+    // Made in turn with operations: QEMU accepts one client, so a second connection of ours would hang.
+    channel.forget(peer.socketPath);
+    await Promise.all([channel.keep(peer.socketPath), write('y'), channel.keep(peer.socketPath), write('z')]);
+    expect(peer.connections()).toBe(2);
+  });
+
   it('drops a connection whose command timed out, and one its QEMU closed', async () => {
     let muted = false;
     const { peer, channel, write } = await setup(() => muted);

@@ -16,7 +16,8 @@ import { GuestAgentClient } from './guest-agent.client.js';
  */
 export class QemuGuestChannel {
   private readonly queues = new Map<string, Promise<unknown>>();
-  private readonly connections = new Map<string, GuestAgentClient>();
+  /** Kept connections; `synced` once the connection's first sync was answered. */
+  private readonly connections = new Map<string, { agent: GuestAgentClient; synced: boolean }>();
 
   /** Polls until the agent behind `socketPath` answers (a sync on a new connection, a ping on a kept one), or throws `timeout`. */
   async waitForAgent(socketPath: string, timeoutMs = 60_000): Promise<void> {
@@ -49,9 +50,22 @@ export class QemuGuestChannel {
     return this.session(socketPath, 5000, (agent) => agent.writeFile(file), ready);
   }
 
+  /**
+   * Connects to the socket without a word to the agent, unless a connection is kept already: the
+   * guest's port reads as connected again, so its agent stops polling (a driver started anew
+   * calls this for the VMs it finds running). The first operation on it resynchronises.
+   */
+  keep(socketPath: string): Promise<void> {
+    return this.enqueue(socketPath, async () => {
+      if (this.connections.get(socketPath)?.agent.open) return;
+      const agent = await GuestAgentClient.open(socketPath, 2000).catch(() => undefined);
+      if (agent) this.connections.set(socketPath, { agent, synced: false });
+    });
+  }
+
   /** Closes the kept connection of one socket: its guest (or its QEMU) is about to change under it. */
   forget(socketPath: string): void {
-    this.connections.get(socketPath)?.close();
+    this.connections.get(socketPath)?.agent.close();
     this.connections.delete(socketPath);
   }
 
@@ -60,25 +74,43 @@ export class QemuGuestChannel {
     for (const socketPath of [...this.connections.keys()]) this.forget(socketPath);
   }
 
-  /** Runs `ready`, then `use` on the socket's connection (opened if needed), once every earlier operation on this socket has finished. */
+  /** Runs `ready`, then `use` on the socket's connection (opened if needed), in turn with the socket's other operations. */
   private session<T>(
     socketPath: string,
     connectTimeoutMs: number,
     use: (agent: GuestAgentClient, kept: boolean) => Promise<T>,
     ready?: () => Promise<void>,
   ): Promise<T> {
-    const previous = this.queues.get(socketPath) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    return this.enqueue(socketPath, async () => {
       await ready?.();
-      let agent = this.connections.get(socketPath);
-      const kept = agent !== undefined && agent.open;
-      if (!kept) {
+      let connection = this.connections.get(socketPath);
+      if (!connection?.agent.open) {
         this.forget(socketPath);
-        agent = await GuestAgentClient.connect(socketPath, connectTimeoutMs);
-        this.connections.set(socketPath, agent);
+        connection = { agent: await GuestAgentClient.open(socketPath, connectTimeoutMs), synced: false };
+        this.connections.set(socketPath, connection);
       }
-      return use(agent!, kept);
+      const kept = connection.synced;
+      if (!kept) {
+        try {
+          await connection.agent.sync(connectTimeoutMs);
+        } catch (error) {
+          this.forget(socketPath);
+          throw error;
+        }
+        connection.synced = true;
+      }
+      return use(connection.agent, kept);
     });
+  }
+
+  /**
+   * Runs `task` once every earlier task on this socket has finished. Connecting in turn matters:
+   * QEMU accepts one client per socket, so a second connection of ours would wait in its backlog
+   * unanswered (and a third find the backlog full).
+   */
+  private enqueue<T>(socketPath: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(socketPath) ?? Promise.resolve();
+    const run = previous.then(task);
     const settled = run.catch(() => {});
     this.queues.set(socketPath, settled);
     void settled.then(() => {

@@ -84,6 +84,8 @@ export class QemuDriver implements HypervisorDriver {
       const { stdout } = await this.run([this.qemu, '--version']);
       const version = stdout.match(/version (\S+)/)?.[1] ?? stdout.trim();
       const choice = await this.accelerator(version);
+      // Once per driver (probes are cached): connect again to the agents of the VMs it finds running.
+      void this.keepGuestChannels().catch(() => {});
       return {
         driver: 'qemu',
         version,
@@ -557,6 +559,16 @@ export class QemuDriver implements HypervisorDriver {
 
   private async detachNics(name: string, stored: StoredVm): Promise<void> {
     for (const [i, nic] of stored.spec.nics.entries()) await this.options.network.detachNic(nic.network, name, i).catch(() => {});
+  }
+
+  /** Connects to the agent socket of every running VM with the guest channel (a driver started anew: their agents poll while nobody is connected). */
+  private async keepGuestChannels(): Promise<void> {
+    for (const name of this.store.names()) {
+      const stored = this.store.read(name);
+      const pid = this.store.pid(name);
+      if (stored && stored.spec.guestAgent !== false && pid !== undefined && alive(pid))
+        await this.guest.keep(this.store.paths(name).guestAgentSocket);
+    }
   }
 
   /** Drops the VM's kept guest agent connection: its guest or its QEMU is about to change under it. */
