@@ -20,6 +20,8 @@ import { createServices } from '../src/services.js';
 
 const repoRoot = path.resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 const MARK = '<!-- saved-state.bench.ts -->';
+/** How long the idle guests' CPU is sampled after a run. */
+const IDLE_SAMPLE_MS = 5000;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const max = (values: number[]) => Math.max(...values);
 
@@ -55,13 +57,6 @@ async function shellAnswers(driver: HypervisorDriver, vmName: string): Promise<v
   stream.destroy();
 }
 
-/**
- * RSS and PSS of a QEMU process in MiB (smaps_rollup), and "own" memory: PSS of every mapping but
- * guest RAM (the state's `memory.ram` mapped by a restored VM, or the anonymous `guestMiB` block of
- * a booted one), i.e. QEMU's heap, its translation cache, video memory, ROMs, its binary and
- * libraries and the kernel file it maps, each shared page divided among the processes sharing it.
- * `parts` splits "own" by kind of mapping, for docs/benchmarks.md.
- */
 /** CPU time a process has used so far, in ms, with that of its children it has reaped (USER_HZ is 100). */
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -83,6 +78,13 @@ function helperPid(): number | undefined {
   return undefined;
 }
 
+/**
+ * RSS and PSS of a QEMU process in MiB (smaps_rollup), and "own" memory: PSS of every mapping but
+ * guest RAM (the state's `memory.ram` mapped by a restored VM, or the anonymous `guestMiB` block of
+ * a booted one), i.e. QEMU's heap, its translation cache, video memory, ROMs, its binary and
+ * libraries and the kernel file it maps, each shared page divided among the processes sharing it.
+ * `parts` splits "own" by kind of mapping, for docs/benchmarks.md.
+ */
 function memoryOf(pid: number, guestMiB = 128): { rss: number; pss: number; overhead: number; parts: Record<string, number> } {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const kb = (field: string, from = text) => Number(from.match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))?.[1] ?? 0);
@@ -255,7 +257,16 @@ async function platform(tbMiB: number) {
     const byStep = new Map<string, number[]>();
     for (const lab of labs) for (const [name, ms] of lab.timeline) byStep.set(name, [...(byStep.get(name) ?? []), ms]);
     console.log(`  steps (median ms over ${n} lab(s)): ${[...byStep].map(([name, ms]) => `${name} ${median(ms)}`).join('; ')}`);
-    const memory = labs.flatMap((l) => l.vms.map((vm) => memoryOf(Number(readFileSync(path.join(vmsDir, vm, 'qemu.pid'), 'utf8')))));
+    const pids = labs.flatMap((l) => l.vms).map((vm) => Number(readFileSync(path.join(vmsDir, vm, 'qemu.pid'), 'utf8')));
+    const memory = pids.map((pid) => memoryOf(pid));
+    // What the guests cost their host while nobody uses them (timers, agents), once all are ready.
+    await new Promise((r) => setTimeout(r, 1000));
+    const idleFrom = pids.map(cpuMs);
+    await new Promise((r) => setTimeout(r, IDLE_SAMPLE_MS));
+    const idle = pids.map((pid, i) => ((cpuMs(pid) - idleFrom[i]!) * 1000) / IDLE_SAMPLE_MS);
+    console.log(
+      `  idle CPU per VM once all answered (${IDLE_SAMPLE_MS / 1000} s): median ${median(idle)} ms/s, total ${Math.round(idle.reduce((a, b) => a + b, 0))} ms/s`,
+    );
     const paths = new Set(
       labs.flatMap((l) => l.steps.filter((s) => s.name.startsWith('Start ')).map((s) => s.name.replace(/^Start \S+ /, ''))),
     );
