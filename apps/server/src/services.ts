@@ -5,6 +5,7 @@ import type { Database } from './db/database.js';
 import { createClusterDriver } from './agent/cluster.driver.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
+import { RestoreSlots } from './jobs/restore-slots.js';
 import { LabRunner } from './jobs/lab-runner.js';
 import type { LabOperation } from './labs/lab-operation.js';
 import { LabDispatch } from './jobs/lab-dispatch.js';
@@ -263,6 +264,7 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     templateStates,
     () => admission.admit(),
+    new RestoreSlots(config.restoresAtOnce),
   );
   const goldenImages = new GoldenImageService(repositories.labs, driver, images, labAccess);
   const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);

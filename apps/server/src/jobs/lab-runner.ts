@@ -9,6 +9,7 @@ import { labPrefix, type LabOperation } from '../labs/lab-operation.js';
 import { publicStepError } from '../services/public-errors.js';
 import type { BootChoice, TemplateStateService } from '../services/template-state.service.js';
 import type { LabContentDelivery } from '../services/lab-content.js';
+import { RestoreSlots } from './restore-slots.js';
 
 /** What the runner needs of the task content: registering a lab's secrets at provisioning. */
 export interface LabSecretsRegistry {
@@ -88,6 +89,7 @@ export class LabRunner {
     private readonly states?: TemplateStateService,
     /** Called when a lab gives its capacity back (deleted, or failed): queued labs may start. */
     private readonly released: () => Promise<unknown> = async () => {},
+    private readonly restoreSlots = new RestoreSlots(Number.POSITIVE_INFINITY),
   ) {}
 
   /** Runs one operation; `finalAttempt` says whether a failure ends in `error` or a retry. */
@@ -231,14 +233,20 @@ export class LabRunner {
               run: async (rename: (name: string) => Promise<void>) => {
                 // The path changed since planning (the state vanished before the VM was made).
                 if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
-                const restored = await this.startChosen(lab, config, vm, choice, rename);
-                if (restored) answered.add(vm.id);
-                // Each VM gets its lab's files as soon as it runs, not once every VM of the lab does.
-                if (!lab.pool)
-                  await this.deliverContent(lab, [vm], {
-                    report: vm.id === firstWithContent?.id,
-                    prepared: new Set(restored ? [vm.id] : []),
-                  });
+                // A restore holds one of its host's slots until its lab's identity and files are in.
+                const release = choice.savedState ? await this.restoreSlots.acquire(lab.hostId) : () => {};
+                try {
+                  const restored = await this.startChosen(lab, config, vm, choice, rename);
+                  if (restored) answered.add(vm.id);
+                  // Each VM gets its lab's files as soon as it runs, not once every VM of the lab does.
+                  if (!lab.pool)
+                    await this.deliverContent(lab, [vm], {
+                      report: vm.id === firstWithContent?.id,
+                      prepared: new Set(restored ? [vm.id] : []),
+                    });
+                } finally {
+                  release();
+                }
               },
             };
           }),

@@ -20,7 +20,7 @@ describe('labs from saved template states (memory driver)', () => {
   let templateId: string;
 
   beforeAll(async () => {
-    ctx = await createTestApp({ savedStates: true, maxLabsPerUser: 20, warmPoolReserveMiB: 0 }, { background: true });
+    ctx = await createTestApp({ savedStates: true, maxLabsPerUser: 20, warmPoolReserveMiB: 0, restoresAtOnce: 2 }, { background: true });
   });
   afterAll(() => ctx.close());
   beforeEach(async () => {
@@ -125,6 +125,32 @@ describe('labs from saved template states (memory driver)', () => {
     expect((await ctx.app.inject({ method: 'POST', url: `/api/v1/labs/${second.id}/start`, headers: alice.headers })).statusCode).toBe(202);
     await waitForLab(ctx, alice.headers, second.id, (l) => l.status === 'running');
     expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('boot');
+  });
+
+  it('restores at most CTP_RESTORES_AT_ONCE VMs at once per host; the others wait their turn', async () => {
+    await startLab();
+    await statesReady(2);
+    let inFlight = 0;
+    let most = 0;
+    const start = ctx.driver.startVm.bind(ctx.driver);
+    const spy = vi.spyOn(ctx.driver, 'startVm').mockImplementation(async (vm, ...rest) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        return await start(vm, ...rest);
+      } finally {
+        inFlight--;
+      }
+    });
+    try {
+      const labs = await Promise.all([startLab(), startLab(), startLab()]);
+      expect(labs.map((l) => l.status)).toEqual(['running', 'running', 'running']);
+      expect(labs.flatMap(startSteps).every((name) => name.endsWith('(restored from saved state)'))).toBe(true);
+      // Six restored VMs, two at a time (without the limit all six start at once).
+      expect(most).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('falls back to a boot, with the reason, when a state is damaged or missing, and prepares a new one', async () => {
