@@ -56,8 +56,8 @@ export interface Config {
   loginMaxDelayMs: number;
   /** Lab operations (provision, reset, ...) run at once by this instance. */
   jobConcurrency: number;
-  /** VMs restoring from saved states at once per host (jobs/restore-slots.ts). */
-  restoresAtOnce: number;
+  /** VMs restoring from saved states at once per host core (jobs/restore-slots.ts); 0: no limit. */
+  restoresPerCore: number;
   /** Run the scheduled expiry sweep and reconciliation (off in unit tests). */
   schedules: boolean;
   maxLabsPerUser: number;
@@ -223,7 +223,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginDelayMs: int(env, 'CTP_LOGIN_DELAY_MS', 500),
     loginMaxDelayMs: int(env, 'CTP_LOGIN_MAX_DELAY_MS', 10_000),
     jobConcurrency: int(env, 'CTP_JOB_CONCURRENCY', 10),
-    restoresAtOnce: int(env, 'CTP_RESTORES_AT_ONCE', 4),
+    restoresPerCore: int(env, 'CTP_RESTORES_PER_CORE', 2),
     schedules: true,
     maxLabsPerUser: int(env, 'CTP_MAX_LABS_PER_USER', 3),
     maxLabLifetimeMinutes: int(env, 'CTP_MAX_LAB_LIFETIME', 8 * 60),

@@ -5,7 +5,7 @@ import type { Database } from './db/database.js';
 import { createClusterDriver } from './agent/cluster.driver.js';
 import { JobQueue } from './jobs/job-queue.js';
 import { createMetrics, zeroKnownSeries } from './plugins/metrics.js';
-import { RestoreSlots } from './jobs/restore-slots.js';
+import { RestoreSlots, restoreSlotsPerCore } from './jobs/restore-slots.js';
 import { LabRunner } from './jobs/lab-runner.js';
 import type { LabOperation } from './labs/lab-operation.js';
 import { LabDispatch } from './jobs/lab-dispatch.js';
@@ -264,7 +264,11 @@ export function createServices(config: Config, database: Database, infra: Infras
     },
     templateStates,
     () => admission.admit(),
-    new RestoreSlots(config.restoresAtOnce),
+    new RestoreSlots(
+      restoreSlotsPerCore(config.restoresPerCore, async (hostId) =>
+        hostId ? (await repositories.hosts.findById(hostId))?.cpus : undefined,
+      ),
+    ),
   );
   const goldenImages = new GoldenImageService(repositories.labs, driver, images, labAccess);
   const refillPool = (templateId: string) => jobs.enqueueRefillWarmPool(templateId);

@@ -89,7 +89,7 @@ export class LabRunner {
     private readonly states?: TemplateStateService,
     /** Called when a lab gives its capacity back (deleted, or failed): queued labs may start. */
     private readonly released: () => Promise<unknown> = async () => {},
-    private readonly restoreSlots = new RestoreSlots(Number.POSITIVE_INFINITY),
+    private readonly restoreSlots = new RestoreSlots(() => 0),
   ) {}
 
   /** Runs one operation; `finalAttempt` says whether a failure ends in `error` or a retry. */
@@ -234,7 +234,7 @@ export class LabRunner {
                 // The path changed since planning (the state vanished before the VM was made).
                 if (startStepName(vm, choice) !== planned) await rename(startStepName(vm, choice));
                 // A restore holds one of its host's slots until its lab's identity and files are in.
-                const release = choice.savedState ? await this.restoreSlots.acquire(lab.hostId) : () => {};
+                const release = choice.savedState ? await this.restoreSlots.acquire(lab.hostId, lab.pool) : () => {};
                 try {
                   const restored = await this.startChosen(lab, config, vm, choice, rename);
                   if (restored) answered.add(vm.id);

@@ -20,7 +20,11 @@ describe('labs from saved template states (memory driver)', () => {
   let templateId: string;
 
   beforeAll(async () => {
-    ctx = await createTestApp({ savedStates: true, maxLabsPerUser: 20, warmPoolReserveMiB: 0, restoresAtOnce: 2 }, { background: true });
+    // A host of 2 cores (1 restore per core: 2 at once), with room for every lab of these tests.
+    ctx = await createTestApp(
+      { savedStates: true, maxLabsPerUser: 20, warmPoolReserveMiB: 0, restoresPerCore: 1 },
+      { background: true, infra: { hostCapacity: () => ({ cpus: 2, memoryMiB: 64 * 1024 }) } },
+    );
   });
   afterAll(() => ctx.close());
   beforeEach(async () => {
@@ -127,7 +131,7 @@ describe('labs from saved template states (memory driver)', () => {
     expect(ctx.driver.lastStart(driverVm(second, 'attacker'))).toBe('boot');
   });
 
-  it('restores at most CTP_RESTORES_AT_ONCE VMs at once per host; the others wait their turn', async () => {
+  it('restores at most CTP_RESTORES_PER_CORE × cores VMs at once per host; the others wait their turn', async () => {
     await startLab();
     await statesReady(2);
     let inFlight = 0;
@@ -146,7 +150,7 @@ describe('labs from saved template states (memory driver)', () => {
       const labs = await Promise.all([startLab(), startLab(), startLab()]);
       expect(labs.map((l) => l.status)).toEqual(['running', 'running', 'running']);
       expect(labs.flatMap(startSteps).every((name) => name.endsWith('(restored from saved state)'))).toBe(true);
-      // Six restored VMs, two at a time (without the limit all six start at once).
+      // Six restored VMs, two at a time on this 2-core host (without the limit all six start at once).
       expect(most).toBe(2);
     } finally {
       spy.mockRestore();
